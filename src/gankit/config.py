@@ -81,6 +81,8 @@ class TrainConfig:
     """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`."""
     precision: str = "fp32"
     """`fp32`, or `bf16` autocast (CPUs with AVX-512 BF16, GPUs)."""
+    compile: bool = False
+    """torch.compile G and D (opt-in: compiling takes a while; see benchmarks/)."""
     sample_every: int = 50
     """Write a 10 x 10 sample grid at epoch 1, every this many epochs, and at the end."""
     checkpoint_every: int = 5

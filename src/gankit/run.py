@@ -6,6 +6,9 @@ Layout of a run folder:
   samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
                          `sample_every` epochs, and the last epoch)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
+
+Under torchrun (gankit.distributed) every rank trains; only rank 0 writes the run folder,
+logs and shows progress. Every rank reads the checkpoint when resuming.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit import checkpoint as ckpt
+from gankit import distributed
 from gankit.config import Config, apply_overrides, dump_yaml, validate
 from gankit.data import load_dataset
 from gankit.errors import ConfigError, GankitError
@@ -87,6 +91,10 @@ def train(
     When resuming, `cfg` is ignored (pass None): the config comes from the checkpoint,
     changed only by `resume_overrides` among RESUME_OVERRIDABLE.
     """
+    info = distributed.from_env()
+    main = info is None or info.is_main
+    if not main:
+        log = _quiet
     if resume:
         if out is None:
             raise GankitError("--resume needs the run folder: add --out RUN_DIR")
@@ -107,12 +115,31 @@ def train(
     else:
         if cfg is None:
             raise GankitError("a new run needs a config")
-        out = prepare_run_dir(out or default_run_dir(cfg))
         state = None
 
-    device = resolve_device(cfg.train.device)
-    data = load_dataset(cfg.data, log=log)
-    trainer = Trainer(cfg, data.samples, device)
+    device = distributed.device_for(info, resolve_device(cfg.train.device))
+    with distributed.session(info, device):
+        if state is None:
+            wanted = out or default_run_dir(cfg)
+            out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
+        return _train(cfg, out, state, device, info, log)
+
+
+def _quiet(_: str) -> None:
+    """The log of ranks other than 0."""
+
+
+def _train(
+    cfg: Config, out: Path, state: dict[str, Any] | None, device: Any,
+    info: distributed.DistInfo | None, log: Callable[[str], None],
+) -> Path:
+    """The training loop of `train`, inside the process group when distributed."""
+    main = info is None or info.is_main
+    # Rank 0 loads (and may download) first; then the others read the cached files.
+    loaded: dict[str, Any] = {}
+    distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
+    data = loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
+    trainer = Trainer(cfg, data.samples, device, info)
     if state is not None:
         trainer.load_state_dict(state)
         if trainer.epoch >= cfg.train.epochs:
@@ -120,26 +147,30 @@ def train(
                 "--epochs to train further")
             return out
 
-    (out / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
-    metrics = JsonlLogger(out / "metrics.jsonl")
-    metrics.truncate_after(trainer.epoch)
+    if main:
+        (out / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+        metrics = JsonlLogger(out / "metrics.jsonl")
+        metrics.truncate_after(trainer.epoch)
     t = cfg.train
+    ranks = f" over {info.world_size} processes" if info is not None else ""
     log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
-        f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
-        f"iterations/epoch, epochs {trainer.epoch + 1}..{t.epochs}, on {device} "
-        f"({t.precision}); run folder {out}")
+        f"({len(data)} samples), batch {t.batch_size}{ranks}, "
+        f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
+        f"{t.epochs}, on {device} ({t.precision}); run folder {out}")
     while trainer.epoch < t.epochs:
-        progress = _progress_bar(trainer, t.epochs) if t.progress else None
+        progress = _progress_bar(trainer, t.epochs) if t.progress and main else None
         record = trainer.train_epoch(progress)
-        metrics.log(record)
         e = trainer.epoch
         last = e == t.epochs
-        if e == 1 or e % t.sample_every == 0 or last:
-            save_grid(trainer.sample(), out / "samples" / f"epoch_{e:04d}.png", nrow=10)
+        if main:
+            metrics.log(record)
+            if e == 1 or e % t.sample_every == 0 or last:
+                save_grid(trainer.sample(), out / "samples" / f"epoch_{e:04d}.png", nrow=10)
         if e % t.checkpoint_every == 0 or last:
-            ckpt.save_atomic(trainer.state_dict(), out / ckpt.CHECKPOINT_DIR /
-                             ckpt.checkpoint_name(e))
-            ckpt.prune(out, t.keep_checkpoints)
+            whole = trainer.state_dict()  # every rank: it gathers the ranks' RNG states
+            if main:
+                ckpt.save_atomic(whole, out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e))
+                ckpt.prune(out, t.keep_checkpoints)
         if not t.progress:
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
                 f"{record['loss_g']:.3f}, D(x) {record['d_real']:.2f}, D(G(z)) "

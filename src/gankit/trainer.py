@@ -10,8 +10,17 @@ iterations of B real images each; the last partial batch is dropped.
 
 The trainer knows nothing about files except through `state_dict()` / `load_state_dict()`
 and the optional run folder hooks in `fit`. Resume is exact on CPU: the shuffle of epoch e
-depends only on (seed, e), and the global RNG state (noise, dropout) is saved at each
-epoch boundary.
+depends only on (seed, e), and the noise generator's and the global RNG's (dropout) states
+are saved at each epoch boundary.
+
+Speed (see benchmarks/throughput.py): the data stay one tensor on the device, batches are
+index_select'ed from a per-epoch permutation, Adam is fused (one kernel per step), the
+statistics stay on the device (no host sync in the hot loop), D's weight gradients are not
+computed in G's step, and `train.compile` opts into torch.compile.
+
+Distributed (gankit.distributed): with `dist` given, rank r trains on its rows of each
+global batch, G and D are wrapped in DistributedDataParallel for their own steps, and G's
+step runs through D's underlying module (frozen, so DDP of D expects no gradients then).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from torch import Tensor, nn
 
 from gankit import __version__
 from gankit.config import Config
+from gankit.distributed import DistInfo, all_gather_objects, mean_over_ranks
 from gankit.errors import CheckpointError, ConfigError
 from gankit.losses import get_game
 from gankit.models import build_models
@@ -52,6 +62,21 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"device {name!r} is not a valid device; use auto, cpu or cuda") from None
 
 
+NOISE_SEED_OFFSET = 104_729
+"""The noise generator is seeded seed + this (the fixed sample latents use seed + 7919)."""
+
+
+def make_adam(
+    params: Any, lr: float, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
+    """Adam, fused into one kernel per step where this torch and device support it."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     """The shuffle of epoch `epoch`: a function of (seed, epoch) only, so resume is exact."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -61,11 +86,26 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
 class Trainer:
     """Owns G, D, their optimisers and the run's counters; trains on one data tensor."""
 
-    def __init__(self, cfg: Config, data: Tensor, device: torch.device | str = "cpu") -> None:
-        """`data`: (N, *sample_shape) float32 training samples (images in [-1, 1])."""
+    def __init__(
+        self, cfg: Config, data: Tensor, device: torch.device | str = "cpu",
+        dist: DistInfo | None = None,
+    ) -> None:
+        """`data`: (N, *sample_shape) float32 training samples (images in [-1, 1]).
+
+        `dist`: this process's rank in a distributed run (gankit.distributed), or None.
+        """
         self.cfg = cfg
         self.device = torch.device(device)
+        self.dist = dist
         t = cfg.train
+        self.world = dist.world_size if dist is not None else 1
+        self.rank = dist.rank if dist is not None else 0
+        if t.batch_size % self.world:
+            raise ConfigError(f"batch size {t.batch_size} does not split over {self.world} "
+                              f"processes; use a multiple of {self.world}, e.g. --batch-size "
+                              f"{max(1, t.batch_size // self.world) * self.world}")
+        self.local_batch = t.batch_size // self.world
+        """Images per iteration on this rank: the global batch / number of ranks."""
         if t.batch_size > data.shape[0]:
             raise ConfigError(
                 f"batch size {t.batch_size} is larger than the data set ({data.shape[0]} "
@@ -81,8 +121,29 @@ class Trainer:
         )
         self.g.to(self.device)
         self.d.to(self.device)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=t.lr_g, betas=(t.beta1_g, t.beta2))
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=t.lr_d, betas=(t.beta1_d, t.beta2))
+        self.opt_g = make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2))
+        self.opt_d = make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2))
+        self._adam_modes = [(o.param_groups[0].get("fused"), o.param_groups[0].get("foreach"))
+                            for o in (self.opt_g, self.opt_d)]
+        if getattr(t, "compile", False):
+            self.g.compile()
+            self.d.compile()
+        # The modules the steps call: DDP wrappers in a distributed run (G's in G's step,
+        # D's in D's step), else the modules themselves. G's step calls D's own module.
+        self.g_run: nn.Module = self.g
+        self.d_run: nn.Module = self.d
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.g_run = DDP(self.g, device_ids=ids)
+            self.d_run = DDP(self.d, device_ids=ids)
+        # Noise: the same generator on every rank and in a single process; each rank keeps
+        # its rows of the global batch's noise. Dropout uses the global RNG, per rank.
+        self.noise_gen = torch.Generator(device=self.device)
+        self.noise_gen.manual_seed(t.seed + NOISE_SEED_OFFSET)
+        if self.rank > 0:
+            torch.manual_seed(t.seed + 1_000_003 * self.rank)
         # Fixed latents: every sample grid of a run shows the same 100 z's.
         zgen = torch.Generator().manual_seed(t.seed + 7919)
         self.fixed_z = torch.randn(100, cfg.model.z_dim, generator=zgen)
@@ -98,8 +159,10 @@ class Trainer:
         return nullcontext()
 
     def noise(self, n: int) -> Tensor:
-        """z ~ N(0, I), (n, Z), from the global RNG (saved in the state dict)."""
-        return torch.randn(n, self.cfg.model.z_dim, device=self.device)
+        """z ~ N(0, I), (n, Z): this rank's rows of the global draw of n * ranks vectors."""
+        z = torch.randn(n * self.world, self.cfg.model.z_dim, device=self.device,
+                        generator=self.noise_gen)
+        return z[self.rank * n : (self.rank + 1) * n] if self.world > 1 else z
 
     def d_step(self, real: Tensor) -> dict[str, Tensor]:
         """(1) Update D on real images and fresh fakes; G gets no gradient."""
@@ -109,7 +172,7 @@ class Trainer:
             fake = self.g(self.noise(b))
         # (1b) one D pass over real and fake (as the notes' Keras code does)
         with self._autocast():
-            logits = self.d(torch.cat([real, fake.to(real.dtype)])).float()  # (2B,)
+            logits = self.d_run(torch.cat([real, fake.to(real.dtype)])).float()  # (2B,)
         real_logits, fake_logits = logits[:b], logits[b:]
         # (1c) D's cost with one-sided label smoothing, then one Adam step
         loss = self.game.d_loss(real_logits, fake_logits, self.cfg.loss.real_label)
@@ -130,7 +193,7 @@ class Trainer:
         self.d.requires_grad_(False)
         try:
             with self._autocast():
-                fake_logits = self.d(self.g(self.noise(batch_size))).float()  # (B,)
+                fake_logits = self.d(self.g_run(self.noise(batch_size))).float()  # (B,)
             loss = self.game.g_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
@@ -157,6 +220,7 @@ class Trainer:
         """
         epoch = self.epoch + 1
         b = self.cfg.train.batch_size
+        lb, lo = self.local_batch, self.rank * self.local_batch
         n_iter = self.iterations_per_epoch()
         perm = epoch_permutation(self.data.shape[0], self.cfg.train.seed, epoch).to(self.device)
         sums = torch.zeros(len(STAT_NAMES), device=self.device)
@@ -164,9 +228,9 @@ class Trainer:
         self.d.train()
         start = time.perf_counter()
         for i in range(n_iter):
-            real = self.data.index_select(0, perm[i * b : (i + 1) * b])
+            real = self.data.index_select(0, perm[i * b + lo : i * b + lo + lb])
             stats = self.d_step(real)
-            stats.update(self.g_step(b))
+            stats.update(self.g_step(lb))
             sums += torch.stack([stats[k].float() for k in STAT_NAMES])
             self.iteration += 1
             if progress is not None:
@@ -180,7 +244,7 @@ class Trainer:
         seconds = time.perf_counter() - start
         self.elapsed += seconds
         self.epoch = epoch
-        means = (sums / max(n_iter, 1)).tolist()
+        means = (mean_over_ranks(self.dist, sums) / max(n_iter, 1)).tolist()
         record: dict[str, Any] = {"epoch": epoch, "iteration": self.iteration}
         record.update(dict(zip(STAT_NAMES, means, strict=True)))
         record.update({
@@ -203,9 +267,13 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume or to sample: one dict of tensors and plain data."""
-        rng = {"torch": torch.get_rng_state()}
+        rng: dict[str, Any] = {"torch": torch.get_rng_state(),
+                               "noise": self.noise_gen.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.world > 1:  # a collective: every rank calls state_dict together
+            rng["ranks"] = all_gather_objects(self.dist, {k: v for k, v in rng.items()
+                                                          if k in ("torch", "cuda")})
         return {
             "format": STATE_FORMAT,
             "gankit_version": __version__,
@@ -241,9 +309,28 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.fixed_z = state["fixed_z"].clone()
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        rng = state["rng"]
+        mine: dict[str, Any] | None = rng
+        if self.world > 1:
+            ranks = rng.get("ranks")
+            if ranks is not None and len(ranks) == self.world:
+                mine = {**rng, **ranks[self.rank]}
+            elif self.rank > 0:
+                mine = None  # saved with another number of ranks: fresh dropout RNG
+        if mine is None:
+            torch.manual_seed(self.cfg.train.seed + 1_000_003 * self.rank + self.iteration)
+        else:
+            torch.set_rng_state(mine["torch"])
+            if "cuda" in mine and self.device.type == "cuda":
+                torch.cuda.set_rng_state(mine["cuda"], self.device)
+        if "noise" in rng:
+            self.noise_gen.set_state(rng["noise"])
+        # Fused or not is this trainer's choice, not the checkpoint's (load_state_dict
+        # copies the saved groups' flags).
+        for opt, (fused, foreach) in zip((self.opt_g, self.opt_d), self._adam_modes,
+                                         strict=True):
+            for group in opt.param_groups:
+                group["fused"], group["foreach"] = fused, foreach
 
 
 REQUIRED_KEYS = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d", "epoch",
