@@ -9,13 +9,13 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import gankit.run as run_mod
-from gankit.config import build_config
-from gankit.data import Dataset
+from gankit.cli import main
+from gankit.data.idx import write_idx
 from gankit.errors import GankitError
 from gankit.log import read_metrics
 from gankit.report import (
@@ -32,20 +32,29 @@ from gankit.report import (
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-def smoke_train(out: Path, epochs: int = 2, **overrides: object) -> Path:
-    """The real `run.train` on random images (no MNIST needed): the smoke preset."""
-    gen = torch.Generator().manual_seed(0)
-    data = torch.rand(192, 1, 28, 28, generator=gen) * 2 - 1
-    cfg = build_config("smoke", overrides={"train.epochs": epochs, "train.device": "cpu",
-                                           **overrides})
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(run_mod, "load_dataset", lambda c, log=None: Dataset("random", data))
-        return run_mod.train(cfg, out, log=lambda s: None)
+def blob_idx(folder: Path, n: int = 192) -> Path:
+    """A folder of MNIST-named IDX files of n blurred-blob 'digits' (no MNIST needed)."""
+    gen = torch.Generator().manual_seed(123)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    centres = torch.randint(6, 22, (n, 2), generator=gen).float()
+    d2 = (yy - centres[:, 0, None, None]) ** 2 + (xx - centres[:, 1, None, None]) ** 2
+    pics = (torch.exp(-d2 / 18.0) * 255).round().to(torch.uint8).numpy()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "train-images-idx3-ubyte", pics)
+    write_idx(folder / "train-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    return folder
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return smoke_train(tmp_path_factory.mktemp("report") / "run")
+    """`gankit train --preset smoke` on a tiny IDX folder, through the real CLI."""
+    root = tmp_path_factory.mktemp("report")
+    out = root / "run"
+    code = main(["train", "--preset", "smoke", "--set", "data.dataset=idx", "--data-dir",
+                 str(blob_idx(root / "idx")), "--out", str(out), "--epochs", "2",
+                 "--device", "cpu"])
+    assert code == 0
+    return out
 
 
 def test_train_writes_report_and_gif(smoke_run: Path) -> None:
