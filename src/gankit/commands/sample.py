@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="number of images (default 100; with --interpolate 16 paths)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     p.add_argument("--out", default="samples.png", metavar="FILE",
-                   help="output: .png writes a grid, .npy the raw uint8 images (N, H, W)")
+                   help="output: .png writes a grid, .npy the raw uint8 images (N, H, W); "
+                        "with --interpolate a .gif (default interp.gif)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
     p.add_argument("--interpolate", action="store_true",
