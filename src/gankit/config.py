@@ -24,7 +24,7 @@ class DataConfig:
     """What to train on."""
 
     dataset: str = "mnist"
-    """Data set name: `mnist`."""
+    """Data set name: `mnist`, or `idx` (any MNIST-format IDX folder given by data_dir)."""
     data_dir: str | None = None
     """Folder of IDX files to use before any download (also env GANKIT_DATA_DIR)."""
     limit: int | None = None
@@ -91,6 +91,8 @@ class TrainConfig:
     """Keep the newest this many checkpoints."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
+    tensorboard: bool = False
+    """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
 
 
 @dataclass
@@ -186,6 +188,11 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
             raise ConfigError(f"{name}={value!r} is not an integer")
         return value
     if text.startswith("float"):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}={value!r} is not a number")
         return float(value)
@@ -272,6 +279,8 @@ def validate(cfg: Config) -> Config:
 
     need(d.dataset in DATASETS, f"data.dataset={d.dataset!r} is unknown; choose one of: "
          f"{', '.join(DATASETS)}")
+    need(d.dataset != "idx" or bool(d.data_dir), "data.dataset='idx' needs a folder of IDX "
+         "files: add --data-dir DIR")
     need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
     need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
     need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
@@ -300,7 +309,7 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
-DATASETS = ("mnist",)
+DATASETS = ("mnist", "idx")
 """Data set names accepted in `data.dataset`."""
 
 PRECISIONS = ("fp32", "bf16")

@@ -28,7 +28,8 @@ from gankit.log import JsonlLogger
 from gankit.trainer import Trainer, check_state, resolve_device
 
 RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
-                      "train.keep_checkpoints", "train.progress", "train.device")
+                      "train.keep_checkpoints", "train.progress", "train.device",
+                      "train.tensorboard")
 """Config keys a resumed run may change; anything else would break exact resume."""
 
 
@@ -117,6 +118,10 @@ def train(
             raise GankitError("a new run needs a config")
         state = None
 
+    if cfg.train.tensorboard:
+        from gankit.tb import require_tensorboard
+
+        require_tensorboard()
     device = distributed.device_for(info, resolve_device(cfg.train.device))
     with distributed.session(info, device):
         if state is None:
@@ -151,6 +156,11 @@ def _train(
         (out / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
         metrics = JsonlLogger(out / "metrics.jsonl")
         metrics.truncate_after(trainer.epoch)
+    tb = None
+    if cfg.train.tensorboard and main:
+        from gankit.tb import TensorBoardLogger
+
+        tb = TensorBoardLogger(out / "tensorboard")
     t = cfg.train
     ranks = f" over {info.world_size} processes" if info is not None else ""
     log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
@@ -164,8 +174,13 @@ def _train(
         last = e == t.epochs
         if main:
             metrics.log(record)
+            if tb is not None:
+                tb.log(record)
             if e == 1 or e % t.sample_every == 0 or last:
-                save_grid(trainer.sample(), out / "samples" / f"epoch_{e:04d}.png", nrow=10)
+                grid = trainer.sample()
+                save_grid(grid, out / "samples" / f"epoch_{e:04d}.png", nrow=10)
+                if tb is not None:
+                    tb.log_images("samples", grid, e)
         if e % t.checkpoint_every == 0 or last:
             whole = trainer.state_dict()  # every rank: it gathers the ranks' RNG states
             if main:
@@ -177,5 +192,11 @@ def _train(
                 f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")
     log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    if tb is not None:
+        tb.close()
+    if main:
+        from gankit.report import try_write_report
+
+        try_write_report(out, log)
     return out
 
