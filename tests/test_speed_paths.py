@@ -69,3 +69,16 @@ def test_bf16_losses_are_close_to_fp32_on_the_same_step() -> None:
         t = Trainer(cfg, _data())
         losses.append(float(t.d_step(_data()[:16])["loss_d"]))
     assert abs(losses[0] - losses[1]) < 0.02 * abs(losses[0])
+
+
+def test_noise_state_from_another_device_kind_reseeds_instead_of_failing() -> None:
+    """A CUDA run resumed on the CPU: the CUDA noise state does not fit a CPU generator."""
+    first = Trainer(_cfg(), _data())
+    first.train_epoch()
+    state = first.state_dict()
+    state["rng"]["noise"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's size
+    state["rng"]["noise_device"] = "cuda"
+    second = Trainer(_cfg(), _data())
+    second.load_state_dict(state)
+    assert second.iteration == first.iteration
+    assert torch.isfinite(second.noise(4)).all()

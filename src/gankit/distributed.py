@@ -21,6 +21,7 @@ Importing this module touches nothing.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,7 +94,8 @@ def session(info: DistInfo | None, device: torch.device) -> Iterator[None]:
     if owned:
         kwargs: dict[str, Any] = {"backend": backend, "rank": info.rank,
                                   "world_size": info.world_size}
-        if device.type == "cuda":
+        if device.type == "cuda" and "device_id" in inspect.signature(
+                dist.init_process_group).parameters:
             kwargs["device_id"] = device
         dist.init_process_group(**kwargs)
     try:

@@ -106,6 +106,11 @@ class Trainer:
                               f"{max(1, t.batch_size // self.world) * self.world}")
         self.local_batch = t.batch_size // self.world
         """Images per iteration on this rank: the global batch / number of ranks."""
+        if (t.precision == "bf16" and self.device.type == "cuda"
+                and not torch.cuda.is_bf16_supported()):
+            raise ConfigError(f"precision bf16 needs a GPU with bf16 (Ampere or newer); "
+                              f"{torch.cuda.get_device_name(self.device)} has none: use "
+                              "--precision fp32")
         if t.batch_size > data.shape[0]:
             raise ConfigError(
                 f"batch size {t.batch_size} is larger than the data set ({data.shape[0]} "
@@ -136,8 +141,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device] if self.device.type == "cuda" else None
-            self.g_run = DDP(self.g, device_ids=ids)
-            self.d_run = DDP(self.d, device_ids=ids)
+            self.g_run = DDP(self.g, device_ids=ids, gradient_as_bucket_view=True)
+            self.d_run = DDP(self.d, device_ids=ids, gradient_as_bucket_view=True)
         # Noise: the same generator on every rank and in a single process; each rank keeps
         # its rows of the global batch's noise. Dropout uses the global RNG, per rank.
         self.noise_gen = torch.Generator(device=self.device)
@@ -268,7 +273,8 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume or to sample: one dict of tensors and plain data."""
         rng: dict[str, Any] = {"torch": torch.get_rng_state(),
-                               "noise": self.noise_gen.get_state()}
+                               "noise": self.noise_gen.get_state(),
+                               "noise_device": self.device.type}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         if self.world > 1:  # a collective: every rank calls state_dict together
@@ -323,8 +329,10 @@ class Trainer:
             torch.set_rng_state(mine["torch"])
             if "cuda" in mine and self.device.type == "cuda":
                 torch.cuda.set_rng_state(mine["cuda"], self.device)
-        if "noise" in rng:
+        if "noise" in rng and rng.get("noise_device", "cpu") == self.device.type:
             self.noise_gen.set_state(rng["noise"])
+        else:  # saved on another kind of device (or before the noise generator existed)
+            self.noise_gen.manual_seed(self.cfg.train.seed + NOISE_SEED_OFFSET + self.iteration)
         # Fused or not is this trainer's choice, not the checkpoint's (load_state_dict
         # copies the saved groups' flags).
         for opt, (fused, foreach) in zip((self.opt_g, self.opt_d), self._adam_modes,
