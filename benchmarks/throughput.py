@@ -108,45 +108,38 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_rate(mms, dtype: torch.dtype, device: torch.device, repeats: int) -> float:  # noqa: ANN001
-    """FLOP/s of the iteration's matmuls alone, in their autograd layouts (median)."""
-    ops = []
-    for kind, m, i, o in mms:
-        w = torch.randn(o, i, device=device, dtype=dtype)
-        if kind == "fwd":
-            x = torch.randn(m, i, device=device, dtype=dtype)
-            ops.append((x, w.t()))
-        elif kind == "dx":
-            gr = torch.randn(m, o, device=device, dtype=dtype)
-            ops.append((gr, w))
-        else:
-            gr = torch.randn(m, o, device=device, dtype=dtype)
-            x = torch.randn(m, i, device=device, dtype=dtype)
-            ops.append((gr.t(), x))
-    total = flops(mms)
+class MatmulLoop:
+    """One iteration's useful matmuls alone, in their autograd layouts: the rate to beat.
 
-    def once() -> None:
-        for a, c in ops:
-            torch.mm(a, c)
+    Timed in the same alternating rounds as the training loops, so a busy machine slows
+    it alike and "fraction of the matmul rate" compares like with like.
+    """
 
-    for _ in range(3):
-        once()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(5):
-            once()
-        sync(device)
-        times.append((time.perf_counter() - t) / 5)
-    return total / statistics.median(times)
+    def __init__(self, mms, dtype: torch.dtype, device: torch.device) -> None:  # noqa: ANN001
+        self.device = device
+        self.ops = []
+        for kind, m, i, o in mms:
+            w = torch.randn(o, i, device=device, dtype=dtype)
+            if kind == "fwd":
+                self.ops.append((torch.randn(m, i, device=device, dtype=dtype), w.t()))
+            elif kind == "dx":
+                self.ops.append((torch.randn(m, o, device=device, dtype=dtype), w))
+            else:
+                self.ops.append((torch.randn(m, o, device=device, dtype=dtype).t(),
+                                 torch.randn(m, i, device=device, dtype=dtype)))
+
+    def run(self, n: int) -> None:
+        for _ in range(n):
+            for a, c in self.ops:
+                torch.mm(a, c)
+        sync(self.device)
 
 
 # ---------------------------------------------------------------------------- loops
 def synthetic_images(n: int, device: torch.device) -> torch.Tensor:
     """MNIST-shaped float32 images in [-1, 1] (throughput does not depend on content)."""
     gen = torch.Generator().manual_seed(0)
-    return (torch.rand(n, *IMAGE_SHAPE, generator=gen) * 2 - 1).to(device)
+    return torch.empty(n, *IMAGE_SHAPE).uniform_(-1, 1, generator=gen).to(device)
 
 
 class ReferenceLoop:
@@ -227,6 +220,16 @@ class GankitLoop:
         sync(self.device)
 
 
+class PlainAdamLoop(GankitLoop):
+    """Ablation: gankit's loop with PyTorch's default (unfused) Adam."""
+
+    def __init__(self, cfg, data: torch.Tensor, device: torch.device) -> None:  # noqa: ANN001
+        super().__init__(cfg, data, device)
+        t, tr = cfg.train, self.trainer
+        tr.opt_g = torch.optim.Adam(tr.g.parameters(), lr=t.lr_g, betas=(t.beta1_g, t.beta2))
+        tr.opt_d = torch.optim.Adam(tr.d.parameters(), lr=t.lr_d, betas=(t.beta1_d, t.beta2))
+
+
 def make_cfg(args: argparse.Namespace, precision: str, compile_: bool = False):  # noqa: ANN201
     overrides = {"train.batch_size": args.batch, "train.device": args.device,
                  "train.precision": precision, "train.progress": False}
@@ -240,6 +243,7 @@ LOOPS = {
     "gankit-fp32": ("fp32", GankitLoop, False),
     "gankit-bf16": ("bf16", GankitLoop, False),
     "gankit-fp32-compile": ("fp32", GankitLoop, True),
+    "gankit-fp32-plain-adam": ("fp32", PlainAdamLoop, False),
     "gankit-bf16-compile": ("bf16", GankitLoop, True),
 }
 
@@ -321,14 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"FLOP per iteration: {exact / 1e9:.3f} G exact useful matmuls "
           f"({simple / 1e9:.3f} G by the simple count)")
 
-    rates = {}
-    for dt_name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        rates[dt_name] = matmul_rate(mms, dt, device, repeats=max(args.rounds, 3))
-        print(f"matmul rate on the GAN's shapes, {dt_name}: {rates[dt_name] / 1e9:.1f} GFLOP/s"
-              f" ({exact / rates[dt_name] * 1e3:.1f} ms per iteration's matmuls)")
-
     data = synthetic_images(args.iters * b, device)
-    loops = {}
+    loops = {"matmul-fp32": MatmulLoop(mms, torch.float32, device),
+             "matmul-bf16": MatmulLoop(mms, torch.bfloat16, device)}
+    loops["matmul-fp32"].run(2)
+    loops["matmul-bf16"].run(2)
     for n in names:
         t = time.perf_counter()
         loops[n] = build_loop(n, args, data)
@@ -336,16 +337,23 @@ def main(argv: list[str] | None = None) -> int:
         setup = time.perf_counter() - t
         if "compile" in n:
             print(f"{n}: setup + compile + {args.warmup} warm-up iterations: {setup:.1f} s")
-    times: dict[str, list[float]] = {n: [] for n in names}
+    times: dict[str, list[float]] = {n: [] for n in loops}
     for r in range(args.rounds):
-        order = names if r % 2 == 0 else names[::-1]
+        order = list(loops) if r % 2 == 0 else list(loops)[::-1]
         for n in order:
             t = time.perf_counter()
             loops[n].run(args.iters)
             times[n].append(time.perf_counter() - t)
 
+    rates = {}
+    for dt_name in ("fp32", "bf16"):
+        med = statistics.median(times[f"matmul-{dt_name}"])
+        rates[dt_name] = exact * args.iters / med
+        print(f"matmul rate on the GAN's shapes, {dt_name}: {rates[dt_name] / 1e9:.1f} GFLOP/s"
+              f" ({med / args.iters * 1e3:.1f} ms per iteration's matmuls)")
     results = {"device": str(device), "batch": b, "flops_exact": exact, "flops_simple": simple,
-               "matmul_rate": rates, "loops": {}}
+               "matmul_rate": rates, "matmul_round_seconds": {
+                   k: times[k] for k in ("matmul-fp32", "matmul-bf16")}, "loops": {}}
     ref = statistics.median(times[names[0]])
     print(f"\n{args.rounds} rounds x {args.iters} iterations, median (min..max) images/s; "
           f"ratios to {names[0]}:")
