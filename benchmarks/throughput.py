@@ -248,9 +248,32 @@ LOOPS = {
 }
 
 
+class Threads:
+    """Run a loop with its own torch thread count (name suffix @tN), restoring after."""
+
+    def __init__(self, loop, n: int) -> None:  # noqa: ANN001
+        self.loop, self.n = loop, n
+
+    def run(self, iters: int) -> None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+        try:
+            self.loop.run(iters)
+        finally:
+            torch.set_num_threads(before)
+
+
+def split_name(name: str) -> tuple[str, int]:
+    """'gankit-bf16@t1' -> ('gankit-bf16', 1); no suffix -> (name, 0)."""
+    base, _, threads = name.partition("@t")
+    return base, int(threads) if threads else 0
+
+
 def build_loop(name: str, args: argparse.Namespace, data: torch.Tensor):  # noqa: ANN201
-    precision, cls, comp = LOOPS[name]
-    return cls(make_cfg(args, precision, comp), data, torch.device(args.device))
+    base, threads = split_name(name)
+    precision, cls, comp = LOOPS[base]
+    loop = cls(make_cfg(args, precision, comp), data, torch.device(args.device))
+    return Threads(loop, threads) if threads else loop
 
 
 # ---------------------------------------------------------------------------- memory
@@ -263,12 +286,14 @@ def memory_probe(args: argparse.Namespace) -> dict[str, float]:
     """Run in a fresh process: peak memory of one loop over a full MNIST-sized tensor."""
     device = torch.device(args.device)
     data = synthetic_images(60_000, device)
+    after_data = maxrss_mib()
     loop = build_loop(args.memory_probe, args, data)
     base = maxrss_mib()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     loop.run(args.warmup + 2)
-    out = {"maxrss_mib": maxrss_mib(), "above_setup_mib": maxrss_mib() - base}
+    out = {"maxrss_mib": maxrss_mib(), "after_data_mib": after_data,
+           "above_setup_mib": maxrss_mib() - base, "setup_mib": base - after_data}
     if device.type == "cuda":
         out["cuda_max_allocated_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out
@@ -295,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--warmup", type=int, default=5, help="iterations before timing")
     p.add_argument("--loops", default="reference,gankit-fp32,gankit-bf16",
-                   help=f"comma-separated, from: {', '.join(LOOPS)}")
+                   help=f"comma-separated, from: {', '.join(LOOPS)}; a suffix @tN runs "
+                   "that loop with N threads (e.g. gankit-bf16@t1)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -309,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.device(args.device)
     names = [n.strip() for n in args.loops.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LOOPS]
+    unknown = [n for n in names if split_name(n)[0] not in LOOPS]
     if unknown:
         p.error(f"unknown loop(s) {unknown}; choose from {', '.join(LOOPS)}")
     cfg = make_cfg(args, "fp32")
@@ -361,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         med = statistics.median(times[n])
         ips = args.iters * b / med
         its = args.iters / med
-        prec = LOOPS[n][0]
+        prec = LOOPS[split_name(n)[0]][0]
         frac = exact * its / rates[prec]
         frac32 = exact * its / rates["fp32"]
         lo, hi = args.iters * b / max(times[n]), args.iters * b / min(times[n])
@@ -381,8 +407,9 @@ def main(argv: list[str] | None = None) -> int:
             results["loops"][n]["memory"] = mem
             extra = (f", CUDA max allocated {mem['cuda_max_allocated_mib']:.0f} MiB"
                      if "cuda_max_allocated_mib" in mem else "")
-            print(f"  {n:22s} max RSS {mem['maxrss_mib']:.0f} MiB ({mem['above_setup_mib']:.0f}"
-                  f" MiB above data + models){extra}")
+            print(f"  {n:22s} max RSS {mem['maxrss_mib']:.0f} MiB: {mem['after_data_mib']:.0f} "
+                  f"after torch + data, +{mem['setup_mib']:.0f} loop setup, "
+                  f"+{mem['above_setup_mib']:.0f} training{extra}")
     if "gankit-fp32" in results["loops"]:
         its = results["loops"]["gankit-fp32"]["it_per_s"]
         print(f"\nseed preset (400 epochs x 234 iterations) projected at gankit-fp32's rate: "
