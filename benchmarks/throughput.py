@@ -278,8 +278,19 @@ def build_loop(name: str, args: argparse.Namespace, data: torch.Tensor):  # noqa
 
 # ---------------------------------------------------------------------------- memory
 def maxrss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, MiB.
+
+    Linux: VmHWM of /proc/self/status (ru_maxrss would carry over the parent's peak
+    across fork + exec); elsewhere getrusage's ru_maxrss (KiB on Linux, bytes on macOS).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def memory_probe(args: argparse.Namespace) -> dict[str, float]:
