@@ -31,7 +31,9 @@ The reference loop is written the way tutorials write it: a DataLoader over a
 TensorDataset with shuffle=True, D ending in a sigmoid with nn.BCELoss, D's step as two
 backward passes (real, then fake), the fakes made with autograd on and detached, the G
 step on fresh noise with D's weight gradients computed (D is not frozen), loss.item()
-for logging; the same models (dropout included), the same Adam settings.
+for logging; the same models and weights, built from torch's own modules (nn.Dropout,
+out-of-place nn.LeakyReLU, where gankit uses its faster Dropout and in-place LeakyReLU),
+the same Adam settings (PyTorch's default, unfused Adam).
 """
 
 from __future__ import annotations
@@ -153,9 +155,10 @@ class ReferenceLoop:
         self.device = device
         self.b = t.batch_size
         self.z_dim = cfg.model.z_dim
-        self.g, d = build_models("mlp", cfg.model.z_dim, IMAGE_SHAPE, cfg.model.g_hidden,
-                                 cfg.model.d_hidden, cfg.model.dropout)
-        self.d = nn.Sequential(d, nn.Sigmoid())
+        g, d = build_models("mlp", cfg.model.z_dim, IMAGE_SHAPE, cfg.model.g_hidden,
+                            cfg.model.d_hidden, cfg.model.dropout)
+        self.g = tutorial_modules(g)
+        self.d = nn.Sequential(tutorial_modules(d), nn.Sigmoid())
         self.g.to(device)
         self.d.to(device)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=t.lr_g, betas=(t.beta1_g, t.beta2))
@@ -230,6 +233,27 @@ class PlainAdamLoop(GankitLoop):
         tr.opt_d = torch.optim.Adam(tr.d.parameters(), lr=t.lr_d, betas=(t.beta1_d, t.beta2))
 
 
+def tutorial_modules(net: nn.Module) -> nn.Module:
+    """torch's own nn.Dropout and out-of-place LeakyReLU in place of gankit's faster ones."""
+    for name, m in net.named_children():
+        if isinstance(m, nn.Dropout):
+            setattr(net, name, nn.Dropout(m.p))
+        elif isinstance(m, nn.LeakyReLU):
+            setattr(net, name, nn.LeakyReLU(m.negative_slope))
+        else:
+            tutorial_modules(m)
+    return net
+
+
+class TorchModulesLoop(GankitLoop):
+    """Ablation: gankit's loop with nn.Dropout and out-of-place LeakyReLU."""
+
+    def __init__(self, cfg, data: torch.Tensor, device: torch.device) -> None:  # noqa: ANN001
+        super().__init__(cfg, data, device)
+        tutorial_modules(self.trainer.g)
+        tutorial_modules(self.trainer.d)
+
+
 def make_cfg(args: argparse.Namespace, precision: str, compile_: bool = False):  # noqa: ANN201
     overrides = {"train.batch_size": args.batch, "train.device": args.device,
                  "train.precision": precision, "train.progress": False}
@@ -244,6 +268,8 @@ LOOPS = {
     "gankit-bf16": ("bf16", GankitLoop, False),
     "gankit-fp32-compile": ("fp32", GankitLoop, True),
     "gankit-fp32-plain-adam": ("fp32", PlainAdamLoop, False),
+    "gankit-fp32-torch-modules": ("fp32", TorchModulesLoop, False),
+    "gankit-bf16-torch-modules": ("bf16", TorchModulesLoop, False),
     "gankit-bf16-compile": ("bf16", GankitLoop, True),
 }
 

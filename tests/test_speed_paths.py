@@ -82,3 +82,21 @@ def test_noise_state_from_another_device_kind_reseeds_instead_of_failing() -> No
     second.load_state_dict(state)
     assert second.iteration == first.iteration
     assert torch.isfinite(second.noise(4)).all()
+
+
+def test_gankit_dropout_is_inverted_dropout() -> None:
+    """Keep rate 1 - p, kept values scaled by 1 / (1 - p), gradient = mask / (1 - p)."""
+    from gankit.models import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.3)
+    x = torch.ones(200_000, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / 0.7)
+    drop.eval()
+    assert torch.equal(drop(x), x)
+    assert torch.equal(Dropout(0.0)(x), x)
