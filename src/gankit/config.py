@@ -83,6 +83,9 @@ class TrainConfig:
     """`fp32`, or `bf16` autocast (CPUs with AVX-512 BF16, GPUs)."""
     compile: bool = False
     """torch.compile G and D (opt-in: compiling takes a while; see benchmarks/)."""
+    threads: int = 0
+    """CPU threads for PyTorch (torch.set_num_threads); 0 keeps PyTorch's default. On a
+    machine shared with other jobs, 1 can be several times faster than one per core."""
     sample_every: int = 50
     """Write a 10 x 10 sample grid at epoch 1, every this many epochs, and at the end."""
     checkpoint_every: int = 5
@@ -301,6 +304,7 @@ def validate(cfg: Config) -> Config:
          f"of: {', '.join(PRECISIONS)}")
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
          f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+    need(t.threads >= 0, f"train.threads={t.threads} must be >= 0 (0: PyTorch's default)")
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")

@@ -29,7 +29,7 @@ from gankit.trainer import Trainer, check_state, resolve_device
 
 RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
                       "train.keep_checkpoints", "train.progress", "train.device",
-                      "train.tensorboard")
+                      "train.tensorboard", "train.threads")
 """Config keys a resumed run may change; anything else would break exact resume."""
 
 
@@ -140,6 +140,10 @@ def _train(
 ) -> Path:
     """The training loop of `train`, inside the process group when distributed."""
     main = info is None or info.is_main
+    if cfg.train.threads:
+        import torch
+
+        torch.set_num_threads(cfg.train.threads)
     # Rank 0 loads (and may download) first; then the others read the cached files.
     loaded: dict[str, Any] = {}
     distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
