@@ -14,6 +14,7 @@ import pickle
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from gankit.errors import CheckpointError
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
+_TEMP = re.compile(r"^\.epoch_\d{4,}\.pt\..*\.tmp$")
 
 
 def checkpoint_name(epoch: int) -> str:
@@ -42,7 +44,10 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            Path(tmp).unlink(missing_ok=True)
+        except OSError:
+            pass  # the original error matters more; a stale temp file is harmless
         raise
     _fsync_dir(path.parent)
     return path
@@ -117,3 +122,38 @@ def prune(run_dir: str | Path, keep: int) -> list[Path]:
     for p in doomed:
         p.unlink(missing_ok=True)
     return doomed
+
+
+def latest_valid(
+    run_dir: str | Path, warn: Callable[[str], None] | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of a run that loads, and its state.
+
+    A newer checkpoint that is truncated, corrupt or refused is skipped with a warning
+    naming it (through `warn`); if none loads, CheckpointError lists what was wrong.
+    """
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"run folder {str(run_dir)!r} has no checkpoints in "
+                              f"{CHECKPOINT_DIR}/; train it first or give a .pt file")
+    problems = []
+    for path in reversed(found):
+        try:
+            return path, load(path)
+        except CheckpointError as err:
+            problems.append(str(err))
+            if warn is not None:
+                warn(f"warning: skipping checkpoint {path.name}: {err}")
+    raise CheckpointError(f"no checkpoint of run folder {str(run_dir)!r} loads: "
+                          + "; ".join(problems))
+
+
+def remove_stale_temps(run_dir: str | Path) -> list[Path]:
+    """Delete temp files that a crash during `save_atomic` left in the checkpoint folder."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if _TEMP.match(p.name)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

@@ -87,6 +87,8 @@ class TrainConfig:
     """Write a checkpoint every this many epochs, and at the end."""
     keep_checkpoints: int = 3
     """Keep the newest this many checkpoints."""
+    nan_retries: int = 3
+    """Retries of an epoch whose losses or weights became NaN/inf (see gankit.guard); 0 = stop."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
 
@@ -293,6 +295,7 @@ def validate(cfg: Config) -> Config:
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")
+    need(t.nan_retries >= 0, f"train.nan_retries={t.nan_retries} must be >= 0")
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
     return cfg
