@@ -186,6 +186,11 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
             raise ConfigError(f"{name}={value!r} is not an integer")
         return value
     if text.startswith("float"):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}={value!r} is not a number")
         return float(value)
