@@ -24,7 +24,7 @@ class DataConfig:
     """What to train on."""
 
     dataset: str = "mnist"
-    """Data set name: `mnist`."""
+    """Data set name: `mnist`, or `idx` (any MNIST-format IDX folder given by data_dir)."""
     data_dir: str | None = None
     """Folder of IDX files to use before any download (also env GANKIT_DATA_DIR)."""
     limit: int | None = None
@@ -277,6 +277,8 @@ def validate(cfg: Config) -> Config:
 
     need(d.dataset in DATASETS, f"data.dataset={d.dataset!r} is unknown; choose one of: "
          f"{', '.join(DATASETS)}")
+    need(d.dataset != "idx" or bool(d.data_dir), "data.dataset='idx' needs a folder of IDX "
+         "files: add --data-dir DIR")
     need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
     need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
     need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
@@ -306,7 +308,7 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
-DATASETS = ("mnist",)
+DATASETS = ("mnist", "idx")
 """Data set names accepted in `data.dataset`."""
 
 PRECISIONS = ("fp32", "bf16")
