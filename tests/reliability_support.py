@@ -1,9 +1,8 @@
-"""Helpers for the reliability tests: a small synthetic run, in process or as a subprocess.
+"""Helpers for the reliability tests: a small run on a synthetic IDX folder, in process or as
+a `python -m gankit train` subprocess (that a test can SIGKILL).
 
-`synthetic_dataset` stands in for `gankit.data.load_dataset` (no MNIST needed): 256
-deterministic 8x8 'images'. `CHILD` is a script that runs the real `gankit train` command
-(`gankit.commands.train.run`, the same code path as the CLI) on that data, so that a test can
-kill it with SIGKILL.
+`make_idx_dir` writes 256 deterministic 8x8 images as MNIST-named IDX files, read through
+the real `idx` data set (`--set data.dataset=idx --data-dir DIR`).
 """
 
 from __future__ import annotations
@@ -14,15 +13,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from gankit.config import Config, build_config
-from gankit.data import Dataset
+from gankit.data.idx import write_idx
 
 HERE = Path(__file__).resolve().parent
-CHILD = HERE / "reliability_child.py"
 
 SMALL = {
+    "data.dataset": "idx",
     "model.z_dim": 16,
     "model.g_hidden": [128, 128],
     "model.d_hidden": [128, 128],
@@ -37,22 +37,26 @@ SMALL = {
 """A run of 8 iterations per epoch on the synthetic data, checkpointed every epoch."""
 
 
-def synthetic_dataset(cfg: Any = None, log: Any = None) -> Dataset:
-    """256 deterministic 1x8x8 samples in [-1, 1] (stand-in for load_dataset)."""
-    gen = torch.Generator().manual_seed(1234)
-    return Dataset("synthetic", torch.rand(256, 1, 8, 8, generator=gen) * 2 - 1)
+def make_idx_dir(folder: Path) -> Path:
+    """A folder of MNIST-named IDX files: 256 deterministic 8x8 uint8 images, 10 labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1234)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (256, 8, 8), np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte", (np.arange(256) % 10).astype(np.uint8))
+    return folder
 
 
-def small_config(**extra: Any) -> Config:
-    """The SMALL run config, with dotted overrides."""
-    over = dict(SMALL)
+def small_config(data_dir: Path, **extra: Any) -> Config:
+    """The SMALL run config on the IDX folder `data_dir`, with dotted overrides."""
+    over = dict(SMALL, **{"data.data_dir": str(data_dir)})
     over.update(extra)
     return build_config("smoke", overrides=over)
 
 
-def child_argv(out: Path, *extra: str) -> list[str]:
-    """argv of a `gankit train` subprocess on the synthetic data (SMALL config)."""
-    argv = [sys.executable, str(CHILD), "--preset", "smoke", "--out", str(out)]
+def child_argv(out: Path, data_dir: Path, *extra: str) -> list[str]:
+    """argv of a `python -m gankit train` subprocess (SMALL config on `data_dir`)."""
+    argv = [sys.executable, "-m", "gankit", "train", "--preset", "smoke", "--out", str(out),
+            "--data-dir", str(data_dir)]
     for key, value in SMALL.items():
         text = str(value).replace(" ", "") if isinstance(value, list) else str(value)
         argv += ["--set", f"{key}={text}"]
@@ -60,7 +64,7 @@ def child_argv(out: Path, *extra: str) -> list[str]:
 
 
 def resume_argv(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(CHILD), "--resume", "--out", str(out), *extra]
+    return [sys.executable, "-m", "gankit", "train", "--resume", "--out", str(out), *extra]
 
 
 def child_env() -> dict[str, str]:

@@ -17,27 +17,35 @@ import torch
 
 from gankit import checkpoint as ckpt
 from gankit import cli, guard, run
+from gankit.data import load_dataset
 from gankit.errors import CheckpointError, GankitError
 from gankit.log import read_metrics
 from gankit.trainer import Trainer
-from reliability_support import final_tensors, small_config, synthetic_dataset
+from reliability_support import final_tensors, make_idx_dir, small_config
 
 TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "train.epochs": 4}
 
 
-@pytest.fixture(autouse=True)
-def _synthetic(monkeypatch):
-    monkeypatch.setattr(run, "load_dataset", synthetic_dataset)
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_idx_dir(tmp_path_factory.mktemp("idx"))
 
 
-def _cfg(**extra):
-    return small_config(**{**TINY, **extra})
+@pytest.fixture
+def cfg(data):
+    """cfg(**overrides): the TINY run config on the IDX folder."""
+    return lambda **extra: small_config(data, **{**TINY, **extra})
 
 
-def _train(out, cfg=None, **kw):
+def _train(out, cfg):
     lines: list[str] = []
-    run.train(cfg if cfg is not None or kw.get("resume") else _cfg(), out,
-              log=lines.append, **kw)
+    run.train(cfg, out, log=lines.append)
+    return lines
+
+
+def _resume(out):
+    lines: list[str] = []
+    run.train(None, out, resume=True, log=lines.append)
     return lines
 
 
@@ -48,15 +56,17 @@ def _same_final(a, b) -> bool:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, data):
     out = tmp_path_factory.mktemp("ref") / "run"
-    saved = run.load_dataset
-    run.load_dataset = synthetic_dataset
-    try:
-        _train(out)
-    finally:
-        run.load_dataset = saved
+    run.train(small_config(data, **TINY), out, log=lambda m: None)
     return out
+
+
+def _train_argv(out, data, **over) -> list[str]:
+    """`gankit train` argv for the TINY run on the IDX folder, with overrides."""
+    sets = {**TINY, "data.dataset": "idx", "train.batch_size": 32, **over}
+    return ["train", "--preset", "smoke", "--out", str(out), "--data-dir", str(data),
+            "--no-progress", *[f"--set={k}={v}".replace(" ", "") for k, v in sets.items()]]
 
 
 def _cli(argv, capsys) -> tuple[int, str]:
@@ -67,9 +77,10 @@ def _cli(argv, capsys) -> tuple[int, str]:
 
 # --------------------------------------------------------------- corrupt newest checkpoint
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "zeros"])
-def test_corrupt_newest_checkpoint_is_named_and_the_previous_used(tmp_path, reference, damage):
+def test_corrupt_newest_checkpoint_is_named_and_the_previous_used(tmp_path, reference, damage,
+                                                                  cfg):
     out = tmp_path / "run"
-    _train(out)
+    _train(out, cfg())
     newest = ckpt.list_checkpoints(out)[-1]
     data = newest.read_bytes()
     newest.write_bytes({"truncate": data[: len(data) // 3], "garbage": os.urandom(5000),
@@ -77,16 +88,16 @@ def test_corrupt_newest_checkpoint_is_named_and_the_previous_used(tmp_path, refe
     path, state = ckpt.latest_valid(out, warn=(warnings := []).append)
     assert path.name == ckpt.checkpoint_name(3) and state["epoch"] == 3
     assert len(warnings) == 1 and newest.name in warnings[0]
-    lines = _train(out, None, resume=True)
+    lines = _resume(out)
     assert any("skipping checkpoint epoch_0004.pt" in line for line in lines)
     assert any("from epoch_0003.pt" in line for line in lines)
     assert _same_final(out, reference)  # epoch 4 redone, exactly
     assert [r["epoch"] for r in read_metrics(out / "metrics.jsonl")] == [1, 2, 3, 4]
 
 
-def test_all_checkpoints_corrupt_is_one_error_naming_them(tmp_path):
+def test_all_checkpoints_corrupt_is_one_error_naming_them(tmp_path, cfg):
     out = tmp_path / "run"
-    _train(out)
+    _train(out, cfg())
     for p in ckpt.list_checkpoints(out):
         p.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(CheckpointError, match="no checkpoint of run folder") as err:
@@ -125,10 +136,10 @@ def test_crafted_pickles_are_refused_and_never_run(tmp_path):
         assert not marker.exists()
 
 
-def test_crafted_pickle_in_a_run_folder_via_the_cli(tmp_path, capsys):
+def test_crafted_pickle_in_a_run_folder_via_the_cli(tmp_path, capsys, cfg):
     marker = tmp_path / "marker"
     out = tmp_path / "run"
-    _train(out)
+    _train(out, cfg())
     for evil in _evil_files(tmp_path, marker):
         for p in ckpt.list_checkpoints(out):
             p.write_bytes(evil.read_bytes())
@@ -160,11 +171,11 @@ def _poison(monkeypatch, when):
 
 
 def test_transient_nan_is_rolled_back_and_retried_with_the_documented_seed(tmp_path,
-                                                                           monkeypatch):
+                                                                           monkeypatch, cfg):
     # 8 iterations per epoch: call 11 is iteration 3 of the first try of epoch 2.
     calls = _poison(monkeypatch, lambda t, n: n == 11)
     out = tmp_path / "run"
-    lines = _train(out)
+    lines = _train(out, cfg())
     assert calls["hit"] == 1
     assert any("epoch 2: non-finite" in line and "(1/3)" in line for line in lines)
     records = read_metrics(out / "metrics.jsonl")
@@ -174,24 +185,21 @@ def test_transient_nan_is_rolled_back_and_retried_with_the_documented_seed(tmp_p
     # Exactly what changed: epoch 2 redone from the state after epoch 1, with the global RNG
     # reseeded to retry_seed(seed, 2, 1); nothing else.
     monkeypatch.undo()
-    monkeypatch.setattr(run, "load_dataset", synthetic_dataset)
-    cfg = _cfg()
-    t = Trainer(cfg, synthetic_dataset().samples)
+    c = cfg()
+    t = Trainer(c, load_dataset(c.data).samples)
     t.train_epoch()
-    torch.manual_seed(guard.retry_seed(cfg.train.seed, 2, 1))
+    torch.manual_seed(guard.retry_seed(c.train.seed, 2, 1))
     t.train_epoch()
     want = final_tensors(t.state_dict())
     got = final_tensors(ckpt.load(out / "checkpoints" / ckpt.checkpoint_name(2)))
     assert all(torch.equal(got[k], want[k]) for k in want)
 
 
-def test_persistent_nan_stops_after_the_retries_with_one_line(tmp_path, monkeypatch, capsys):
+def test_persistent_nan_stops_after_the_retries_with_one_line(tmp_path, monkeypatch, capsys,
+                                                              data):
     calls = _poison(monkeypatch, lambda t, n: t.epoch == 2)  # every try of epoch 3
     out = tmp_path / "run"
-    rc, err = _cli(["train", "--preset", "smoke", "--out", str(out), "--no-progress",
-                    *[f"--set={k}={v}".replace(" ", "") for k, v in
-                      {**TINY, "train.checkpoint_every": 1, "train.batch_size": 32}.items()]],
-                   capsys)
+    rc, err = _cli(_train_argv(out, data, **{"train.checkpoint_every": 1}), capsys)
     assert rc == 2 and err.count("\n") == 0
     assert "training diverged: epoch 3" in err and "4 tries" in err
     assert calls["hit"] == 4 * 8  # 1 try + train.nan_retries (3) retries, 8 iterations each
@@ -200,20 +208,20 @@ def test_persistent_nan_stops_after_the_retries_with_one_line(tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("retries", [0, 1])
-def test_nan_retries_bounds_the_tries(tmp_path, monkeypatch, retries):
+def test_nan_retries_bounds_the_tries(tmp_path, monkeypatch, retries, cfg):
     calls = _poison(monkeypatch, lambda t, n: True)
     with pytest.raises(GankitError, match=f"{retries + 1} tries"):
-        _train(tmp_path / "run", _cfg(**{"train.nan_retries": retries}))
+        _train(tmp_path / "run", cfg(**{"train.nan_retries": retries}))
     assert calls["hit"] == 8 * (retries + 1)
 
 
-def test_a_huge_learning_rate_ends_in_a_clear_error_not_a_loop(tmp_path):
-    cfg = _cfg(**{"train.lr_d": 1e38, "train.lr_g": 1e38, "train.nan_retries": 2})
+def test_a_huge_learning_rate_ends_in_a_clear_error_not_a_loop(tmp_path, cfg):
+    cfg = cfg(**{"train.lr_d": 1e38, "train.lr_g": 1e38, "train.nan_retries": 2})
     with pytest.raises(GankitError, match="training diverged: epoch 1 .* 3 tries"):
         _train(tmp_path / "run", cfg)
 
 
-def test_inf_weight_is_caught_too(tmp_path, monkeypatch):
+def test_inf_weight_is_caught_too(tmp_path, monkeypatch, cfg):
     calls = {"n": 0}
     original = Trainer.g_step
 
@@ -226,7 +234,7 @@ def test_inf_weight_is_caught_too(tmp_path, monkeypatch):
         return stats
 
     monkeypatch.setattr(Trainer, "g_step", g_step)
-    lines = _train(tmp_path / "run")
+    lines = _train(tmp_path / "run", cfg())
     assert any("epoch 2: non-finite" in line for line in lines)
     state = ckpt.load(ckpt.list_checkpoints(tmp_path / "run")[-1])
     assert all(torch.isfinite(v).all() for k, v in state["g"].items())
@@ -275,35 +283,33 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_disk_trouble_mid_run_is_one_line_and_the_last_checkpoint_resumes(
-        tmp_path, monkeypatch, capsys, reference, fault):
+        tmp_path, monkeypatch, capsys, reference, fault, cfg):
     inject, text = FAULTS[fault]
     out = tmp_path / "run"
     with monkeypatch.context() as mp:
         inject(mp)
         with pytest.raises(GankitError) as err:
-            _train(out)
+            _train(out, cfg())
     msg = str(err.value)
     assert text in msg and str(out) in msg and "--resume" in msg and "\n" not in msg
     assert not list((out / "checkpoints").glob(".*.tmp"))
     for p in ckpt.list_checkpoints(out):  # every checkpoint left is intact
         assert ckpt.load(p)["epoch"] == int(p.name[6:10])
     assert ckpt.latest_valid(out)[1]["epoch"] >= 1
-    _train(out, None, resume=True)  # the fault gone, the run goes on to the same end
+    _resume(out)  # the fault gone, the run goes on to the same end
     assert _same_final(out, reference)
 
 
-def test_disk_trouble_through_the_cli_is_exit_2(tmp_path, monkeypatch, capsys):
+def test_disk_trouble_through_the_cli_is_exit_2(tmp_path, monkeypatch, capsys, data):
     _full_disk_from(monkeypatch, 1)
-    rc, err = _cli(["train", "--preset", "smoke", "--out", str(tmp_path / "run"),
-                    "--set", "train.epochs=1", "--set", "model.g_hidden=[8]",
-                    "--set", "model.d_hidden=[8]", "--set", "train.batch_size=32"], capsys)
+    rc, err = _cli(_train_argv(tmp_path / "run", data, **{"train.epochs": 1}), capsys)
     assert rc == 2 and err.startswith("gankit: error: cannot write epoch_0001.pt")
     assert "[ENOSPC]" in err and "\n" not in err
 
 
-def test_sample_grid_write_failure_is_one_line(tmp_path, monkeypatch):
+def test_sample_grid_write_failure_is_one_line(tmp_path, monkeypatch, cfg):
     from PIL import Image
 
     _failing(monkeypatch, Image.Image, "save", 2, errno.ENOSPC)
     with pytest.raises(GankitError, match="No space left"):
-        _train(tmp_path / "run", _cfg(**{"train.sample_every": 1}))
+        _train(tmp_path / "run", cfg(**{"train.sample_every": 1}))

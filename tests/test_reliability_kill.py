@@ -21,10 +21,10 @@ from reliability_support import (
     child_argv,
     child_env,
     final_tensors,
+    make_idx_dir,
     resume_argv,
     run_child,
     small_config,
-    synthetic_dataset,
 )
 
 EPOCHS = 12
@@ -90,25 +90,27 @@ def _assert_readable(out: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
+def data(tmp_path_factory) -> Path:
+    return make_idx_dir(tmp_path_factory.mktemp("idx"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, data) -> Path:
     """The uninterrupted run, in process with one thread (as the children have)."""
     out = tmp_path_factory.mktemp("ref") / "run"
     threads = torch.get_num_threads()
-    saved = run.load_dataset
     torch.set_num_threads(1)
-    run.load_dataset = synthetic_dataset
     try:
-        run.train(small_config(**{"train.epochs": EPOCHS}), out, log=lambda m: None)
+        run.train(small_config(data, **{"train.epochs": EPOCHS}), out, log=lambda m: None)
     finally:
-        run.load_dataset = saved
         torch.set_num_threads(threads)
     return out
 
 
-def test_sigkill_at_several_points_then_resume_equals_uninterrupted(tmp_path, reference):
+def test_sigkill_at_several_points_then_resume_equals_uninterrupted(tmp_path, data, reference):
     rng = random.Random(7)
     out = tmp_path / "run"
-    fresh = child_argv(out, "--set", f"train.epochs={EPOCHS}")
+    fresh = child_argv(out, data, "--set", f"train.epochs={EPOCHS}")
     seen = [_kill_when(fresh, out, "startup", rng)]
     if not (out / "config.yaml").exists():  # killed while starting: the same command again
         assert not out.exists() or not any(out.iterdir())
@@ -140,9 +142,10 @@ def test_sigkill_at_several_points_then_resume_equals_uninterrupted(tmp_path, re
     assert got_m == want_m  # one record per epoch, the same numbers
 
 
-def test_kill_during_the_first_checkpoint_write_restarts_from_config(tmp_path, reference):
+def test_kill_during_the_first_checkpoint_write_restarts_from_config(tmp_path, data,
+                                                                     reference):
     out = tmp_path / "run"
-    _kill_when(child_argv(out, "--set", f"train.epochs={EPOCHS}"), out, "mid-write",
+    _kill_when(child_argv(out, data, "--set", f"train.epochs={EPOCHS}"), out, "mid-write",
                random.Random(1))
     assert _temps(out / ckpt.CHECKPOINT_DIR) and not ckpt.list_checkpoints(out)
     done = run_child(resume_argv(out))
