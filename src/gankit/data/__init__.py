@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import DataConfig
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, DataError
 
 
 @dataclass
@@ -63,4 +63,7 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         raise ConfigError(f"unknown data set {cfg.dataset!r}")
     if cfg.limit is not None:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
+    if images.size == 0:
+        raise DataError(f"data set {cfg.dataset!r} ({cfg.data_dir or 'the MNIST cache'}) holds "
+                        f"no pixels (images of shape {tuple(images.shape)}); check its files")
     return Dataset(cfg.dataset, images_to_tensor(images), torch.from_numpy(labels).long())
