@@ -27,6 +27,7 @@ from gankit.config import Config, DataConfig, build_config, dump_yaml
 from gankit.data import load_dataset
 from gankit.data.idx import DTYPES, read_idx, write_idx
 from gankit.errors import GankitError
+from reliability_support import final_tensors
 
 FAST = settings(max_examples=60, deadline=2000,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -212,20 +213,25 @@ def test_config_round_trips_under_a_unicode_path(name):
 
 # ------------------------------------------------------------------------- checkpoints
 @pytest.fixture(scope="module")
-def checkpoint_bytes() -> bytes:
+def checkpoint_state() -> dict:
     from gankit.trainer import Trainer
 
     cfg = build_config("smoke", overrides={"model.g_hidden": [4], "model.d_hidden": [4],
                                            "model.z_dim": 2, "train.batch_size": 2})
+    return Trainer(cfg, torch.zeros(4, 1, 2, 2)).state_dict()
+
+
+@pytest.fixture(scope="module")
+def checkpoint_bytes(checkpoint_state) -> bytes:
     buf = io.BytesIO()
-    torch.save(Trainer(cfg, torch.zeros(4, 1, 2, 2)).state_dict(), buf)
+    torch.save(checkpoint_state, buf)
     return buf.getvalue()
 
 
 @FAST
 @given(cut=st.integers(0, 10**6), flips=st.lists(st.tuples(st.integers(0, 10**6),
                                                             st.integers(1, 255)), max_size=4))
-def test_checkpoint_loader_on_damaged_files(checkpoint_bytes, cut, flips):
+def test_checkpoint_loader_on_damaged_files(checkpoint_state, checkpoint_bytes, cut, flips):
     data = bytearray(checkpoint_bytes[: cut % (len(checkpoint_bytes) + 1)])
     for pos, xor in flips:
         if data:
@@ -233,5 +239,21 @@ def test_checkpoint_loader_on_damaged_files(checkpoint_bytes, cut, flips):
     path = _folder() / "epoch_0001.pt"
     path.write_bytes(bytes(data))
     got = _outcome(ckpt.load, path)
-    if got is not None:
-        assert isinstance(got, dict) and "format" in got
+    if got is not None:  # a damage that loads must be harmless: never silently wrong weights
+        want, have = final_tensors(checkpoint_state), final_tensors(got)
+        assert want.keys() == have.keys() and all(torch.equal(want[k], have[k]) for k in want)
+
+
+def test_a_flipped_bit_in_the_weights_is_caught(tmp_path, checkpoint_bytes):
+    import zipfile
+
+    data = bytearray(checkpoint_bytes)
+    with zipfile.ZipFile(io.BytesIO(checkpoint_bytes)) as archive:
+        info = next(i for i in archive.infolist() if "/data/" in i.filename)
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:
+                                                    info.header_offset + 30])
+    data[info.header_offset + 30 + name_len + extra_len + 1] ^= 0x10  # a weight's byte
+    path = tmp_path / "epoch_0001.pt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(GankitError, match="CRC mismatch in .*data/"):
+        ckpt.load(path)

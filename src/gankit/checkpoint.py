@@ -1,8 +1,9 @@
 """Checkpoint files: atomic save, safe load, listing and finding the newest.
 
 A checkpoint is the trainer's whole-run `state_dict()` written with `torch.save`: tensors,
-numbers, strings, lists and dicts only. Loading uses `torch.load(weights_only=True)`, which
-never runs code from the file. Writes go to a temporary file in the same folder, are
+numbers, strings, lists and dicts only. Loading first checks the archive's CRC-32s (so a
+flipped bit is an error, not silently wrong weights), then uses `torch.load(weights_only=True)`,
+which never runs code from the file. Writes go to a temporary file in the same folder, are
 fsynced, then renamed over the target, so a crash never leaves a half-written checkpoint
 under a checkpoint's name.
 """
@@ -12,8 +13,10 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,18 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _crc_failure(path: Path) -> str | None:
+    """Why the archive at `path` fails its zip CRC-32 checks, or None when every member passes."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError, KeyError, IndexError, struct.error,
+            UnicodeDecodeError, zlib.error) as err:
+        return f"unreadable archive: {type(err).__name__}"
+    return None if bad is None else f"CRC mismatch in {bad}"
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint without executing code from it; problems become CheckpointError."""
     path = Path(path)
@@ -76,6 +91,9 @@ def load(path: str | Path) -> dict[str, Any]:
                "{why}; use an earlier checkpoint from the same folder")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(corrupt.format(why=" (not a torch.save archive)"))
+    damaged = _crc_failure(path)  # torch.load itself never checks the CRCs
+    if damaged:
+        raise CheckpointError(corrupt.format(why=f" ({damaged})"))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
