@@ -92,6 +92,8 @@ class TrainConfig:
     """Retries of an epoch whose losses or weights became NaN/inf (see gankit.guard); 0 = stop."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
+    tensorboard: bool = False
+    """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
 
 
 @dataclass

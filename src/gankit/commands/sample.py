@@ -1,9 +1,13 @@
-"""`gankit sample`: images from a checkpoint's generator, as a PNG grid or a .npy array."""
+"""`gankit sample`: images from a checkpoint's generator, as a PNG grid or a .npy array,
+or (`--interpolate`) a looping GIF that walks the latent space between random latents."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+INTERP_KEYS = 4
+"""Random latents each interpolation cell loops through."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -11,12 +15,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Generate images from a trained generator.")
     p.add_argument("--checkpoint", required=True, metavar="PATH",
                    help="checkpoint file, or a run folder (its newest checkpoint)")
-    p.add_argument("--n", type=int, default=100, help="number of images (default 100)")
+    p.add_argument("--n", type=int, default=None,
+                   help="number of images (default 100; with --interpolate 16 paths)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     p.add_argument("--out", default="samples.png", metavar="FILE",
-                   help="output: .png writes a grid, .npy the raw uint8 images (N, H, W)")
+                   help="output: .png writes a grid, .npy the raw uint8 images (N, H, W); "
+                        "with --interpolate a .gif (default interp.gif)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
+    p.add_argument("--interpolate", action="store_true",
+                   help="write a GIF (--out FILE.gif): each cell walks a loop through "
+                        f"{INTERP_KEYS} random latents by spherical interpolation")
+    p.add_argument("--steps", type=int, default=16,
+                   help="with --interpolate: frames between two latents (default 16)")
     p.set_defaults(func=run)
 
 
@@ -28,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from gankit.models import generate
     from gankit.trainer import load_generator, resolve_device
 
+    if args.interpolate:
+        return interpolate(args)
+    args.n = 100 if args.n is None else args.n
     if args.n <= 0:
         raise GankitError(f"--n {args.n} must be > 0, e.g. --n 100")
     out = Path(args.out)
@@ -40,4 +54,39 @@ def run(args: argparse.Namespace) -> int:
     images = generate(g, z).cpu()
     path = save_samples(images, out, nrow=args.nrow)
     print(f"wrote {args.n} images to {path}")
+    return 0
+
+
+def interpolate(args: argparse.Namespace) -> int:
+    """`--interpolate`: a GIF of `n` cells, each slerping through INTERP_KEYS latents."""
+    import numpy as np
+    import torch
+
+    from gankit.animate import interpolation_path, save_gif
+    from gankit.errors import GankitError
+    from gankit.images import make_grid
+    from gankit.models import generate
+    from gankit.trainer import load_generator, resolve_device
+
+    n = 16 if args.n is None else args.n
+    if n <= 0:
+        raise GankitError(f"--n {n} must be > 0, e.g. --n 16")
+    if args.steps <= 0:
+        raise GankitError(f"--steps {args.steps} must be > 0, e.g. --steps 16")
+    out = Path("interp.gif" if args.out == "samples.png" else args.out)
+    if out.suffix.lower() != ".gif":
+        raise GankitError(f"--out {args.out!r} must end in .gif with --interpolate")
+    device = resolve_device(args.device)
+    g, cfg = load_generator(args.checkpoint, device)
+    gen = torch.Generator().manual_seed(args.seed)
+    keys = torch.randn(INTERP_KEYS, n, cfg.model.z_dim, generator=gen)
+    path = interpolation_path(keys, args.steps)  # (frames, n, Z)
+    nrow = args.nrow or max(1, round(n ** 0.5))
+    frames = []
+    for z in path:
+        with torch.no_grad():
+            grid = make_grid(generate(g, z.to(device)).cpu(), nrow)
+        frames.append(np.kron(grid, np.ones((2, 2) + grid.shape[2:], dtype=np.uint8)))
+    save_gif(frames, out, frame_ms=80)
+    print(f"wrote {len(frames)} frames of {n} interpolations to {out}")
     return 0
