@@ -206,7 +206,8 @@ def train(
             grid = trainer.sample()
             save_grid(grid, out / "samples" / f"epoch_{e:04d}.png", nrow=10)
             if tb is not None:
-                tb.log_images("samples", grid, e)
+                with _writing(out, out / "tensorboard"):
+                    tb.log_images("samples", grid, e)
         if e % t.checkpoint_every == 0 or last:
             target = out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e)
             with _writing(out, target):
