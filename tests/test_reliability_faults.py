@@ -313,3 +313,14 @@ def test_sample_grid_write_failure_is_one_line(tmp_path, monkeypatch, cfg):
     _failing(monkeypatch, Image.Image, "save", 2, errno.ENOSPC)
     with pytest.raises(GankitError, match="No space left"):
         _train(tmp_path / "run", cfg(**{"train.sample_every": 1}))
+
+
+def test_sample_from_a_run_folder_skips_a_corrupt_newest_checkpoint(tmp_path, cfg, capsys):
+    out = tmp_path / "run"
+    _train(out, cfg())
+    ckpt.list_checkpoints(out)[-1].write_bytes(b"PK\x03\x04 torn")
+    rc = cli.main(["sample", "--checkpoint", str(out), "--out", str(tmp_path / "s.png"),
+                   "--n", "4"])
+    err = capsys.readouterr().err
+    assert rc == 0 and (tmp_path / "s.png").is_file()
+    assert "skipping checkpoint epoch_0004.pt" in err

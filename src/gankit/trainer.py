@@ -262,11 +262,23 @@ def check_state(state: dict[str, Any]) -> None:
                               f"that wrote it ({state.get('gankit_version', 'unknown')})")
 
 
-def load_generator(path: Any, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
-    """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed."""
-    from gankit.checkpoint import load, resolve_checkpoint
+def load_generator(
+    path: Any, device: torch.device | str = "cpu", warn: Callable[[str], None] | None = None
+) -> tuple[nn.Module, Config]:
+    """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed.
 
-    state = load(resolve_checkpoint(path))
+    A run folder gives its newest checkpoint that loads; a corrupt newer one is named through
+    `warn` (default: a line on stderr).
+    """
+    import sys
+    from pathlib import Path
+
+    from gankit.checkpoint import latest_valid, load, resolve_checkpoint
+
+    if Path(path).is_dir():
+        _, state = latest_valid(path, warn or (lambda m: print(m, file=sys.stderr)))
+    else:
+        state = load(resolve_checkpoint(path))
     check_state(state)
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
