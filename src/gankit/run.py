@@ -2,9 +2,11 @@
 
 Layout of a run folder:
   config.yaml            the full config, readable
-  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing)
+  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing;
+                         toy sets add modes_covered, hq_share, js_hist: gankit.toy_run)
   samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
-                         `sample_every` epochs, and the last epoch)
+                         `sample_every` epochs, and the last epoch); for toy sets a
+                         snapshot instead: samples and D(x) (gankit.toy_run)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
 """
 
@@ -18,9 +20,11 @@ from typing import Any
 from gankit import checkpoint as ckpt
 from gankit.config import Config, apply_overrides, dump_yaml, validate
 from gankit.data import load_dataset
+from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError, GankitError
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
+from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 
 RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
@@ -128,14 +132,23 @@ def train(
         f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
         f"iterations/epoch, epochs {trainer.epoch + 1}..{t.epochs}, on {device} "
         f"({t.precision}); run folder {out}")
+    toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
+    toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
     while trainer.epoch < t.epochs:
         progress = _progress_bar(trainer, t.epochs) if t.progress else None
         record = trainer.train_epoch(progress)
+        if toy is not None:
+            record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
         metrics.log(record)
         e = trainer.epoch
         last = e == t.epochs
         if e == 1 or e % t.sample_every == 0 or last:
-            save_grid(trainer.sample(), out / "samples" / f"epoch_{e:04d}.png", nrow=10)
+            picture = out / "samples" / f"epoch_{e:04d}.png"
+            if toy is None:
+                save_grid(trainer.sample(), picture, nrow=10)
+            else:
+                save_toy_snapshot(trainer.g, trainer.d, toy, toy_z, picture,
+                                  title=f"{toy.name}, {cfg.loss.game} game, epoch {e}")
         if e % t.checkpoint_every == 0 or last:
             ckpt.save_atomic(trainer.state_dict(), out / ckpt.CHECKPOINT_DIR /
                              ckpt.checkpoint_name(e))

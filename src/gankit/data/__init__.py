@@ -1,7 +1,8 @@
 """Training data: `load_dataset(cfg.data)` turns a data set name into one tensor.
 
 Images come back as float32 (N, C, H, W) scaled to [-1, 1] by (x - 127.5) / 127.5, exactly
-as the notes do, with their labels (N,) when the data set has them.
+as the notes do, with their labels (N,) when the data set has them. Toy sets
+(gankit.data.toy) come back as float32 vectors (N, V), a fixed draw with seed 0.
 """
 
 from __future__ import annotations
@@ -55,4 +56,8 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         if cfg.limit is not None:
             images, labels = images[: cfg.limit], labels[: cfg.limit]
         return Dataset("mnist", images_to_tensor(images), torch.from_numpy(labels).long())
+    from gankit.data.toy import is_toy, make_toy
+
+    if is_toy(cfg.dataset):
+        return Dataset(cfg.dataset, make_toy(cfg.dataset, cfg.toy_samples, seed=0))
     raise ConfigError(f"unknown data set {cfg.dataset!r}")
