@@ -200,26 +200,29 @@ def _draw_2d(ax, real, fake, grid_x, grid_y, d_grid, colorbar: bool = False) -> 
 def plot_samples_side_by_side(
     path: str | Path,
     panels: Sequence[tuple[str, np.ndarray]],
-    real: np.ndarray,
+    real: np.ndarray | None = None,
     limits: tuple[float, float] | None = None,
+    cols: int = 3,
 ) -> Path:
     """One panel per (title, generated samples) over the real samples; 1-D or 2-D samples.
 
     2-D: scatter of real (black) and generated (green) points. 1-D: histograms.
-    Images (N, C, H, W) are shown as a 8x8 grid of the first 64 samples, in [-1, 1].
+    Images (N, C, H, W) are shown as a 8x8 grid of the first 64 samples, in [-1, 1]
+    (`real` may be None). Panels fill rows of `cols`.
     """
     path = Path(path)
     _check_suffix(path)
     n = len(panels)
     assert n >= 1
-    cols = min(n, 3)
+    cols = max(1, min(n, cols))
     rows = (n + cols - 1) // cols
     fig = _new_figure(3.6 * cols, 3.4 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    real = np.asarray(real)
+    real = None if real is None else np.asarray(real)
     for ax, (title, fake) in zip(axes, panels, strict=False):
         fake = np.asarray(fake)
         if fake.ndim == 2 and fake.shape[1] == 2:
+            assert real is not None
             ax.scatter(real[:, 0], real[:, 1], s=2, c="black", alpha=0.3)
             ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:green", alpha=0.5)
             ax.set_aspect("equal")
@@ -227,6 +230,7 @@ def plot_samples_side_by_side(
                 ax.set_xlim(*limits)
                 ax.set_ylim(*limits)
         elif fake.ndim == 2 and fake.shape[1] == 1:
+            assert real is not None
             lo, hi = limits if limits is not None else (
                 float(min(real.min(), fake.min())), float(max(real.max(), fake.max())))
             edges = np.linspace(lo, hi, 61)
