@@ -85,7 +85,7 @@ def _new_figure(width: float, height: float):  # noqa: ANN202 - matplotlib Figur
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -235,7 +235,9 @@ def plot_samples_side_by_side(
                 float(min(real.min(), fake.min())), float(max(real.max(), fake.max())))
             edges = np.linspace(lo, hi, 61)
             ax.hist(real.ravel(), bins=edges, density=True, histtype="step", color="black")
-            ax.hist(fake.ravel(), bins=edges, density=True, alpha=0.5, color="tab:green")
+            # samples outside the range are drawn in the edge bins, not dropped
+            ax.hist(np.clip(fake.ravel(), lo, hi), bins=edges, density=True, alpha=0.5,
+                    color="tab:green")
         else:
             ax.imshow(_image_grid(fake[:64]), cmap="gray", vmin=-1.0, vmax=1.0)
             ax.axis("off")
