@@ -24,7 +24,8 @@ class DataConfig:
     """What to train on."""
 
     dataset: str = "mnist"
-    """Data set name: `mnist`, or a toy set `gaussian1d`, `ring2d`, `grid2d` (gankit.data.toy)."""
+    """Data set name: `mnist`, `idx` (any MNIST-format IDX folder given by data_dir), or a toy
+    set `gaussian1d`, `ring2d`, `grid2d` (gankit.data.toy)."""
     data_dir: str | None = None
     """Folder of IDX files to use before any download (also env GANKIT_DATA_DIR)."""
     limit: int | None = None
@@ -203,6 +204,11 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
             raise ConfigError(f"{name}={value!r} is not an integer")
         return value
     if text.startswith("float"):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}={value!r} is not a number")
         return float(value)
@@ -289,6 +295,8 @@ def validate(cfg: Config) -> Config:
 
     need(d.dataset in DATASETS, f"data.dataset={d.dataset!r} is unknown; choose one of: "
          f"{', '.join(DATASETS)}")
+    need(d.dataset != "idx" or bool(d.data_dir), "data.dataset='idx' needs a folder of IDX "
+         "files: add --data-dir DIR")
     need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
     need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
     if d.dataset in DATASETS and m.name in MODELS:
@@ -325,7 +333,7 @@ def validate(cfg: Config) -> Config:
 TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
 """The toy data sets of gankit.data.toy (kept in step with TOY_DATASETS there)."""
 
-DATASETS = ("mnist", *TOY_DATASETS)
+DATASETS = ("mnist", "idx", *TOY_DATASETS)
 """Data set names accepted in `data.dataset`."""
 
 PRECISIONS = ("fp32", "bf16")

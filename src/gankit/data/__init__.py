@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import DataConfig
+from gankit.data.toy import is_toy, make_toy
 from gankit.errors import ConfigError
 
 
@@ -45,7 +46,10 @@ def images_to_tensor(images: np.ndarray) -> Tensor:
 
 
 def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
-    """Load the configured training set (fetching MNIST on first use)."""
+    """Load the configured training set (fetching MNIST on first use).
+
+    `idx`: any folder of MNIST-named IDX files (e.g. Fashion-MNIST), no checksum.
+    """
     if cfg.dataset == "mnist":
         from gankit.data.mnist import load_mnist
 
@@ -53,11 +57,14 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         if log is not None:
             kwargs["progress"] = log
         images, labels = load_mnist("train", **kwargs)
-        if cfg.limit is not None:
-            images, labels = images[: cfg.limit], labels[: cfg.limit]
-        return Dataset("mnist", images_to_tensor(images), torch.from_numpy(labels).long())
-    from gankit.data.toy import is_toy, make_toy
-
-    if is_toy(cfg.dataset):
+    elif is_toy(cfg.dataset):
         return Dataset(cfg.dataset, make_toy(cfg.dataset, cfg.toy_samples, seed=0))
-    raise ConfigError(f"unknown data set {cfg.dataset!r}")
+    elif cfg.dataset == "idx":
+        from gankit.data.mnist import load_idx_folder
+
+        images, labels = load_idx_folder(cfg.data_dir, "train", num_classes=None)
+    else:
+        raise ConfigError(f"unknown data set {cfg.dataset!r}")
+    if cfg.limit is not None:
+        images, labels = images[: cfg.limit], labels[: cfg.limit]
+    return Dataset(cfg.dataset, images_to_tensor(images), torch.from_numpy(labels).long())
