@@ -34,6 +34,9 @@ GAME_COLOURS = {
     "maximum-likelihood": "tab:green",
 }
 
+LOG_SCALE_METRICS = ("g_grad_norm", "dj_dl")
+"""Metrics drawn on a log axis by `plot_curves` (they span orders of magnitude)."""
+
 COST_YLIM = (-20.0, 5.0)
 """The y range of the cost panel, as in the review's figure."""
 
@@ -295,7 +298,7 @@ def plot_curves(
             seen.add(group)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel(x_key)
-        if key.startswith("grad") or key.startswith("dj_dl"):
+        if key in LOG_SCALE_METRICS:
             ax.set_yscale("log")
     axes[0].legend(fontsize=8)
     for ax in axes[len(keys):]:
