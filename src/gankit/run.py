@@ -2,9 +2,11 @@
 
 Layout of a run folder:
   config.yaml            the full config, readable
-  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing)
+  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing;
+                         toy sets add modes_covered, hq_share, js_hist: gankit.toy_run)
   samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
-                         `sample_every` epochs, and the last epoch)
+                         `sample_every` epochs, and the last epoch); for toy sets a
+                         snapshot instead: samples and D(x) (gankit.toy_run)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
 """
 
@@ -18,13 +20,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from gankit import checkpoint as ckpt
 from gankit.config import Config, apply_overrides, dump_yaml, read_config_file, validate
 from gankit.data import load_dataset
+from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError, GankitError
 from gankit.guard import train_epoch_guarded
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
+from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 
 RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
@@ -166,6 +172,9 @@ def train(
 
         require_tensorboard()
     device = resolve_device(cfg.train.device)
+    if is_toy(cfg.data.dataset) and device.type == "cpu":
+        # The toy MLPs are tiny: intra-op threads only add overhead (10x slower on 2 busy cores).
+        torch.set_num_threads(1)
     data = load_dataset(cfg.data, log=log)
     trainer = Trainer(cfg, data.samples, device)
     if state is not None:
@@ -191,10 +200,14 @@ def train(
         f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
         f"iterations/epoch, epochs {trainer.epoch + 1}..{t.epochs}, on {device} "
         f"({t.precision}); run folder {out}")
+    toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
+    toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
     while trainer.epoch < t.epochs:
         record = train_epoch_guarded(
             trainer, t.nan_retries,
             (lambda: _progress_bar(trainer, t.epochs)) if t.progress else (lambda: None), log)
+        if toy is not None:
+            record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
         with _writing(out, metrics.path):
             metrics.log(record)
         if tb is not None:
@@ -203,11 +216,17 @@ def train(
         e = trainer.epoch
         last = e == t.epochs
         if e == 1 or e % t.sample_every == 0 or last:
-            grid = trainer.sample()
-            save_grid(grid, out / "samples" / f"epoch_{e:04d}.png", nrow=10)
-            if tb is not None:
-                with _writing(out, out / "tensorboard"):
-                    tb.log_images("samples", grid, e)
+            picture = out / "samples" / f"epoch_{e:04d}.png"
+            if toy is None:
+                grid = trainer.sample()
+                save_grid(grid, picture, nrow=10)
+                if tb is not None:
+                    with _writing(out, out / "tensorboard"):
+                        tb.log_images("samples", grid, e)
+            else:
+                with _writing(out, picture):
+                    save_toy_snapshot(trainer.g, trainer.d, toy, toy_z, picture,
+                                      title=f"{toy.name}, {cfg.loss.game} game, epoch {e}")
         if e % t.checkpoint_every == 0 or last:
             target = out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e)
             with _writing(out, target):
