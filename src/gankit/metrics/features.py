@@ -89,7 +89,7 @@ def train_extractor(
 ) -> TrainResult:
     """Train the extractor on uint8 MNIST arrays; deterministic for a given seed and thread count.
 
-    Adam with a one-cycle learning-rate schedule, label smoothing 0.05 and random shifts
+    Adam with a one-cycle learning-rate schedule and random shifts
     of up to 2 pixels. Returns the model in eval mode and its accuracy on (test_x, test_y).
     """
     torch.manual_seed(seed)
@@ -111,7 +111,7 @@ def train_extractor(
             idx = order[i * batch_size : (i + 1) * batch_size]
             x = _random_shift(x_all[idx], 2, gen)  # (B, 1, 28, 28)
             _, logits = model(x)
-            loss = F.cross_entropy(logits, y_all[idx], label_smoothing=0.05)
+            loss = F.cross_entropy(logits, y_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

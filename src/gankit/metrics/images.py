@@ -34,14 +34,14 @@ _TOL = 1e-3
 def load_images(path: str | Path, value_range: str | None = None, key: str | None = None) -> Tensor:
     """Images from an .npy/.npz file or a PNG folder -> float32 (N, 1, 28, 28) in [-1, 1]."""
     p = Path(path)
+    if not p.exists():
+        raise DataError(f"--images {p}: no such file or folder; give an .npy, .npz or PNG folder")
     if p.is_dir():
         array = read_png_folder(p)
     elif p.suffix == ".npy":
         array = _load_npy(p)
     elif p.suffix == ".npz":
         array = _load_npz(p, key)
-    elif not p.exists():
-        raise DataError(f"--images {p}: no such file or folder; give an .npy, .npz or PNG folder")
     else:
         raise DataError(
             f"--images {p}: unsupported file type {p.suffix!r}; give an .npy, .npz or PNG folder"
@@ -115,7 +115,8 @@ def to_signed_images(
     tol = _TOL * (high - low)
     if lo < low - tol or hi > high + tol:
         raise DataError(
-            f"{source}: values span [{lo:g}, {hi:g}], outside the {name} range [{low:g}, {high:g}]; "
+            f"{source}: values span [{lo:g}, {hi:g}], outside the {name} range "
+            f"[{low:g}, {high:g}]; "
             "pass the right --range or rescale the images"
         )
     signed = (x64 - low) / (high - low) * 2.0 - 1.0
