@@ -34,6 +34,9 @@ from gankit.metrics.features import (
 RECOMMENDED_N = 10_000
 """Sample count for a reported figure; FID and KID are biased upward below it."""
 
+FLOOR_N = 10_000
+"""Training images scored against the test set for the real-data floor."""
+
 METRICS = (
     ("n", "samples evaluated"),
     ("fid", "FID (lower is better)"),
@@ -135,17 +138,18 @@ def sample_generator(
 ) -> Tensor:
     """n images (n, 1, 28, 28) on the CPU from G with z ~ N(0, I) drawn from a seeded generator.
 
-    The latents are drawn on the CPU, so a seed gives the same z on every device. G is put in
+    The latents are drawn at once on the CPU: a seed gives the same z on every device and
+    for every batch size. G is put in
     eval mode for the duration and restored afterwards.
     """  # fmt: skip
-    gen = torch.Generator().manual_seed(seed)
+    z_all = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))  # (n, Z)
     was_training = g.training
     g.eval()
     chunks = []
     try:
         for i in range(0, n, batch_size):
-            z = torch.randn(min(batch_size, n - i), z_dim, generator=gen)  # (B, Z)
-            chunks.append(g(z.to(device)).float().clamp_(-1, 1).cpu())  # (B, 1, 28, 28)
+            z = z_all[i : i + batch_size].to(device)  # (B, Z)
+            chunks.append(g(z).float().clamp_(-1, 1).cpu())  # (B, 1, 28, 28)
     finally:
         g.train(was_training)
     return torch.cat(chunks)
@@ -183,15 +187,17 @@ def default_cache_dir() -> Path:
 
 def real_floor(
     ctx: EvalContext,
-    n: int = RECOMMENDED_N,
+    n: int | None = None,
     seed: int = 0,
     data_dir: str | None = None,
     cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics of n random MNIST training images against the test set; cached as json.
+    """Metrics of n (default FLOOR_N) random MNIST training images against the test set.
 
+    Cached as json; computed once per extractor, n and seed.
     The cache file is `<cache>/eval/floor_<sha256[:16]>_n<n>_s<seed>.json`, one per extractor.
     """
+    n = FLOOR_N if n is None else n
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     path = root / "eval" / f"floor_{ctx.extractor_sha256[:16]}_n{n}_s{seed}.json"
     if path.is_file():
@@ -202,6 +208,7 @@ def real_floor(
     from gankit.data.mnist import load_mnist
 
     train_x, _ = load_mnist("train", data_dir=data_dir, cache_dir=cache_dir)
+    assert len(train_x) >= n, f"floor wants {n} training images, the set has {len(train_x)}"
     pick = np.random.default_rng(seed).choice(len(train_x), size=n, replace=False)
     metrics, hist = evaluate_images(to_model_input(train_x[np.sort(pick)]), ctx, seed=seed)
     record = {"metrics": metrics, "class_histogram": hist, "n": n, "seed": seed,
