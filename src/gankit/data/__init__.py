@@ -1,0 +1,66 @@
+"""Training data: `load_dataset(cfg.data)` turns a data set name into one tensor.
+
+Images come back as float32 (N, C, H, W) scaled to [-1, 1] by (x - 127.5) / 127.5, exactly
+as the notes do, with their labels (N,) when the data set has them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gankit.config import DataConfig
+from gankit.errors import ConfigError
+
+
+@dataclass
+class Dataset:
+    """A whole training set held as one tensor."""
+
+    name: str
+    samples: Tensor
+    """(N, *sample_shape) float32; images in [-1, 1]."""
+    labels: Tensor | None = None
+    """(N,) int64 class labels, when known."""
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.samples.shape[1:])
+
+    def __len__(self) -> int:
+        return int(self.samples.shape[0])
+
+
+def images_to_tensor(images: np.ndarray) -> Tensor:
+    """uint8 (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    if x.ndim == 3:
+        x = x.unsqueeze(-1)
+    x = x.permute(0, 3, 1, 2).float()
+    return ((x - 127.5) / 127.5).contiguous()
+
+
+def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
+    """Load the configured training set (fetching MNIST on first use).
+
+    `idx`: any folder of MNIST-named IDX files (e.g. Fashion-MNIST), no checksum.
+    """
+    if cfg.dataset == "mnist":
+        from gankit.data.mnist import load_mnist
+
+        kwargs = {"data_dir": cfg.data_dir}
+        if log is not None:
+            kwargs["progress"] = log
+        images, labels = load_mnist("train", **kwargs)
+    elif cfg.dataset == "idx":
+        from gankit.data.mnist import load_idx_folder
+
+        images, labels = load_idx_folder(cfg.data_dir, "train", num_classes=None)
+    else:
+        raise ConfigError(f"unknown data set {cfg.dataset!r}")
+    if cfg.limit is not None:
+        images, labels = images[: cfg.limit], labels[: cfg.limit]
+    return Dataset(cfg.dataset, images_to_tensor(images), torch.from_numpy(labels).long())

@@ -1,0 +1,121 @@
+"""Checkpoint files: atomic save, safe load, listing and finding the newest.
+
+A checkpoint is the trainer's whole-run `state_dict()` written with `torch.save`: tensors,
+numbers, strings, lists and dicts only. Loading uses `torch.load(weights_only=True)`, which
+never runs code from the file. Writes go to a temporary file in the same folder, are
+fsynced, then renamed over the target, so a crash never leaves a half-written checkpoint
+under a checkpoint's name.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.errors import CheckpointError
+
+CHECKPOINT_DIR = "checkpoints"
+_NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
+
+
+def checkpoint_name(epoch: int) -> str:
+    """File name of the checkpoint written after `epoch` epochs."""
+    return f"epoch_{epoch:04d}.pt"
+
+
+def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
+    """Write `state` to `path` atomically (temp file + fsync + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint without executing code from it; problems become CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist; give a .pt file or a "
+                              "run folder with a checkpoints/ subfolder")
+    corrupt = (f"checkpoint {str(path)!r} is corrupt or truncated"
+               "{why}; use an earlier checkpoint from the same folder")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(corrupt.format(why=" (not a torch.save archive)"))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was refused by the safe loader: it holds an object "
+            f"other than tensors and plain data{what}, and gankit never runs code from a file"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(corrupt.format(why=f" ({first[:160]})")) from None
+    if not isinstance(state, dict) or "format" not in state:
+        raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (no 'format' key)")
+    return state
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The run's checkpoint files, oldest first (by the epoch in their name)."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file -> itself; a run folder -> its newest checkpoint."""
+    path = Path(path)
+    if path.is_dir():
+        found = list_checkpoints(path)
+        if not found:
+            raise CheckpointError(f"run folder {str(path)!r} has no checkpoints in "
+                                  f"{CHECKPOINT_DIR}/; train it first or give a .pt file")
+        return found[-1]
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist; give a .pt file or "
+                              "a run folder")
+    return path
+
+
+def prune(run_dir: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` checkpoints; returns the deleted paths."""
+    found = list_checkpoints(run_dir)
+    doomed = found[:-keep] if keep > 0 else []
+    for p in doomed:
+        p.unlink(missing_ok=True)
+    return doomed

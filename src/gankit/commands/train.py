@@ -1,0 +1,93 @@
+"""`gankit train`: build a config from preset + file + flags and train a run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gankit.config import PRESET_HELP, PRESETS, build_config
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a GAN (default: the notes' MLP on MNIST)",
+        description="Train a GAN. Presets: " + "; ".join(f"{k}: {v}" for k, v in
+                                                         PRESET_HELP.items()),
+    )
+    p.add_argument("--preset", default=None, choices=None, metavar="NAME",
+                   help=f"starting config: {', '.join(PRESETS)} (default: default)")
+    p.add_argument("--config", metavar="FILE", help="YAML or JSON config file (flags override)")
+    p.add_argument("--loss", metavar="GAME",
+                   help="generator game: minimax, non-saturating, maximum-likelihood")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs to train (in total)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="images per iteration")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed")
+    p.add_argument("--device", metavar="DEV", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--precision", metavar="P", help="fp32 or bf16")
+    p.add_argument("--lr-g", type=float, metavar="LR",
+                   help="G's Adam learning rate (the notes' Keras code: 0.001)")
+    p.add_argument("--beta1-g", type=float, metavar="B1",
+                   help="G's Adam beta1 (the notes' Keras code: 0.9)")
+    p.add_argument("--sample-every", type=int, metavar="K", help="grid every K epochs")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with MNIST IDX files")
+    p.add_argument("--out", metavar="DIR", help="run folder (default runs/<preset>-<game>-<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set train.lr_d=1e-4 (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+FLAG_KEYS = {
+    "loss": "loss.game",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "seed": "train.seed",
+    "device": "train.device",
+    "precision": "train.precision",
+    "lr_g": "train.lr_g",
+    "beta1_g": "train.beta1_g",
+    "sample_every": "train.sample_every",
+    "data_dir": "data.data_dir",
+}
+"""Named flags and the config keys they set."""
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Flag values (and --set KEY=VALUE pairs) as dotted config overrides."""
+    from gankit.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} must look like KEY=VALUE, e.g. train.lr_d=1e-4")
+        out[key.strip()] = value.strip()
+    for attr, key in FLAG_KEYS.items():
+        value = getattr(args, attr)
+        if value is not None:
+            out[key] = value
+    if args.no_progress:
+        out["train.progress"] = False
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from gankit.run import train
+
+    overrides = overrides_from_args(args)
+    out = Path(args.out) if args.out else None
+    if args.resume:
+        if args.preset or args.config:
+            from gankit.errors import ConfigError
+
+            raise ConfigError("--resume takes the config from the checkpoint; drop --preset "
+                              "and --config (flags like --epochs may extend the run)")
+        train(None, out, resume=True, resume_overrides=overrides)
+        return 0
+    cfg = build_config(args.preset or "default", args.config, overrides)
+    train(cfg, out)
+    return 0

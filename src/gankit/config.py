@@ -1,0 +1,338 @@
+"""Typed run configuration: one dataclass per concern, presets, file loading, overrides.
+
+`Config` composes `DataConfig`, `ModelConfig`, `LossConfig` and `TrainConfig`. A config is
+built from a preset, then a file (`--config FILE`, YAML or JSON), then flag overrides, and
+validated up front: every problem is collected and reported in one `ConfigError`.
+Unknown keys raise. The whole config is saved as `config.yaml` in the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gankit.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """What to train on."""
+
+    dataset: str = "mnist"
+    """Data set name: `mnist`, or `idx` (any MNIST-format IDX folder given by data_dir)."""
+    data_dir: str | None = None
+    """Folder of IDX files to use before any download (also env GANKIT_DATA_DIR)."""
+    limit: int | None = None
+    """Use only the first N training images (tests and smoke runs); None = all."""
+
+
+@dataclass
+class ModelConfig:
+    """The networks (gankit.models)."""
+
+    name: str = "mlp"
+    """Model family: `mlp` (the notes' Example 2)."""
+    z_dim: int = 100
+    """Size of the latent vector z ~ N(0, I)."""
+    g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
+    """Hidden widths of the MLP generator."""
+    d_hidden: list[int] = field(default_factory=lambda: [1024, 512, 256])
+    """Hidden widths of the MLP discriminator."""
+    dropout: float = 0.3
+    """Dropout after the discriminator's first two hidden layers (0 disables it)."""
+
+
+@dataclass
+class LossConfig:
+    """The game (gankit.losses)."""
+
+    game: str = "non-saturating"
+    """Generator game: `minimax`, `non-saturating` (the notes' code), `maximum-likelihood`."""
+    real_label: float = 0.9
+    """Target for real images in D's cost: 0.9 is one-sided label smoothing (the notes), 1 off."""
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop (gankit.trainer)."""
+
+    epochs: int = 400
+    """Passes over a fresh shuffle of the whole training set."""
+    batch_size: int = 256
+    """Images per iteration; an epoch has floor(N / batch_size) iterations."""
+    lr_d: float = 2e-4
+    """Adam learning rate of D (the notes: 0.0002)."""
+    lr_g: float = 2e-4
+    """Adam learning rate of G (the notes' Keras code really trains G with 0.001)."""
+    beta1_d: float = 0.5
+    """Adam beta1 of D (the notes: 0.5)."""
+    beta1_g: float = 0.5
+    """Adam beta1 of G (the notes' Keras code really trains G with 0.9)."""
+    beta2: float = 0.999
+    """Adam beta2 of both optimisers."""
+    seed: int = 0
+    """Seeds weights, noise, shuffles and the fixed sample latents."""
+    device: str = "auto"
+    """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`."""
+    precision: str = "fp32"
+    """`fp32`, or `bf16` autocast (CPUs with AVX-512 BF16, GPUs)."""
+    sample_every: int = 50
+    """Write a 10 x 10 sample grid at epoch 1, every this many epochs, and at the end."""
+    checkpoint_every: int = 5
+    """Write a checkpoint every this many epochs, and at the end."""
+    keep_checkpoints: int = 3
+    """Keep the newest this many checkpoints."""
+    progress: bool = True
+    """Show a tqdm progress bar per epoch."""
+
+
+@dataclass
+class Config:
+    """A whole run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = "default"
+    """The preset this config started from (informational)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict of builtins (YAML / JSON / checkpoint friendly)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Build from a nested dict; unknown keys and bad values raise ConfigError."""
+        cfg = cls()
+        apply_overrides(cfg, flatten(data))
+        return cfg
+
+
+SECTIONS = ("data", "model", "loss", "train")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "seed": {
+        "train.epochs": 400,
+        "train.batch_size": 256,
+        "train.sample_every": 50,
+        "train.checkpoint_every": 10,
+    },
+    "default": {
+        "train.epochs": 30,
+        "train.batch_size": 64,
+        "train.sample_every": 5,
+        "train.checkpoint_every": 5,
+    },
+    "smoke": {
+        "data.limit": 512,
+        "model.g_hidden": [32, 64],
+        "model.d_hidden": [64, 32],
+        "train.epochs": 2,
+        "train.batch_size": 64,
+        "train.sample_every": 1,
+        "train.checkpoint_every": 1,
+        "train.progress": False,
+    },
+}
+"""Named starting points. `seed` is the notes' run: 400 epochs at batch 256."""
+
+PRESET_HELP = {
+    "seed": "the notes' Example 2: 400 epochs at batch 256 (hours on a laptop CPU)",
+    "default": "the notes' models, about 5 minutes on 2 CPU cores",
+    "smoke": "tiny models on 512 images, 2 epochs: seconds, for tests",
+}
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'train': {'epochs': 3}} -> {'train.epochs': 3}; leaves that are lists stay whole."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _coerce(name: str, value: Any, kind: Any) -> Any:
+    """Convert a value (possibly a CLI string) to the field's type, or raise ConfigError."""
+    text = str(kind)
+    if isinstance(value, str) and "str" not in text.split("|")[0]:
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            pass
+    if value is None:
+        if "None" in text:
+            return None
+        raise ConfigError(f"{name} may not be empty; give a value")
+    if text.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}={value!r} is not true/false")
+    if text.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{name}={value!r} is not an integer")
+        return value
+    if text.startswith("float"):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}={value!r} is not a number")
+        return float(value)
+    if text.startswith("list"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{name}={value!r} is not a list of integers, e.g. [256,512]")
+        return list(value)
+    if text.startswith("str"):
+        return str(value)
+    raise AssertionError(f"unhandled type {kind} for {name}")  # pragma: no cover
+
+
+def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
+    """Set dotted keys (`train.epochs`) in place; unknown keys raise, listing the choices."""
+    problems = []
+    for key, value in overrides.items():
+        if key == "preset":
+            cfg.preset = str(value)
+            continue
+        section, _, attr = key.partition(".")
+        if section not in SECTIONS:
+            problems.append(f"unknown config section {section!r} in {key!r} "
+                            f"(sections: {', '.join(SECTIONS)})")
+            continue
+        sub = getattr(cfg, section)
+        known = {f.name: f for f in fields(sub)}
+        if attr not in known:
+            problems.append(f"unknown config key {key!r} (keys of {section}: "
+                            f"{', '.join(known)})")
+            continue
+        try:
+            setattr(sub, attr, _coerce(key, value, known[attr].type))
+        except ConfigError as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return cfg
+
+
+def from_preset(name: str) -> Config:
+    """A fresh config of a named preset."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    cfg = Config(preset=name)
+    return apply_overrides(cfg, PRESETS[name])
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file into a nested dict, with one-line errors."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {str(p)!r}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML/JSON: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
+    return data
+
+
+def validate(cfg: Config) -> Config:
+    """Check every value; raise one ConfigError listing all problems."""
+    from gankit.losses import GAMES
+    from gankit.models import MODELS
+
+    problems: list[str] = []
+    t, m, d, lo = cfg.train, cfg.model, cfg.data, cfg.loss
+
+    def need(ok: bool, msg: str) -> None:
+        if not ok:
+            problems.append(msg)
+
+    need(d.dataset in DATASETS, f"data.dataset={d.dataset!r} is unknown; choose one of: "
+         f"{', '.join(DATASETS)}")
+    need(d.dataset != "idx" or bool(d.data_dir), "data.dataset='idx' needs a folder of IDX "
+         "files: add --data-dir DIR")
+    need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
+    need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
+    need(all(h > 0 for h in m.g_hidden + m.d_hidden), "model hidden widths must all be > 0")
+    need(0.0 <= m.dropout < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
+    need(lo.game in GAMES, f"loss.game={lo.game!r} is unknown; choose one of: {', '.join(GAMES)}")
+    need(0.0 < lo.real_label <= 1.0, f"loss.real_label={lo.real_label} must be in (0, 1]")
+    need(t.epochs > 0, f"train.epochs={t.epochs} must be > 0; use e.g. --epochs 5")
+    need(t.batch_size > 0, f"train.batch_size={t.batch_size} must be > 0; use e.g. "
+         "--batch-size 64")
+    for name in ("lr_d", "lr_g"):
+        value = getattr(t, name)
+        need(value > 0, f"train.{name}={value} must be > 0")
+    for name in ("beta1_d", "beta1_g", "beta2"):
+        value = getattr(t, name)
+        need(0.0 <= value < 1.0, f"train.{name}={value} must be in [0, 1)")
+    need(t.precision in PRECISIONS, f"train.precision={t.precision!r} is unknown; choose one "
+         f"of: {', '.join(PRECISIONS)}")
+    need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
+         f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+    for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
+        value = getattr(t, name)
+        need(value > 0, f"train.{name}={value} must be > 0")
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems))
+    return cfg
+
+
+DATASETS = ("mnist", "idx")
+"""Data set names accepted in `data.dataset`."""
+
+PRECISIONS = ("fp32", "bf16")
+"""Numeric precisions accepted in `train.precision`."""
+
+
+def build_config(
+    preset: str = "default",
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Preset, then file, then overrides; validated."""
+    cfg = from_preset(preset)
+    if config_file is not None:
+        data = read_config_file(config_file)
+        if "preset" in data:
+            cfg = from_preset(str(data["preset"]))
+        apply_overrides(cfg, flatten(data))
+    apply_overrides(cfg, overrides or {})
+    return validate(cfg)
+
+
+def dump_yaml(cfg: Config) -> str:
+    """The config as readable YAML, sections in order."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=False)
+
+
+def replace(cfg: Config, **sections: Any) -> Config:
+    """A copy of cfg with some sections replaced (dataclasses.replace, deep-copied)."""
+    return dataclasses.replace(Config.from_dict(cfg.to_dict()), **sections)

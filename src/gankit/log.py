@@ -1,0 +1,61 @@
+"""The per-epoch metrics log: one JSON object a line (`metrics.jsonl`) in the run folder.
+
+`MetricsLogger` is a tiny protocol (`log(record)`, `close()`) so other back-ends (TensorBoard)
+can sit beside the JSONL file; `read_metrics` reads a log back for plots and reports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class MetricsLogger(Protocol):
+    """Anything that accepts one record per epoch."""
+
+    def log(self, record: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlLogger:
+    """Append records to a JSONL file, flushed after each line (survives crashes)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(self, record: dict[str, Any]) -> None:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                 for k, v in record.items()}
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(clean) + "\n")
+            fh.flush()
+
+    def truncate_after(self, epoch: int) -> None:
+        """Drop records of epochs > `epoch` (after resuming from an older checkpoint)."""
+        if not self.path.exists():
+            return
+        keep = [r for r in read_metrics(self.path) if int(r.get("epoch", 0)) <= epoch]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+        tmp.replace(self.path)
+
+    def close(self) -> None:
+        pass
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSONL metrics log; a torn last line (crash mid-write) is skipped."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records

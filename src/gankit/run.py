@@ -1,0 +1,150 @@
+"""A training run on disk: the run folder, its config, grids, checkpoints and metrics log.
+
+Layout of a run folder:
+  config.yaml            the full config, readable
+  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing)
+  samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
+                         `sample_every` epochs, and the last epoch)
+  checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gankit import checkpoint as ckpt
+from gankit.config import Config, apply_overrides, dump_yaml, validate
+from gankit.data import load_dataset
+from gankit.errors import ConfigError, GankitError
+from gankit.images import save_grid
+from gankit.log import JsonlLogger
+from gankit.trainer import Trainer, check_state, resolve_device
+
+RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
+                      "train.keep_checkpoints", "train.progress", "train.device")
+"""Config keys a resumed run may change; anything else would break exact resume."""
+
+
+def default_run_dir(cfg: Config) -> Path:
+    """runs/<preset>-<game>-<YYYYmmdd-HHMMSS>."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.preset}-{cfg.loss.game}-{stamp}"
+
+
+def prepare_run_dir(out: Path) -> Path:
+    """Create a new, empty run folder; refuse to reuse one that holds anything."""
+    if out.exists() and not out.is_dir():
+        raise GankitError(f"output {str(out)!r} is a file, not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        raise GankitError(f"run folder {str(out)!r} already exists and is not empty; add "
+                          "--resume to continue it, or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise GankitError(f"cannot write to output folder {str(out)!r}: "
+                          f"{err.strerror or err}; choose a writable --out") from None
+    return out
+
+
+def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
+    """A tqdm bar for the coming epoch, fed by Trainer.train_epoch's progress callback."""
+    from tqdm.auto import tqdm
+
+    n_iter = trainer.iterations_per_epoch()
+    bar = tqdm(total=n_iter, desc=f"epoch {trainer.epoch + 1}/{total_epochs}", unit="it",
+               dynamic_ncols=True, leave=True)
+    start = time.perf_counter()
+    b = trainer.cfg.train.batch_size
+
+    def update(done: int, means: dict[str, float] | None) -> None:
+        bar.update(done - bar.n)
+        if means is not None:
+            rate = done * b / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix({"D loss": f"{means['loss_d']:.3f}", "G loss": f"{means['loss_g']:.3f}",
+                             "D(x)": f"{means['d_real']:.2f}", "D(G(z))": f"{means['d_fake']:.2f}",
+                             "img/s": f"{rate:.0f}"}, refresh=False)
+        if done == n_iter:
+            bar.close()
+
+    return update
+
+
+def train(
+    cfg: Config | None,
+    out: Path | None = None,
+    resume: bool = False,
+    resume_overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Train a run to `cfg.train.epochs`; with `resume`, continue the run in `out`.
+
+    When resuming, `cfg` is ignored (pass None): the config comes from the checkpoint,
+    changed only by `resume_overrides` among RESUME_OVERRIDABLE.
+    """
+    if resume:
+        if out is None:
+            raise GankitError("--resume needs the run folder: add --out RUN_DIR")
+        path = ckpt.resolve_checkpoint(out)
+        if path.parent.name == ckpt.CHECKPOINT_DIR:
+            out = path.parent.parent
+        state = ckpt.load(path)
+        check_state(state)
+        cfg = Config.from_dict(state["config"])
+        extra = resume_overrides or {}
+        bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE)
+        if bad:
+            raise ConfigError(f"cannot change {', '.join(bad)} when resuming (exact resume "
+                              f"needs the same run); only {', '.join(RESUME_OVERRIDABLE)} may "
+                              "change")
+        validate(apply_overrides(cfg, extra))
+        log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
+    else:
+        if cfg is None:
+            raise GankitError("a new run needs a config")
+        out = prepare_run_dir(out or default_run_dir(cfg))
+        state = None
+
+    device = resolve_device(cfg.train.device)
+    data = load_dataset(cfg.data, log=log)
+    trainer = Trainer(cfg, data.samples, device)
+    if state is not None:
+        trainer.load_state_dict(state)
+        if trainer.epoch >= cfg.train.epochs:
+            log(f"run already has {trainer.epoch} epochs (target {cfg.train.epochs}); raise "
+                "--epochs to train further")
+            return out
+
+    (out / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+    metrics = JsonlLogger(out / "metrics.jsonl")
+    metrics.truncate_after(trainer.epoch)
+    t = cfg.train
+    log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
+        f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
+        f"iterations/epoch, epochs {trainer.epoch + 1}..{t.epochs}, on {device} "
+        f"({t.precision}); run folder {out}")
+    while trainer.epoch < t.epochs:
+        progress = _progress_bar(trainer, t.epochs) if t.progress else None
+        record = trainer.train_epoch(progress)
+        metrics.log(record)
+        e = trainer.epoch
+        last = e == t.epochs
+        if e == 1 or e % t.sample_every == 0 or last:
+            save_grid(trainer.sample(), out / "samples" / f"epoch_{e:04d}.png", nrow=10)
+        if e % t.checkpoint_every == 0 or last:
+            ckpt.save_atomic(trainer.state_dict(), out / ckpt.CHECKPOINT_DIR /
+                             ckpt.checkpoint_name(e))
+            ckpt.prune(out, t.keep_checkpoints)
+        if not t.progress:
+            log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
+                f"{record['loss_g']:.3f}, D(x) {record['d_real']:.2f}, D(G(z)) "
+                f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")
+    log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
+        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    return out
+

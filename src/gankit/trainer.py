@@ -1,0 +1,279 @@
+"""The GAN training loop: `d_step`, `g_step`, `fit`, and one state dict for the whole run.
+
+The algorithm, per iteration (the notes' Example 2, Goodfellow et al. 2014, Algorithm 1):
+  (1) update D: ascend log D(x) + log(1 - D(G(z))) on a batch of real images and a batch
+      of fresh fakes (G is not differentiated);
+  (2) update G: descend the chosen game's cost J(G) on fresh noise, through a frozen D
+      (no D gradients are computed or kept).
+An epoch is one pass over a fresh shuffle of the whole training set: floor(N / B)
+iterations of B real images each; the last partial batch is dropped.
+
+The trainer knows nothing about files except through `state_dict()` / `load_state_dict()`
+and the optional run folder hooks in `fit`. Resume is exact on CPU: the shuffle of epoch e
+depends only on (seed, e), and the global RNG state (noise, dropout) is saved at each
+epoch boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit import __version__
+from gankit.config import Config
+from gankit.errors import CheckpointError, ConfigError
+from gankit.losses import get_game
+from gankit.models import build_models
+
+STATE_FORMAT = 1
+"""Version of the checkpoint layout; bumped when it changes incompatibly."""
+
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "js_hat", "g_grad_norm", "dj_dl")
+"""Per-epoch averages written to the metrics log, besides timing."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> CUDA when available else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here; "
+                          "use --device cpu or --device auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device {name!r} is not a valid device; use auto, cpu or cuda") from None
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
+    """The shuffle of epoch `epoch`: a function of (seed, epoch) only, so resume is exact."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen)
+
+
+class Trainer:
+    """Owns G, D, their optimisers and the run's counters; trains on one data tensor."""
+
+    def __init__(self, cfg: Config, data: Tensor, device: torch.device | str = "cpu") -> None:
+        """`data`: (N, *sample_shape) float32 training samples (images in [-1, 1])."""
+        self.cfg = cfg
+        self.device = torch.device(device)
+        t = cfg.train
+        if t.batch_size > data.shape[0]:
+            raise ConfigError(
+                f"batch size {t.batch_size} is larger than the data set ({data.shape[0]} "
+                f"samples); use --batch-size {min(256, data.shape[0])} or less"
+            )
+        self.data = data.to(self.device)
+        self.game = get_game(cfg.loss.game)
+
+        torch.manual_seed(t.seed)
+        self.g, self.d = build_models(
+            cfg.model.name, cfg.model.z_dim, tuple(data.shape[1:]),
+            cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
+        )
+        self.g.to(self.device)
+        self.d.to(self.device)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=t.lr_g, betas=(t.beta1_g, t.beta2))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=t.lr_d, betas=(t.beta1_d, t.beta2))
+        # Fixed latents: every sample grid of a run shows the same 100 z's.
+        zgen = torch.Generator().manual_seed(t.seed + 7919)
+        self.fixed_z = torch.randn(100, cfg.model.z_dim, generator=zgen)
+        self.epoch = 0
+        self.iteration = 0
+        self.elapsed = 0.0
+        """Training seconds over all sessions of this run."""
+
+    # ------------------------------------------------------------------ steps
+    def _autocast(self):  # noqa: ANN202
+        if self.cfg.train.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def noise(self, n: int) -> Tensor:
+        """z ~ N(0, I), (n, Z), from the global RNG (saved in the state dict)."""
+        return torch.randn(n, self.cfg.model.z_dim, device=self.device)
+
+    def d_step(self, real: Tensor) -> dict[str, Tensor]:
+        """(1) Update D on real images and fresh fakes; G gets no gradient."""
+        b = real.shape[0]
+        # (1a) fresh fakes, G not differentiated
+        with torch.no_grad(), self._autocast():
+            fake = self.g(self.noise(b))
+        # (1b) one D pass over real and fake (as the notes' Keras code does)
+        with self._autocast():
+            logits = self.d(torch.cat([real, fake.to(real.dtype)])).float()  # (2B,)
+        real_logits, fake_logits = logits[:b], logits[b:]
+        # (1c) D's cost with one-sided label smoothing, then one Adam step
+        loss = self.game.d_loss(real_logits, fake_logits, self.cfg.loss.real_label)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            plain = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+            return {
+                "loss_d": loss.detach(),
+                "d_real": torch.sigmoid(real_logits).mean(),
+                "d_fake": torch.sigmoid(fake_logits).mean(),
+                "js_hat": (math.log(4.0) - plain) / 2.0,
+            }
+
+    def g_step(self, batch_size: int) -> dict[str, Tensor]:
+        """(2) Update G through a frozen D on fresh noise."""
+        self.d.requires_grad_(False)
+        try:
+            with self._autocast():
+                fake_logits = self.d(self.g(self.noise(batch_size))).float()  # (B,)
+            loss = self.game.g_loss(fake_logits)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            grads = [p.grad for p in self.g.parameters() if p.grad is not None]
+            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            self.opt_g.step()
+        finally:
+            self.d.requires_grad_(True)
+        with torch.no_grad():
+            dj = self.game.dj_dlogit(fake_logits.detach()).abs().mean()
+        return {"loss_g": loss.detach(), "g_grad_norm": grad_norm, "dj_dl": dj}
+
+    # ------------------------------------------------------------------ epochs
+    def iterations_per_epoch(self) -> int:
+        """floor(N / B): the notes' definition."""
+        return self.data.shape[0] // self.cfg.train.batch_size
+
+    def train_epoch(
+        self, progress: Callable[[int, dict[str, float] | None], None] | None = None
+    ) -> dict[str, Any]:
+        """Run the next epoch; returns its record for the metrics log.
+
+        `progress(iterations_done, running_means_or_None)` is called after every iteration.
+        """
+        epoch = self.epoch + 1
+        b = self.cfg.train.batch_size
+        n_iter = self.iterations_per_epoch()
+        perm = epoch_permutation(self.data.shape[0], self.cfg.train.seed, epoch).to(self.device)
+        sums = torch.zeros(len(STAT_NAMES), device=self.device)
+        self.g.train()
+        self.d.train()
+        start = time.perf_counter()
+        for i in range(n_iter):
+            real = self.data.index_select(0, perm[i * b : (i + 1) * b])
+            stats = self.d_step(real)
+            stats.update(self.g_step(b))
+            sums += torch.stack([stats[k].float() for k in STAT_NAMES])
+            self.iteration += 1
+            if progress is not None:
+                # Reading the sums syncs with the device: only every 25 iterations.
+                means = None
+                if (i + 1) % 25 == 0 or i + 1 == n_iter:
+                    means = dict(zip(STAT_NAMES, (sums / (i + 1)).tolist(), strict=True))
+                progress(i + 1, means)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - start
+        self.elapsed += seconds
+        self.epoch = epoch
+        means = (sums / max(n_iter, 1)).tolist()
+        record: dict[str, Any] = {"epoch": epoch, "iteration": self.iteration}
+        record.update(dict(zip(STAT_NAMES, means, strict=True)))
+        record.update({
+            "seconds": seconds,
+            "images_per_s": n_iter * b / seconds if seconds > 0 else float("nan"),
+            "elapsed": self.elapsed,
+        })
+        return record
+
+    @torch.no_grad()
+    def sample(self, z: Tensor | None = None) -> Tensor:
+        """Images from G in eval mode; the fixed latents by default. (B, C, H, W)."""
+        z = self.fixed_z if z is None else z
+        was = self.g.training
+        self.g.eval()
+        out = self.g(z.to(self.device)).float().cpu()
+        self.g.train(was)
+        return out
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume or to sample: one dict of tensors and plain data."""
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": STATE_FORMAT,
+            "gankit_version": __version__,
+            "config": self.cfg.to_dict(),
+            "sample_shape": list(self.data.shape[1:]),
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "epoch": self.epoch,
+            "iteration": self.iteration,
+            "elapsed": self.elapsed,
+            "fixed_z": self.fixed_z.clone(),
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from `state_dict()` (exact resume); mismatches are errors."""
+        check_state(state)
+        if list(state["sample_shape"]) != list(self.data.shape[1:]):
+            raise CheckpointError(f"checkpoint was trained on samples of shape "
+                                  f"{state['sample_shape']}, the data here are "
+                                  f"{list(self.data.shape[1:])}")
+        try:
+            self.g.load_state_dict(state["g"])
+            self.d.load_state_dict(state["d"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            first = str(err).strip().splitlines()[0]
+            raise CheckpointError(f"checkpoint does not fit this model: {first[:200]}") from None
+        self.epoch = int(state["epoch"])
+        self.iteration = int(state["iteration"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+        self.fixed_z = state["fixed_z"].clone()
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+
+REQUIRED_KEYS = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d", "epoch",
+                 "iteration", "fixed_z", "rng")
+
+
+def check_state(state: dict[str, Any]) -> None:
+    """Raise CheckpointError unless `state` is a whole-run state this version can read."""
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint lacks {', '.join(missing)}; it is not a whole-run "
+                              "gankit checkpoint")
+    if state["format"] != STATE_FORMAT:
+        raise CheckpointError(f"checkpoint format {state['format']} is not supported by gankit "
+                              f"{__version__} (format {STATE_FORMAT}); use the gankit version "
+                              f"that wrote it ({state.get('gankit_version', 'unknown')})")
+
+
+def load_generator(path: Any, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
+    """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed."""
+    from gankit.checkpoint import load, resolve_checkpoint
+
+    state = load(resolve_checkpoint(path))
+    check_state(state)
+    cfg = Config.from_dict(state["config"])
+    g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
+                        cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout)
+    try:
+        g.load_state_dict(state["g"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"checkpoint generator does not fit its config: {first}") from None
+    return g.to(device).eval(), cfg
