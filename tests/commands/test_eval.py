@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
 from digits import render_digits  # noqa: E402
 
+import gankit.data.mnist  # noqa: E402
 from gankit import cli  # noqa: E402
+from gankit.data.idx import write_idx  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.models import MLPGenerator  # noqa: E402
 
@@ -31,15 +32,8 @@ def fake_mnist(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         calls[split] += 1
         return data[split]
 
-    try:
-        import gankit.data.mnist as module
-
-        monkeypatch.setattr(module, "load_mnist", load_mnist)
-    except ImportError:  # the data module not merged yet
-        module = types.ModuleType("gankit.data.mnist")
-        module.load_mnist = load_mnist
-        monkeypatch.setitem(sys.modules, "gankit.data.mnist", module)
-    monkeypatch.setattr(cli, "COMMANDS", ("eval",))
+    monkeypatch.setattr(gankit.data.mnist, "load_mnist", load_mnist)
+    monkeypatch.setattr(cli, "COMMANDS", ("train", "eval"))
     monkeypatch.setattr(evaluate, "FLOOR_N", FLOOR_N)  # the fake training set is small
     evaluate.load_context.cache_clear()
     yield calls
@@ -72,20 +66,20 @@ def test_images_are_scored_with_the_floor_beside_them(fake_mnist, tmp_path, caps
     assert fake_mnist["train"] == 1
 
 
-def test_a_checkpoint_is_sampled_and_scored(fake_mnist, monkeypatch, tmp_path) -> None:
-    ckpt = tmp_path / "run" / "step_10.pt"
-    ckpt.parent.mkdir()
-    ckpt.write_bytes(b"")
-    g = MLPGenerator(z_dim=8, hidden=(16,))
-    cfg = types.SimpleNamespace(model=types.SimpleNamespace(z_dim=8))
-    checkpoint = types.SimpleNamespace(resolve_checkpoint=lambda p: ckpt)
-    trainer = types.SimpleNamespace(load_generator=lambda p, device="cpu": (g, cfg))
-    monkeypatch.setitem(sys.modules, "gankit.checkpoint", checkpoint)
-    monkeypatch.setitem(sys.modules, "gankit.trainer", trainer)
-    argv = [str(ckpt.parent), "--n", "64", "--batch-size", "20", "--cache-dir", str(tmp_path)]
+def test_a_trained_run_is_sampled_and_scored(fake_mnist, tmp_path, capsys) -> None:
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    images, labels = render_digits(128, seed=13)
+    write_idx(idx / "train-images-idx3-ubyte", images)
+    write_idx(idx / "train-labels-idx1-ubyte", labels)
+    run = tmp_path / "run"
+    assert cli.main(["train", "--preset", "smoke", "--set", "data.dataset=idx", "--data-dir",
+                     str(idx), "--out", str(run), "--batch-size", "64", "--epochs", "1"]) == 0
+    argv = [str(run), "--n", "64", "--batch-size", "20", "--cache-dir", str(tmp_path)]
     assert _run(argv) == 0
-    result = json.loads((ckpt.parent / "eval_step_10_n64.json").read_text())
-    assert result["n"] == 64 and result["source"] == str(ckpt)
+    assert "data set 'idx'" in capsys.readouterr().err  # scored against MNIST: a warning
+    result = json.loads((run / "eval_epoch_0001_n64.json").read_text())
+    assert result["n"] == 64 and result["source"].endswith("epoch_0001.pt")
 
 
 def test_sample_generator_is_seeded_and_restores_training_mode() -> None:

@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from gankit.metrics import evaluate as ev
 
-    source, images, out = _load_samples(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        source, images, out = _load_samples(args)
         ctx = ev.load_context(args.device, args.extractor, args.data_dir, args.cache_dir)
         metrics, hist = ev.evaluate_images(images, ctx, seed=args.seed, batch_size=args.batch_size)
         floor = ev.real_floor(ctx, data_dir=args.data_dir, cache_dir=args.cache_dir)
@@ -123,21 +123,26 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
         return str(args.images), load_images(args.images, args.value_range, args.key), out
     if args.value_range is not None or args.key is not None:
         raise ConfigError("--range and --key apply only to --images")
-    try:
-        from gankit.checkpoint import resolve_checkpoint
-        from gankit.trainer import load_generator
-    except ImportError as err:
-        raise CheckpointError(
-            f"evaluating {args.target} needs gankit.trainer, missing from this build ({err}); "
-            "use --images with saved samples"
-        ) from err
+    from gankit.checkpoint import resolve_checkpoint
     from gankit.metrics.evaluate import sample_generator
+    from gankit.trainer import load_generator
 
     ckpt = resolve_checkpoint(args.target)
     g, cfg = load_generator(ckpt, device=args.device)
     images = sample_generator(g, cfg.model.z_dim, args.n, args.device, args.seed, args.batch_size)
+    if tuple(images.shape[1:]) != (1, 28, 28):
+        raise CheckpointError(
+            f"checkpoint {ckpt} generates samples of shape {tuple(images.shape[1:])}, not 28x28 "
+            "grayscale digits; gankit eval scores MNIST generators only"
+        )
+    if getattr(getattr(cfg, "data", None), "dataset", "mnist") != "mnist":
+        warnings.warn(
+            f"run trained on data set {cfg.data.dataset!r}; the metrics compare to MNIST digits",
+            stacklevel=1,
+        )
     if out is None:
-        out = ckpt.parent / f"eval_{ckpt.stem}_n{args.n}.json"
+        folder = Path(args.target) if Path(args.target).is_dir() else ckpt.parent
+        out = folder / f"eval_{ckpt.stem}_n{args.n}.json"
     return str(ckpt), images, out
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,16 +174,6 @@ def evaluate_generator(
     return metrics
 
 
-def default_cache_dir() -> Path:
-    """gankit's cache folder (gankit.data.mnist.default_cache_dir), else ~/.cache/gankit."""
-    try:
-        from gankit.data.mnist import default_cache_dir as mnist_cache_dir
-    except ImportError:
-        base = os.environ.get("GANKIT_CACHE_DIR")
-        return Path(base).expanduser() if base else Path.home() / ".cache" / "gankit"
-    return mnist_cache_dir()
-
-
 def real_floor(
     ctx: EvalContext,
     n: int | None = None,
@@ -198,6 +187,8 @@ def real_floor(
     The cache file is `<cache>/eval/floor_<sha256[:16]>_n<n>_s<seed>.json`, one per extractor.
     """
     n = FLOOR_N if n is None else n
+    from gankit.data.mnist import default_cache_dir
+
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     path = root / "eval" / f"floor_{ctx.extractor_sha256[:16]}_n{n}_s{seed}.json"
     if path.is_file():

@@ -64,7 +64,10 @@ def fid(feats1: np.ndarray, feats2: np.ndarray) -> float:
 
 def _poly_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(x.y / D + 1)^3 for all pairs: (n, D), (m, D) -> (n, m)."""
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    return k * k * k  # several times faster than k ** 3
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
