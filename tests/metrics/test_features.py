@@ -93,7 +93,7 @@ def test_samples_of_a_single_digit_cover_one_class(extractor) -> None:
 
 
 def test_training_is_reproducible_and_round_trips(tmp_path: Path) -> None:
-    x, y = render_digits(256, seed=3)
+    x, y = render_digits(128, seed=3)
     runs = [train_extractor(x, y, x[:64], y[:64], epochs=1, seed=5, batch_size=64, log=False)
             for _ in range(2)]  # fmt: skip
     a, b = (r.model.state_dict() for r in runs)

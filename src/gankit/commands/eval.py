@@ -30,9 +30,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="score a generator or images: FID, KID, classifier score, modes, precision/recall",
         description=(
             "Evaluate generated digits against the MNIST test set in the feature space of "
-            "gankit's shipped MNIST classifier (no network needed). TARGET is a run folder "
-            "(its latest checkpoint), a checkpoint file, or `train-extractor` to retrain "
-            "the feature extractor. Figures from different extractors are not comparable."
+            "gankit's shipped MNIST classifier (no network needed). RUN_OR_CHECKPOINT is a "
+            "run folder (its latest checkpoint), a checkpoint file, or `train-extractor` to "
+            "retrain the feature extractor. Figures from different extractors are not comparable."
         ),
     )
     p.add_argument("target", nargs="?", metavar="RUN_OR_CHECKPOINT",
@@ -50,9 +50,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=500, help="batch size for G and extractor")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--out", metavar="PATH",
-                   help="JSON to write (default: eval_<checkpoint>_n<N>.json beside the "
-                        "checkpoint; none for --images); for train-extractor, the weights file "
-                        "(default ./mnist_extractor.safetensors)")
+                   help="JSON to write (default: eval_<checkpoint>_n<N>.json in the run "
+                        "folder or beside the checkpoint; none for --images); for "
+                        "train-extractor, the weights (default ./mnist_extractor.safetensors)")
     p.add_argument("--extractor", metavar="PATH",
                    help="extractor weights (.safetensors with its .json); default: shipped")
     p.add_argument("--epochs", type=int, help="train-extractor only: epochs (default 4)")
