@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from gankit.errors import DataError
 from gankit.metrics import scores
 from gankit.metrics.features import (
     MNISTExtractor,
@@ -93,13 +94,11 @@ def metrics_from_outputs(
     n = feats.shape[0]
     if n < RECOMMENDED_N:
         warnings.warn(
-            f"n = {n} < {RECOMMENDED_N}: FID and KID are biased at small n and not comparable "
-            f"to figures at n = {RECOMMENDED_N}",
+            f"n = {n} < {RECOMMENDED_N}: FID is biased upward and KID noisier at small n; "
+            f"not comparable to figures at n = {RECOMMENDED_N}",
             stacklevel=2,
         )
     if n < 6:
-        from gankit.errors import DataError
-
         raise DataError(f"only {n} samples; the metrics need at least 6 (use >= 10000)")
     kid_mean, kid_std = scores.kid(feats, ctx.real_feats, seed=seed)
     modes = scores.mode_coverage(probs)
