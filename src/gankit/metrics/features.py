@@ -182,7 +182,9 @@ def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
-    save_file(state, str(out), metadata={"format": "pt", "model": "MNISTExtractor"})
+    # no metadata: safetensors writes a metadata dict in arbitrary key order, which would
+    # make the file's SHA256 differ between two runs with bit-identical weights
+    save_file(state, str(out))
     record = {
         "file": out.name,
         "sha256": sha256_file(out),
