@@ -95,6 +95,10 @@ class TrainConfig:
     """Retries of an epoch whose losses or weights became NaN/inf (see gankit.guard); 0 = stop."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
+    eval_every: int | None = None
+    """Evaluate G (`gankit eval`'s metrics) every K epochs and at the end into metrics.jsonl."""
+    eval_n: int = 10000
+    """Samples per evaluation during training (10,000 for reported figures)."""
     tensorboard: bool = False
     """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
 
@@ -335,6 +339,9 @@ def validate(cfg: Config) -> Config:
          f"of: {', '.join(PRECISIONS)}")
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
          f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+    need(t.eval_every is None or t.eval_every > 0,
+         f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
+    need(t.eval_n >= 2, f"train.eval_n={t.eval_n} must be >= 2 (10000 for reported figures)")
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")

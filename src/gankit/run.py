@@ -33,7 +33,8 @@ from gankit.log import JsonlLogger
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 
-RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
+RESUME_OVERRIDABLE = ("train.epochs", "train.eval_every", "train.eval_n", "train.sample_every",
+                      "train.checkpoint_every",
                       "train.keep_checkpoints", "train.progress", "train.device",
                       "train.tensorboard", "train.nan_retries")
 """Config keys a resumed run may change; anything else would break exact resume."""
@@ -134,6 +135,35 @@ def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
     return update
 
 
+class _Evaluator:
+    """`--eval-every`: gankit eval's metrics of the current G, with a context loaded once."""
+
+    def __init__(self, cfg: Config, shape: tuple[int, ...], device: Any, log: Callable) -> None:
+        if tuple(shape) != (1, 28, 28):
+            raise ConfigError(f"--eval-every needs 28 x 28 grayscale digits; this data set's "
+                              f"samples are {tuple(shape)}: drop --eval-every")
+        from gankit.metrics.evaluate import load_context
+
+        self.cfg, self.device, self.log = cfg, device, log
+        self.ctx = load_context(str(device))
+
+    def __call__(self, trainer: Trainer) -> dict[str, float]:
+        import warnings
+
+        from gankit.metrics.evaluate import evaluate_generator
+
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # n < 10,000 is the user's choice
+            m = evaluate_generator(trainer.g, self.cfg.model.z_dim, n=self.cfg.train.eval_n,
+                                   device=self.device, seed=0, ctx=self.ctx)
+        m = {k: float(v) for k, v in m.items()}
+        self.log(f"epoch {trainer.epoch} eval (n={m['n']:.0f}, {time.perf_counter() - start:.0f}"
+                 f" s): FID {m['fid']:.2f}, classifier score {m['classifier_score']:.2f}, "
+                 f"{m['classes_covered']:.0f} classes")
+        return {("eval_n" if k == "n" else k): v for k, v in m.items()}
+
+
 def train(
     cfg: Config | None,
     out: Path | None = None,
@@ -202,12 +232,16 @@ def train(
         f"({t.precision}); run folder {out}")
     toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
     toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
+    evaluator = None
     while trainer.epoch < t.epochs:
         record = train_epoch_guarded(
             trainer, t.nan_retries,
             (lambda: _progress_bar(trainer, t.epochs)) if t.progress else (lambda: None), log)
         if toy is not None:
             record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
+        if t.eval_every and (trainer.epoch % t.eval_every == 0 or trainer.epoch == t.epochs):
+            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
+            record.update(evaluator(trainer))
         with _writing(out, metrics.path):
             metrics.log(record)
         if tb is not None:
