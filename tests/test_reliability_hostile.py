@@ -2,8 +2,10 @@
 
 Covered: the IDX reader (random, truncated and gzipped bytes, huge declared sizes, unicode
 paths), the `idx` data set folder, the config loader (random bytes, random nested values,
-wrong types, unknown keys, unicode paths, --set strings) and the checkpoint loader (random
-truncations and byte flips of a real checkpoint). Any other exception fails the test.
+wrong types, unknown keys, unicode paths, --set strings), the checkpoint loader (random
+truncations and byte flips of a real checkpoint) and the shipped safetensors extractor
+weights (damaged bytes, a pickle in their place, a broken json record). Any other exception
+fails the test.
 """
 
 from __future__ import annotations
@@ -257,3 +259,73 @@ def test_a_flipped_bit_in_the_weights_is_caught(tmp_path, checkpoint_bytes):
     path.write_bytes(bytes(data))
     with pytest.raises(GankitError, match="CRC mismatch in .*data/"):
         ckpt.load(path)
+
+
+# ------------------------------------------------------------------------- shipped weights
+def _weights_copy(data: bytes, record: bytes | None = None) -> Path:
+    """The extractor's weights file holding `data`, beside a json record whose SHA256 matches
+    (so the safetensors parser itself meets the bytes), unless `record` is given."""
+    import hashlib
+    import json
+
+    from gankit.metrics.features import default_weights
+
+    folder = _folder()
+    path = folder / default_weights().name
+    path.write_bytes(data)
+    if record is None:
+        meta = json.loads(default_weights().with_suffix(".json").read_text())
+        meta["sha256"] = hashlib.sha256(data).hexdigest()
+        record = json.dumps(meta).encode()
+    path.with_suffix(".json").write_bytes(record)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shipped() -> bytes:
+    from gankit.metrics.features import default_weights
+
+    return default_weights().read_bytes()
+
+
+def test_shipped_weights_load_and_a_pickle_in_their_place_is_refused(tmp_path, shipped):
+    from gankit.metrics.features import load_extractor
+
+    assert load_extractor() is not None  # the shipped asset, SHA256-checked
+    marker = tmp_path / "marker"
+    buf = io.BytesIO()
+
+    class _Marker:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"conv.weight": _Marker()}, buf)
+    with pytest.raises(GankitError):
+        load_extractor(_weights_copy(buf.getvalue()))
+    assert not marker.exists()
+
+
+@FAST
+@given(cut=st.integers(0, 10**7), flips=st.lists(st.tuples(st.integers(0, 10**7),
+                                                            st.integers(1, 255)), max_size=3),
+       header=st.one_of(st.none(), st.integers(0, 2**64 - 1)))
+@example(cut=10**7, flips=[], header=2**63).via("header length beyond the file")
+def test_safetensors_weights_damaged(shipped, cut, flips, header):
+    from gankit.metrics.features import load_extractor
+
+    data = bytearray(shipped[: cut % (len(shipped) + 1)])
+    for pos, xor in flips:
+        if data:
+            data[pos % len(data)] ^= xor
+    if header is not None and len(data) >= 8:
+        data[:8] = struct.pack("<Q", header)
+    _outcome(load_extractor, _weights_copy(bytes(data)))
+
+
+@FAST
+@given(record=st.binary(max_size=80) | st.sampled_from([b"[]", b"null", b"{}", b'"x"',
+                                                          b'{"sha256": 5}']))
+def test_extractor_record_of_random_bytes(shipped, record):
+    from gankit.metrics.features import load_extractor
+
+    assert _outcome(load_extractor, _weights_copy(shipped, record)) is None
