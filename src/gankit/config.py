@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,14 @@ class DataConfig:
     """What to train on."""
 
     dataset: str = "mnist"
-    """Data set name: `mnist`, or `idx` (any MNIST-format IDX folder given by data_dir)."""
+    """Data set name: `mnist`, `idx` (any MNIST-format IDX folder given by data_dir), or a toy
+    set `gaussian1d`, `ring2d`, `grid2d` (gankit.data.toy)."""
     data_dir: str | None = None
     """Folder of IDX files to use before any download (also env GANKIT_DATA_DIR)."""
     limit: int | None = None
     """Use only the first N training images (tests and smoke runs); None = all."""
+    toy_samples: int = 10_000
+    """Size of a toy training set: a fixed draw (seed 0) from the toy distribution."""
 
 
 @dataclass
@@ -36,7 +40,7 @@ class ModelConfig:
     """The networks (gankit.models)."""
 
     name: str = "mlp"
-    """Model family: `mlp` (the notes' Example 2)."""
+    """Model family: `mlp` (the notes' Example 2, images) or `toy-mlp` (vectors, toy sets)."""
     z_dim: int = 100
     """Size of the latent vector z ~ N(0, I)."""
     g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
@@ -92,8 +96,14 @@ class TrainConfig:
     """Write a checkpoint every this many epochs, and at the end."""
     keep_checkpoints: int = 3
     """Keep the newest this many checkpoints."""
+    nan_retries: int = 3
+    """Retries of an epoch whose losses or weights became NaN/inf (see gankit.guard); 0 = stop."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
+    eval_every: int | None = None
+    """Evaluate G (`gankit eval`'s metrics) every K epochs and at the end into metrics.jsonl."""
+    eval_n: int = 10000
+    """Samples per evaluation during training (10,000 for reported figures)."""
     tensorboard: bool = False
     """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
 
@@ -136,6 +146,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.sample_every": 5,
         "train.checkpoint_every": 5,
     },
+    "toy": {
+        "data.dataset": "ring2d",
+        "model.name": "toy-mlp",
+        "model.z_dim": 16,
+        "model.g_hidden": [128, 128],
+        "model.d_hidden": [128, 128],
+        "model.dropout": 0.0,
+        "loss.real_label": 1.0,
+        "train.epochs": 60,
+        "train.batch_size": 256,
+        "train.lr_d": 1e-3,
+        "train.lr_g": 1e-3,
+        "train.sample_every": 10,
+        "train.checkpoint_every": 1000,
+        "train.progress": False,
+    },
     "smoke": {
         "data.limit": 512,
         "model.g_hidden": [32, 64],
@@ -153,6 +179,7 @@ PRESET_HELP = {
     "seed": "the notes' Example 2: 400 epochs at batch 256 (hours on a laptop CPU)",
     "default": "the notes' models, about 5 minutes on 2 CPU cores",
     "smoke": "tiny models on 512 images, 2 epochs: seconds, for tests",
+    "toy": "small vector MLPs on a toy set (default ring2d), 60 epochs: under a minute on a CPU",
 }
 
 
@@ -198,7 +225,13 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}={value!r} is not a number")
-        return float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}={value} is not a finite number")
+        return value
     if text.startswith("list"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = [value]
@@ -261,6 +294,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"config file {str(p)!r} is not valid YAML/JSON: {first}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {str(p)!r} is nested too deeply to be a config") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -286,6 +321,11 @@ def validate(cfg: Config) -> Config:
          "files: add --data-dir DIR")
     need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
     need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    if d.dataset in DATASETS and m.name in MODELS:
+        toy_data, toy_model = d.dataset in TOY_DATASETS, m.name == "toy-mlp"
+        need(toy_data == toy_model, f"model.name={m.name!r} does not fit data.dataset="
+             f"{d.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
+    need(d.toy_samples > 0, f"data.toy_samples={d.toy_samples} must be > 0")
     need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
     need(all(h > 0 for h in m.g_hidden + m.d_hidden), "model hidden widths must all be > 0")
     need(0.0 <= m.dropout < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
@@ -305,15 +345,22 @@ def validate(cfg: Config) -> Config:
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
          f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
     need(t.threads >= 0, f"train.threads={t.threads} must be >= 0 (0: PyTorch's default)")
+    need(t.eval_every is None or t.eval_every > 0,
+         f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
+    need(t.eval_n >= 2, f"train.eval_n={t.eval_n} must be >= 2 (10000 for reported figures)")
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")
+    need(t.nan_retries >= 0, f"train.nan_retries={t.nan_retries} must be >= 0")
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
     return cfg
 
 
-DATASETS = ("mnist", "idx")
+TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
+"""The toy data sets of gankit.data.toy (kept in step with TOY_DATASETS there)."""
+
+DATASETS = ("mnist", "idx", *TOY_DATASETS)
 """Data set names accepted in `data.dataset`."""
 
 PRECISIONS = ("fp32", "bf16")

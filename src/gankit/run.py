@@ -2,34 +2,45 @@
 
 Layout of a run folder:
   config.yaml            the full config, readable
-  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing)
+  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing;
+                         toy sets add modes_covered, hq_share, js_hist: gankit.toy_run)
   samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
-                         `sample_every` epochs, and the last epoch)
+                         `sample_every` epochs, and the last epoch); for toy sets a
+                         snapshot instead: samples and D(x) (gankit.toy_run)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
 
 Under torchrun (gankit.distributed) every rank trains; only rank 0 writes the run folder,
-logs and shows progress. Every rank reads the checkpoint when resuming.
+logs, evaluates and shows progress. Every rank reads the checkpoint when resuming.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from gankit import checkpoint as ckpt
 from gankit import distributed
-from gankit.config import Config, apply_overrides, dump_yaml, validate
+from gankit.config import Config, apply_overrides, dump_yaml, read_config_file, validate
 from gankit.data import load_dataset
+from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError, GankitError
+from gankit.guard import train_epoch_guarded
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
+from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 
-RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
+RESUME_OVERRIDABLE = ("train.epochs", "train.eval_every", "train.eval_n", "train.sample_every",
+                      "train.checkpoint_every",
                       "train.keep_checkpoints", "train.progress", "train.device",
-                      "train.tensorboard", "train.threads")
+                      "train.tensorboard", "train.nan_retries", "train.threads")
 """Config keys a resumed run may change; anything else would break exact resume."""
 
 
@@ -57,6 +68,54 @@ def prepare_run_dir(out: Path) -> Path:
     return out
 
 
+@contextmanager
+def _writing(out: Path, target: Path) -> Iterator[None]:
+    """Turn an OSError while writing `target` into a one-line GankitError naming the folder."""
+    try:
+        yield
+    except OSError as err:
+        code = errno.errorcode.get(err.errno or 0, "")
+        reason = f"{err.strerror or err}" + (f" [{code}]" if code else "")
+        raise GankitError(
+            f"cannot write {target.name} in run folder {str(out)!r}: {reason}; the newest "
+            f"checkpoint in it is intact: free space or fix the folder, then continue with "
+            f"gankit train --resume --out {out}"
+        ) from None
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write a small text file so that a crash leaves the old or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
+    """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
+
+    A newest checkpoint that is corrupt or truncated is skipped with a warning naming it; a
+    run killed before its first checkpoint is started over from its config.yaml.
+    """
+    if not out.is_dir():
+        path = ckpt.resolve_checkpoint(out)
+        state = ckpt.load(path)
+        check_state(state)
+        log(f"resuming from {path} (epoch {state['epoch']})")
+        return path.parent.parent, state
+    with _writing(out, out / ckpt.CHECKPOINT_DIR):
+        stale = ckpt.remove_stale_temps(out)
+    for p in stale:
+        log(f"removed {p.name}, left by a checkpoint write that was interrupted")
+    if not ckpt.list_checkpoints(out) and (out / "config.yaml").is_file():
+        log(f"{out} has no checkpoint yet (stopped during its first epochs); starting it "
+            "over from its config.yaml")
+        return out, None
+    path, state = ckpt.latest_valid(out, warn=log)
+    check_state(state)
+    log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
+    return out, state
+
+
 def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
     """A tqdm bar for the coming epoch, fed by Trainer.train_epoch's progress callback."""
     from tqdm.auto import tqdm
@@ -80,6 +139,35 @@ def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
     return update
 
 
+class _Evaluator:
+    """`--eval-every`: gankit eval's metrics of the current G, with a context loaded once."""
+
+    def __init__(self, cfg: Config, shape: tuple[int, ...], device: Any, log: Callable) -> None:
+        if tuple(shape) != (1, 28, 28):
+            raise ConfigError(f"--eval-every needs 28 x 28 grayscale digits; this data set's "
+                              f"samples are {tuple(shape)}: drop --eval-every")
+        from gankit.metrics.evaluate import load_context
+
+        self.cfg, self.device, self.log = cfg, device, log
+        self.ctx = load_context(str(device))
+
+    def __call__(self, trainer: Trainer) -> dict[str, float]:
+        import warnings
+
+        from gankit.metrics.evaluate import evaluate_generator
+
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # n < 10,000 is the user's choice
+            m = evaluate_generator(trainer.g, self.cfg.model.z_dim, n=self.cfg.train.eval_n,
+                                   device=self.device, seed=0, ctx=self.ctx)
+        m = {k: float(v) for k, v in m.items()}
+        self.log(f"epoch {trainer.epoch} eval (n={m['n']:.0f}, {time.perf_counter() - start:.0f}"
+                 f" s): FID {m['fid']:.2f}, classifier score {m['classifier_score']:.2f}, "
+                 f"{m['classes_covered']:.0f} classes")
+        return {("eval_n" if k == "n" else k): v for k, v in m.items()}
+
+
 def train(
     cfg: Config | None,
     out: Path | None = None,
@@ -93,18 +181,16 @@ def train(
     changed only by `resume_overrides` among RESUME_OVERRIDABLE.
     """
     info = distributed.from_env()
-    main = info is None or info.is_main
-    if not main:
+    if info is not None and not info.is_main:
         log = _quiet
     if resume:
         if out is None:
             raise GankitError("--resume needs the run folder: add --out RUN_DIR")
-        path = ckpt.resolve_checkpoint(out)
-        if path.parent.name == ckpt.CHECKPOINT_DIR:
-            out = path.parent.parent
-        state = ckpt.load(path)
-        check_state(state)
-        cfg = Config.from_dict(state["config"])
+        out, state = _resume_state(out, log)
+        if state is None:
+            cfg = Config.from_dict(read_config_file(out / "config.yaml"))
+        else:
+            cfg = Config.from_dict(state["config"])
         extra = resume_overrides or {}
         bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE)
         if bad:
@@ -112,7 +198,6 @@ def train(
                               f"needs the same run); only {', '.join(RESUME_OVERRIDABLE)} may "
                               "change")
         validate(apply_overrides(cfg, extra))
-        log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
     else:
         if cfg is None:
             raise GankitError("a new run needs a config")
@@ -124,7 +209,7 @@ def train(
         require_tensorboard()
     device = distributed.device_for(info, resolve_device(cfg.train.device))
     with distributed.session(info, device):
-        if state is None:
+        if not resume:
             wanted = out or default_run_dir(cfg)
             out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
         return _train(cfg, out, state, device, info, log)
@@ -135,14 +220,15 @@ def _quiet(_: str) -> None:
 
 
 def _train(
-    cfg: Config, out: Path, state: dict[str, Any] | None, device: Any,
+    cfg: Config, out: Path, state: dict[str, Any] | None, device: torch.device,
     info: distributed.DistInfo | None, log: Callable[[str], None],
 ) -> Path:
     """The training loop of `train`, inside the process group when distributed."""
     main = info is None or info.is_main
+    if is_toy(cfg.data.dataset) and device.type == "cpu":
+        # The toy MLPs are tiny: intra-op threads only add overhead (10x slower on 2 busy cores).
+        torch.set_num_threads(1)
     if cfg.train.threads:
-        import torch
-
         torch.set_num_threads(cfg.train.threads)
     # Rank 0 loads (and may download) first; then the others read the cached files.
     loaded: dict[str, Any] = {}
@@ -156,39 +242,64 @@ def _train(
                 "--epochs to train further")
             return out
 
+    metrics = JsonlLogger(out / "metrics.jsonl")
     if main:
-        (out / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
-        metrics = JsonlLogger(out / "metrics.jsonl")
-        metrics.truncate_after(trainer.epoch)
+        with _writing(out, out / "config.yaml"):
+            _write_text_atomic(out / "config.yaml", dump_yaml(cfg))
+        with _writing(out, metrics.path):
+            metrics.truncate_after(trainer.epoch)
     tb = None
     if cfg.train.tensorboard and main:
         from gankit.tb import TensorBoardLogger
 
-        tb = TensorBoardLogger(out / "tensorboard")
+        with _writing(out, out / "tensorboard"):
+            tb = TensorBoardLogger(out / "tensorboard")
     t = cfg.train
     ranks = f" over {info.world_size} processes" if info is not None else ""
     log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
         f"({len(data)} samples), batch {t.batch_size}{ranks}, "
         f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
         f"{t.epochs}, on {device} ({t.precision}); run folder {out}")
+    toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
+    toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
+    evaluator = None
     while trainer.epoch < t.epochs:
-        progress = _progress_bar(trainer, t.epochs) if t.progress and main else None
-        record = trainer.train_epoch(progress)
+        record = train_epoch_guarded(
+            trainer, t.nan_retries,
+            (lambda: _progress_bar(trainer, t.epochs)) if t.progress and main
+            else (lambda: None), log)
         e = trainer.epoch
         last = e == t.epochs
-        if main:
-            metrics.log(record)
-            if tb is not None:
-                tb.log(record)
-            if e == 1 or e % t.sample_every == 0 or last:
-                grid = trainer.sample()
-                save_grid(grid, out / "samples" / f"epoch_{e:04d}.png", nrow=10)
-                if tb is not None:
-                    tb.log_images("samples", grid, e)
         if e % t.checkpoint_every == 0 or last:
             whole = trainer.state_dict()  # every rank: it gathers the ranks' RNG states
-            if main:
-                ckpt.save_atomic(whole, out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e))
+        if not main:
+            continue
+        if toy is not None:
+            record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
+        if t.eval_every and (trainer.epoch % t.eval_every == 0 or trainer.epoch == t.epochs):
+            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
+            record.update(evaluator(trainer))
+        with _writing(out, metrics.path):
+            metrics.log(record)
+        if tb is not None:
+            with _writing(out, out / "tensorboard"):
+                tb.log(record)
+        if e == 1 or e % t.sample_every == 0 or last:
+            picture = out / "samples" / f"epoch_{e:04d}.png"
+            if toy is None:
+                grid = trainer.sample()
+                save_grid(grid, picture, nrow=10)
+                if tb is not None:
+                    with _writing(out, out / "tensorboard"):
+                        tb.log_images("samples", grid, e)
+            else:
+                with _writing(out, picture):
+                    save_toy_snapshot(trainer.g, trainer.d, toy, toy_z, picture,
+                                      title=f"{toy.name}, {cfg.loss.game} game, epoch {e}")
+        if e % t.checkpoint_every == 0 or last:
+            target = out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e)
+            with _writing(out, target):
+                ckpt.save_atomic(whole, target)
                 ckpt.prune(out, t.keep_checkpoints)
         if not t.progress:
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "

@@ -25,17 +25,15 @@ step runs through D's underlying module (frozen, so DDP of D expects no gradient
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit import __version__
+from gankit import __version__, diagnostics
 from gankit.config import Config
 from gankit.distributed import DistInfo, all_gather_objects, mean_over_ranks
 from gankit.errors import CheckpointError, ConfigError
@@ -163,6 +161,12 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
+    def reseed(self, seed: int) -> None:
+        """Fresh random streams: the noise generator (seed + offset, alike on every rank) and
+        the global RNG for dropout (seed, plus an offset per rank other than 0)."""
+        self.noise_gen.manual_seed(seed + NOISE_SEED_OFFSET)
+        torch.manual_seed(seed + 1_000_003 * self.rank)
+
     def noise(self, n: int) -> Tensor:
         """z ~ N(0, I), (n, Z): this rank's rows of the global draw of n * ranks vectors."""
         z = torch.randn(n * self.world, self.cfg.model.z_dim, device=self.device,
@@ -184,14 +188,13 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        with torch.no_grad():
-            plain = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-            return {
-                "loss_d": loss.detach(),
-                "d_real": torch.sigmoid(real_logits).mean(),
-                "d_fake": torch.sigmoid(fake_logits).mean(),
-                "js_hat": (math.log(4.0) - plain) / 2.0,
-            }
+        d_real, d_fake = diagnostics.d_means(real_logits, fake_logits)
+        return {
+            "loss_d": loss.detach(),
+            "d_real": d_real,
+            "d_fake": d_fake,
+            "js_hat": diagnostics.js_hat_from_logits(real_logits, fake_logits),
+        }
 
     def g_step(self, batch_size: int) -> dict[str, Tensor]:
         """(2) Update G through a frozen D on fresh noise."""
@@ -202,13 +205,11 @@ class Trainer:
             loss = self.game.g_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
-            grads = [p.grad for p in self.g.parameters() if p.grad is not None]
-            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            grad_norm = diagnostics.grad_norm(self.g)
             self.opt_g.step()
         finally:
             self.d.requires_grad_(True)
-        with torch.no_grad():
-            dj = self.game.dj_dlogit(fake_logits.detach()).abs().mean()
+        dj = diagnostics.mean_abs_dj_dlogit(self.game, fake_logits)
         return {"loss_g": loss.detach(), "g_grad_norm": grad_norm, "dj_dl": dj}
 
     # ------------------------------------------------------------------ epochs
@@ -357,11 +358,23 @@ def check_state(state: dict[str, Any]) -> None:
                               f"that wrote it ({state.get('gankit_version', 'unknown')})")
 
 
-def load_generator(path: Any, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
-    """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed."""
-    from gankit.checkpoint import load, resolve_checkpoint
+def load_generator(
+    path: Any, device: torch.device | str = "cpu", warn: Callable[[str], None] | None = None
+) -> tuple[nn.Module, Config]:
+    """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed.
 
-    state = load(resolve_checkpoint(path))
+    A run folder gives its newest checkpoint that loads; a corrupt newer one is named through
+    `warn` (default: a line on stderr).
+    """
+    import sys
+    from pathlib import Path
+
+    from gankit.checkpoint import latest_valid, load, resolve_checkpoint
+
+    if Path(path).is_dir():
+        _, state = latest_valid(path, warn or (lambda m: print(m, file=sys.stderr)))
+    else:
+        state = load(resolve_checkpoint(path))
     check_state(state)
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),

@@ -1,7 +1,8 @@
 """Training data: `load_dataset(cfg.data)` turns a data set name into one tensor.
 
 Images come back as float32 (N, C, H, W) scaled to [-1, 1] by (x - 127.5) / 127.5, exactly
-as the notes do, with their labels (N,) when the data set has them.
+as the notes do, with their labels (N,) when the data set has them. Toy sets
+(gankit.data.toy) come back as float32 vectors (N, V), a fixed draw with seed 0.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import torch
 from torch import Tensor
 
 from gankit.config import DataConfig
-from gankit.errors import ConfigError
+from gankit.data.toy import is_toy, make_toy
+from gankit.errors import ConfigError, DataError
 
 
 @dataclass
@@ -55,6 +57,8 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         if log is not None:
             kwargs["progress"] = log
         images, labels = load_mnist("train", **kwargs)
+    elif is_toy(cfg.dataset):
+        return Dataset(cfg.dataset, make_toy(cfg.dataset, cfg.toy_samples, seed=0))
     elif cfg.dataset == "idx":
         from gankit.data.mnist import load_idx_folder
 
@@ -63,4 +67,7 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         raise ConfigError(f"unknown data set {cfg.dataset!r}")
     if cfg.limit is not None:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
+    if images.size == 0:
+        raise DataError(f"data set {cfg.dataset!r} ({cfg.data_dir or 'the MNIST cache'}) holds "
+                        f"no pixels (images of shape {tuple(images.shape)}); check its files")
     return Dataset(cfg.dataset, images_to_tensor(images), torch.from_numpy(labels).long())
