@@ -84,7 +84,8 @@ class TrainConfig:
     device: str = "auto"
     """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`."""
     precision: str = "fp32"
-    """`fp32`, or `bf16` autocast (CPUs with AVX-512 BF16, GPUs)."""
+    """`fp32`, `bf16` autocast (fp32 master weights), or `auto`: bf16 where the hardware
+    computes it natively (GPUs with bf16, CPUs with AVX-512 BF16 / AMX), else fp32."""
     compile: bool = False
     """torch.compile G and D (opt-in: compiling takes a while; see benchmarks/)."""
     threads: int = 0
@@ -363,7 +364,7 @@ TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
 DATASETS = ("mnist", "idx", *TOY_DATASETS)
 """Data set names accepted in `data.dataset`."""
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 """Numeric precisions accepted in `train.precision`."""
 
 

@@ -259,7 +259,7 @@ def _train(
     log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
         f"({len(data)} samples), batch {t.batch_size}{ranks}, "
         f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
-        f"{t.epochs}, on {device} ({t.precision}); run folder {out}")
+        f"{t.epochs}, on {device} ({trainer.precision}); run folder {out}")
     toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
     toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
     evaluator = None

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -75,6 +76,27 @@ def make_adam(
         return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bf16 matmuls in hardware (AVX-512 BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """`auto` -> `bf16` on GPUs with bf16 and CPUs with native bf16 matmuls, else `fp32`.
+
+    Without hardware support bf16 is emulated and several times slower than fp32.
+    """
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     """The shuffle of epoch `epoch`: a function of (seed, epoch) only, so resume is exact."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -104,7 +126,9 @@ class Trainer:
                               f"{max(1, t.batch_size // self.world) * self.world}")
         self.local_batch = t.batch_size // self.world
         """Images per iteration on this rank: the global batch / number of ranks."""
-        if (t.precision == "bf16" and self.device.type == "cuda"
+        self.precision = resolve_precision(t.precision, self.device)
+        """`fp32` or `bf16`: the config's precision with `auto` decided for this device."""
+        if (self.precision == "bf16" and self.device.type == "cuda"
                 and not torch.cuda.is_bf16_supported()):
             raise ConfigError(f"precision bf16 needs a GPU with bf16 (Ampere or newer); "
                               f"{torch.cuda.get_device_name(self.device)} has none: use "
@@ -157,7 +181,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ steps
     def _autocast(self):  # noqa: ANN202
-        if self.cfg.train.precision == "bf16":
+        if self.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
