@@ -112,7 +112,7 @@ def train(
 
     device = resolve_device(cfg.train.device)
     data = load_dataset(cfg.data, log=log)
-    trainer = Trainer(cfg, data.samples, device)
+    trainer = Trainer(cfg, data.samples, device, labels=data.labels)
     if state is not None:
         trainer.load_state_dict(state)
         if trainer.epoch >= cfg.train.epochs:

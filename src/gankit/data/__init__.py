@@ -43,8 +43,24 @@ def images_to_tensor(images: np.ndarray) -> Tensor:
     return ((x - 127.5) / 127.5).contiguous()
 
 
+def resize_images(x: Tensor, size: int) -> Tensor:
+    """(N, C, H, W) in [-1, 1] -> (N, C, size, size), antialiased bilinear; same if already."""
+    if tuple(x.shape[-2:]) == (size, size):
+        return x
+    import torch.nn.functional as F
+
+    out = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return out.clamp(-1.0, 1.0).contiguous()
+
+
+DEFAULT_IMAGE_SIZE = {"mnist": 28, "idx": 28, "folder": 32}
+"""Image side per data set when `data.image_size` is None."""
+
+
 def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
     """Load the configured training set (fetching MNIST on first use)."""
+    size = cfg.image_size or DEFAULT_IMAGE_SIZE.get(cfg.dataset, 28)
     if cfg.dataset == "mnist":
         from gankit.data.mnist import load_mnist
 
@@ -54,5 +70,27 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         images, labels = load_mnist("train", **kwargs)
         if cfg.limit is not None:
             images, labels = images[: cfg.limit], labels[: cfg.limit]
-        return Dataset("mnist", images_to_tensor(images), torch.from_numpy(labels).long())
-    raise ConfigError(f"unknown data set {cfg.dataset!r}")
+        samples = resize_images(images_to_tensor(images), size)
+        return Dataset("mnist", samples, torch.from_numpy(labels).long())
+    if cfg.dataset == "idx":
+        from gankit.data.mnist import load_idx_folder
+
+        if not cfg.data_dir:
+            raise ConfigError("data set 'idx' needs its folder: add --data-dir DIR")
+        images, labels = load_idx_folder(cfg.data_dir, "train", num_classes=None)
+        if cfg.limit is not None:
+            images, labels = images[: cfg.limit], labels[: cfg.limit]
+        samples = resize_images(images_to_tensor(images), size)
+        return Dataset(f"idx:{cfg.data_dir}", samples, torch.from_numpy(labels.astype(np.int64)))
+    if cfg.dataset == "folder":
+        from gankit.data.folder import load_folder
+
+        if not cfg.data_dir:
+            raise ConfigError("data set 'folder' needs its folder: use --data folder:PATH")
+        images, labels, _ = load_folder(cfg.data_dir, size, log=log)
+        if cfg.limit is not None:
+            images = images[: cfg.limit]
+            labels = None if labels is None else labels[: cfg.limit]
+        return Dataset(f"folder:{cfg.data_dir}", images_to_tensor(images),
+                       None if labels is None else torch.from_numpy(labels))
+    raise ConfigError(f"unknown data set {cfg.dataset!r}; choose one of: mnist, idx, folder")
