@@ -6,12 +6,18 @@ uses its running statistics), with the batch size left free. `load_generator` al
 gives the EMA weights when the run kept an EMA, so those are what get exported.
 
 TorchScript needs only PyTorch. ONNX needs the `onnx` package (`pip install
-'gankit[export]'`, which also brings onnxruntime to check the result).
+'gankit[export]'`, which also brings onnxruntime to check the result); it uses PyTorch's
+legacy TorchScript-based exporter (`dynamo=False`), which needs no onnxscript.
+PyTorch >= 2.9 marks torch.jit and the legacy ONNX exporter deprecated; their
+DeprecationWarnings are silenced here, deliberately, as both still work and are what
+users without gankit can load (torch.jit.load, any ONNX runtime).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -58,6 +64,14 @@ def example_inputs(g: nn.Module, batch: int = 2, seed: int = 0) -> tuple[Tensor,
     return z, torch.randint(0, n_classes, (batch,), generator=gen)
 
 
+@contextmanager
+def _quiet():  # noqa: ANN202
+    """Silence PyTorch's deprecation warnings of torch.jit and the legacy ONNX exporter."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _wrap(g: nn.Module) -> nn.Module:
     g = g.cpu().eval()
     return (_Conditional(g) if getattr(g, "n_classes", 0) else _Unconditional(g)).eval()
@@ -82,13 +96,13 @@ def export_generator(g: nn.Module, out: str | Path, fmt: str) -> Path:
     except OSError as err:
         raise GankitError(f"cannot write {str(out)!r}: {err.strerror or err}") from None
     if fmt == "torchscript":
-        with torch.no_grad():
+        with torch.no_grad(), _quiet():
             traced = torch.jit.trace(module, inputs, check_trace=False)
         traced.save(str(out))
         return out
     require_onnx()
     names = ["z", "labels"][: len(inputs)]
-    with torch.no_grad():
+    with torch.no_grad(), _quiet():
         torch.onnx.export(
             module, inputs, str(out), dynamo=False, opset_version=ONNX_OPSET,
             input_names=names, output_names=["images"],
@@ -104,7 +118,8 @@ def run_exported(path: str | Path, fmt: str, inputs: tuple[Tensor, ...]) -> Tens
     with onnx's checker).
     """
     if fmt == "torchscript":
-        model = torch.jit.load(str(path), map_location="cpu")
+        with _quiet():
+            model = torch.jit.load(str(path), map_location="cpu")
         with torch.no_grad():
             return model(*inputs)
     require_onnx()
