@@ -67,20 +67,22 @@ def load(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist; give a .pt file or a "
                               "run folder with a checkpoints/ subfolder")
+    corrupt = (f"checkpoint {str(path)!r} is corrupt or truncated"
+               "{why}; use an earlier checkpoint from the same folder")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(corrupt.format(why=" (not a torch.save archive)"))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "refused"
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f" ({found.group(1)})" if found else ""
         raise CheckpointError(
-            f"checkpoint {str(path)!r} was refused by the safe loader (it holds objects other "
-            f"than tensors and plain data): {first[:200]}"
+            f"checkpoint {str(path)!r} was refused by the safe loader: it holds an object "
+            f"other than tensors and plain data{what}, and gankit never runs code from a file"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} is corrupt or truncated ({first[:160]}); use an "
-            "earlier checkpoint from the same folder"
-        ) from None
+        raise CheckpointError(corrupt.format(why=f" ({first[:160]})")) from None
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (no 'format' key)")
     return state

@@ -200,6 +200,11 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
             raise ConfigError(f"{name}={value!r} is not an integer")
         return value
     if text.startswith("float"):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}={value!r} is not a number")
         return float(value)
@@ -286,6 +291,8 @@ def validate(cfg: Config) -> Config:
 
     need(d.dataset in DATASETS, f"data.dataset={d.dataset!r} is unknown; choose one of: "
          f"{', '.join(DATASETS)}")
+    need(d.dataset != "idx" or bool(d.data_dir), "data.dataset='idx' needs a folder of IDX "
+         "files: add --data-dir DIR")
     need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
     need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
     need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
@@ -295,9 +302,8 @@ def validate(cfg: Config) -> Config:
     if m.name == "dcgan" and d.image_size is not None:
         need(d.image_size in (28, 32, 64), f"data.image_size={d.image_size} cannot be built "
              "by model dcgan; choose one of: 28, 32, 64")
-    need(d.dataset not in ("idx", "folder") or bool(d.data_dir),
-         f"data.dataset={d.dataset!r} needs a folder: use --data-dir DIR (idx) or "
-         "--data folder:PATH (folder)")
+    need(d.dataset != "folder" or bool(d.data_dir), "data.dataset='folder' needs a folder "
+         "of images: use --data folder:PATH")
     need(t.n_critic >= 1, f"train.n_critic={t.n_critic} must be >= 1; use e.g. --n-critic 5")
     need(t.ema is None or 0.0 <= t.ema < 1.0,
          f"train.ema={t.ema} must be in [0, 1) (e.g. 0.999; 0 or null = off)")

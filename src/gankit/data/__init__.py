@@ -59,29 +59,13 @@ DEFAULT_IMAGE_SIZE = {"mnist": 28, "idx": 28, "folder": 32}
 
 
 def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
-    """Load the configured training set (fetching MNIST on first use)."""
+    """Load the configured training set (fetching MNIST on first use).
+
+    `idx`: any folder of MNIST-named IDX files (e.g. Fashion-MNIST), no checksum.
+    `folder`: PNG/JPEG images (gankit.data.folder). Images are resized to
+    `cfg.image_size` when it differs from their size (default: DEFAULT_IMAGE_SIZE).
+    """
     size = cfg.image_size or DEFAULT_IMAGE_SIZE.get(cfg.dataset, 28)
-    if cfg.dataset == "mnist":
-        from gankit.data.mnist import load_mnist
-
-        kwargs = {"data_dir": cfg.data_dir}
-        if log is not None:
-            kwargs["progress"] = log
-        images, labels = load_mnist("train", **kwargs)
-        if cfg.limit is not None:
-            images, labels = images[: cfg.limit], labels[: cfg.limit]
-        samples = resize_images(images_to_tensor(images), size)
-        return Dataset("mnist", samples, torch.from_numpy(labels).long())
-    if cfg.dataset == "idx":
-        from gankit.data.mnist import load_idx_folder
-
-        if not cfg.data_dir:
-            raise ConfigError("data set 'idx' needs its folder: add --data-dir DIR")
-        images, labels = load_idx_folder(cfg.data_dir, "train", num_classes=None)
-        if cfg.limit is not None:
-            images, labels = images[: cfg.limit], labels[: cfg.limit]
-        samples = resize_images(images_to_tensor(images), size)
-        return Dataset(f"idx:{cfg.data_dir}", samples, torch.from_numpy(labels.astype(np.int64)))
     if cfg.dataset == "folder":
         from gankit.data.folder import load_folder
 
@@ -91,6 +75,22 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         if cfg.limit is not None:
             images = images[: cfg.limit]
             labels = None if labels is None else labels[: cfg.limit]
-        return Dataset(f"folder:{cfg.data_dir}", images_to_tensor(images),
+        return Dataset(cfg.dataset, images_to_tensor(images),
                        None if labels is None else torch.from_numpy(labels))
-    raise ConfigError(f"unknown data set {cfg.dataset!r}; choose one of: mnist, idx, folder")
+    if cfg.dataset == "mnist":
+        from gankit.data.mnist import load_mnist
+
+        kwargs = {"data_dir": cfg.data_dir}
+        if log is not None:
+            kwargs["progress"] = log
+        images, labels = load_mnist("train", **kwargs)
+    elif cfg.dataset == "idx":
+        from gankit.data.mnist import load_idx_folder
+
+        images, labels = load_idx_folder(cfg.data_dir, "train", num_classes=None)
+    else:
+        raise ConfigError(f"unknown data set {cfg.dataset!r}; choose one of: mnist, idx, folder")
+    if cfg.limit is not None:
+        images, labels = images[: cfg.limit], labels[: cfg.limit]
+    samples = resize_images(images_to_tensor(images), size)
+    return Dataset(cfg.dataset, samples, torch.from_numpy(labels).long())

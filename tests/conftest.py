@@ -1,0 +1,24 @@
+"""Shared test fixtures: small synthetic data, tiny configs, and an isolated cache dir."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Tests never touch the user's gankit cache unless they ask for it."""
+    if "GANKIT_TEST_REAL_CACHE" not in __import__("os").environ:
+        monkeypatch.setenv("GANKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("GANKIT_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def toy_images() -> torch.Tensor:
+    """256 deterministic 28x28 'images' in [-1, 1]: blurred blobs at class-dependent places."""
+    gen = torch.Generator().manual_seed(123)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    centres = torch.randint(6, 22, (256, 2), generator=gen).float()
+    d2 = (yy - centres[:, 0, None, None]) ** 2 + (xx - centres[:, 1, None, None]) ** 2
+    return (torch.exp(-d2 / 18.0) * 2 - 1).unsqueeze(1)
