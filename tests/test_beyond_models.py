@@ -83,8 +83,9 @@ def test_generate_checks_labels() -> None:
     out = generate(g, z, torch.full((4,), 7))
     assert out.shape == (4, 1, 28, 28)
     assert g.training  # mode restored
-    with pytest.raises(ConfigError, match="conditional"):
-        generate(g, z)
+    torch.manual_seed(0)
+    cycled = generate(g, torch.randn(1, 8).repeat(12, 1))  # no labels: classes 0..9, 0, 1
+    assert torch.allclose(cycled[0], cycled[10]) and not torch.allclose(cycled[0], cycled[1])
     with pytest.raises(ConfigError, match="0..9"):
         generate(g, z, torch.full((4,), 10))
     g0, _ = build_models("mlp", 8, (1, 28, 28), (16,), (16,))

@@ -5,9 +5,10 @@ C/H/W = image channels/height/width, E = class embedding size, K = number of cla
 The discriminator returns a logit; the sigmoid lives in the loss (gankit.losses).
 
 Every G is called as `g(z)` or, when conditional (`n_classes > 0`), `g(z, labels)`; every D
-as `d(x)` or `d(x, labels)`. Conditional G concatenates a learnt class embedding to z;
-conditional D adds a projection term <embed(y), phi(x)> to its logit (Miyato & Koyama 2018),
-phi(x) being the features before D's last linear layer.
+as `d(x)` or `d(x, labels)`. Conditional G concatenates a learnt class embedding to z
+(called as g(z), it draws the classes 0..K-1 in turn); conditional D adds a projection
+term <embed(y), phi(x)> to its logit (Miyato & Koyama 2018), phi(x) being the features
+before D's last linear layer.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ CLASS_EMBED_DIM = 32
 
 
 def _join_labels(embed: nn.Embedding | None, z: Tensor, labels: Tensor | None) -> Tensor:
-    """z (B, Z) -> (B, Z + E) with the labels' embedding when conditional; checks the call."""
+    """z (B, Z) -> (B, Z + E) with the labels' embedding when conditional; checks the call.
+
+    A conditional G called without labels draws the classes 0, 1, ..., K-1, 0, ... in turn
+    (so code that only knows g(z), e.g. an evaluation, gets a balanced sample).
+    """
     if embed is None:
         assert labels is None, "labels given to an unconditional generator"
         return z
-    assert labels is not None, "a conditional generator needs labels"
+    if labels is None:
+        labels = torch.arange(z.shape[0], device=z.device) % embed.num_embeddings
     return torch.cat([z, embed(labels)], dim=1)  # (B, Z + E)
 
 
@@ -269,13 +275,12 @@ def generate(
 ) -> Tensor:
     """Run G in eval mode over z (and class labels, for a conditional G) in chunks.
 
-    Returns images on z's device. A conditional G needs `labels` (N,) int64; an
-    unconditional one refuses them.
+    Returns images on z's device. A conditional G takes `labels` (N,) int64 (None: the
+    classes 0..K-1 in turn over the N images); an unconditional one refuses them.
     """
     n_classes = getattr(g, "n_classes", 0)
     if n_classes and labels is None:
-        raise ConfigError("this generator is conditional: give class labels (e.g. --digit 7 "
-                          "or --per-class)")
+        labels = torch.arange(z.shape[0]) % n_classes
     if not n_classes and labels is not None:
         raise ConfigError("this generator is not conditional: it takes no class labels; "
                           "drop --digit / --per-class")
