@@ -303,10 +303,9 @@ class Trainer:
         g = self.sampler
         was = g.training
         g.eval()
-        if self.n_classes:
-            if labels is None:
-                labels = self.fake_labels(z.shape[0])
-            out = g(z.to(self.device), labels.to(self.device)).float().cpu()
+        if self.n_classes:  # no labels: G draws the classes 0..K-1 in turn
+            labels = None if labels is None else labels.to(self.device)
+            out = g(z.to(self.device), labels).float().cpu()
         else:
             out = g(z.to(self.device)).float().cpu()
         g.train(was)
