@@ -12,7 +12,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,tensorboard]"
 	touch $(STAMP)
 
 demo: setup
@@ -22,6 +22,7 @@ lint: setup
 	$(BIN)/ruff check src tests
 
 test: lint
+	sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
 
 clean:

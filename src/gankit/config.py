@@ -105,6 +105,8 @@ class TrainConfig:
     """Keep the newest this many checkpoints."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
+    tensorboard: bool = False
+    """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
 
 
 @dataclass

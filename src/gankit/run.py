@@ -24,7 +24,8 @@ from gankit.log import JsonlLogger
 from gankit.trainer import Trainer, check_state, resolve_device
 
 RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
-                      "train.keep_checkpoints", "train.progress", "train.device")
+                      "train.keep_checkpoints", "train.progress", "train.device",
+                      "train.tensorboard")
 """Config keys a resumed run may change; anything else would break exact resume."""
 
 
@@ -110,6 +111,10 @@ def train(
         out = prepare_run_dir(out or default_run_dir(cfg))
         state = None
 
+    if cfg.train.tensorboard:
+        from gankit.tb import require_tensorboard
+
+        require_tensorboard()
     device = resolve_device(cfg.train.device)
     data = load_dataset(cfg.data, log=log)
     trainer = Trainer(cfg, data.samples, device, labels=data.labels)
@@ -123,6 +128,11 @@ def train(
     (out / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
     metrics = JsonlLogger(out / "metrics.jsonl")
     metrics.truncate_after(trainer.epoch)
+    tb = None
+    if cfg.train.tensorboard:
+        from gankit.tb import TensorBoardLogger
+
+        tb = TensorBoardLogger(out / "tensorboard")
     t = cfg.train
     log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
         f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
@@ -132,10 +142,15 @@ def train(
         progress = _progress_bar(trainer, t.epochs) if t.progress else None
         record = trainer.train_epoch(progress)
         metrics.log(record)
+        if tb is not None:
+            tb.log(record)
         e = trainer.epoch
         last = e == t.epochs
         if e == 1 or e % t.sample_every == 0 or last:
-            save_grid(trainer.sample(), out / "samples" / f"epoch_{e:04d}.png", nrow=10)
+            grid = trainer.sample()
+            save_grid(grid, out / "samples" / f"epoch_{e:04d}.png", nrow=10)
+            if tb is not None:
+                tb.log_images("samples", grid, e)
         if e % t.checkpoint_every == 0 or last:
             ckpt.save_atomic(trainer.state_dict(), out / ckpt.CHECKPOINT_DIR /
                              ckpt.checkpoint_name(e))
@@ -146,5 +161,10 @@ def train(
                 f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")
     log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    if tb is not None:
+        tb.close()
+    from gankit.report import try_write_report
+
+    try_write_report(out, log)
     return out
 

@@ -1,10 +1,14 @@
-"""`gankit sample`: images from a checkpoint's generator, as a PNG grid or a .npy array."""
+"""`gankit sample`: images from a checkpoint's generator, as a PNG grid or a .npy array,
+or (`--interpolate`) a looping GIF that walks the latent space between random latents."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 from typing import Any
+
+INTERP_KEYS = 4
+"""Random latents each interpolation cell loops through."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,10 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="checkpoint file, or a run folder (its newest checkpoint)")
     p.add_argument("--n", type=int, default=None,
                    help="number of images (default 100; with --per-class: per class, "
-                        "default 10)")
+                        "default 10; with --interpolate 16 paths)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     p.add_argument("--out", default="samples.png", metavar="FILE",
-                   help="output: .png writes a grid, .npy the raw uint8 images (N, H, W)")
+                   help="output: .png writes a grid, .npy the raw uint8 images (N, H, W); "
+                        "with --interpolate a .gif (default interp.gif)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
     which = p.add_mutually_exclusive_group()
@@ -26,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--per-class", action="store_true",
                        help="conditional G: a grid with one row per class (--n per "
                             "class, default 10); column j uses one latent in every row")
+    p.add_argument("--interpolate", action="store_true",
+                   help="write a GIF (--out FILE.gif): each cell walks a loop through "
+                        f"{INTERP_KEYS} random latents by spherical interpolation")
+    p.add_argument("--steps", type=int, default=16,
+                   help="with --interpolate: frames between two latents (default 16)")
     p.set_defaults(func=run)
 
 
@@ -37,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from gankit.models import generate
     from gankit.trainer import load_generator, resolve_device
 
+    if args.interpolate:
+        return interpolate(args)
     if args.n is not None and args.n <= 0:
         raise GankitError(f"--n {args.n} must be > 0, e.g. --n 100")
     out = Path(args.out)
@@ -86,3 +98,41 @@ def sample_labels(
                               f"classes 0..{n_classes - 1}")
         return torch.full((n,), digit, dtype=torch.long), n, nrow
     return torch.arange(n) % n_classes, n, nrow
+
+
+def interpolate(args: argparse.Namespace) -> int:
+    """`--interpolate`: a GIF of `n` cells, each slerping through INTERP_KEYS latents."""
+    import numpy as np
+    import torch
+
+    from gankit.animate import interpolation_path, save_gif
+    from gankit.errors import GankitError
+    from gankit.images import make_grid
+    from gankit.models import generate
+    from gankit.trainer import load_generator, resolve_device
+
+    n = 16 if args.n is None else args.n
+    if n <= 0:
+        raise GankitError(f"--n {n} must be > 0, e.g. --n 16")
+    if args.steps <= 0:
+        raise GankitError(f"--steps {args.steps} must be > 0, e.g. --steps 16")
+    out = Path("interp.gif" if args.out == "samples.png" else args.out)
+    if out.suffix.lower() != ".gif":
+        raise GankitError(f"--out {args.out!r} must end in .gif with --interpolate")
+    device = resolve_device(args.device)
+    g, cfg = load_generator(args.checkpoint, device)
+    if args.per_class:
+        raise GankitError("--per-class does not combine with --interpolate; use --digit K")
+    labels, _, _ = sample_labels(getattr(g, "n_classes", 0), n, args.digit, False, None)
+    gen = torch.Generator().manual_seed(args.seed)
+    keys = torch.randn(INTERP_KEYS, n, cfg.model.z_dim, generator=gen)
+    path = interpolation_path(keys, args.steps)  # (frames, n, Z)
+    nrow = args.nrow or max(1, round(n ** 0.5))
+    frames = []
+    for z in path:
+        with torch.no_grad():
+            grid = make_grid(generate(g, z.to(device), labels).cpu(), nrow)
+        frames.append(np.kron(grid, np.ones((2, 2) + grid.shape[2:], dtype=np.uint8)))
+    save_gif(frames, out, frame_ms=80)
+    print(f"wrote {len(frames)} frames of {n} interpolations to {out}")
+    return 0

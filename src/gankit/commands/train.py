@@ -50,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.lr_d=1e-4 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log to RUN/tensorboard (pip install 'gankit[tensorboard]')")
     p.set_defaults(func=run)
 
 
@@ -89,6 +91,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
             out[key] = value
     if args.no_progress:
         out["train.progress"] = False
+    if getattr(args, "tensorboard", False):
+        out["train.tensorboard"] = True
     if args.data is not None:
         out.update(data_overrides(args.data))
     return out
