@@ -75,3 +75,37 @@ def test_ema_off_means_no_copy_and_no_key() -> None:
     for decay in (None, 0.0):
         t = _trainer(decay)
         assert t.ema is None and t.sampler is t.g and "ema" not in t.state_dict()
+
+
+def test_recalibrate_batchnorm_sets_the_plain_average_statistics() -> None:
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    ema = EMA(model, 0.9)
+    batches = [(torch.randn(50, 3) * 2 + 1,) for _ in range(4)]
+    assert ema.recalibrate_batchnorm(batches)
+    with torch.no_grad():
+        h = [ema.model[0](x) for (x,) in batches]
+    expected_mean = torch.stack([x.mean(0) for x in h]).mean(0)
+    expected_var = torch.stack([x.var(0) for x in h]).mean(0)  # unbiased, as BatchNorm keeps
+    bn = ema.model[1]
+    assert torch.allclose(bn.running_mean, expected_mean, atol=1e-5)
+    assert torch.allclose(bn.running_var, expected_var, atol=1e-4)
+    assert bn.momentum == 0.1 and not ema.model.training  # restored
+    assert not EMA(nn.Linear(2, 2), 0.9).recalibrate_batchnorm([(torch.randn(4, 2),)])
+
+
+def test_trainer_recalibrates_the_ema_without_touching_the_global_rng() -> None:
+    cfg = build_config("smoke", overrides={"train.ema": 0.9, "train.batch_size": 8,
+                                           "model.name": "dcgan", "model.width": 4})
+    t = Trainer(cfg, torch.rand(16, 1, 28, 28) * 2 - 1)
+    t.train_epoch()
+    bn = next(m for m in t.ema.model.modules() if isinstance(m, nn.BatchNorm2d))
+    live = next(m for m in t.g.modules() if isinstance(m, nn.BatchNorm2d))
+    assert torch.equal(bn.running_mean, live.running_mean)  # copied by update()
+    rng = torch.get_rng_state()
+    first = t.sample()
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert not torch.equal(bn.running_mean, live.running_mean)  # recomputed for EMA weights
+    assert torch.equal(t.state_dict()["ema"]["model"]["project.2.running_mean"],
+                       bn.running_mean)
+    t._ema_calibrated_at = None
+    assert torch.equal(t.sample(), first)  # deterministic

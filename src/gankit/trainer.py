@@ -17,7 +17,9 @@ steps per epoch. A game with a gradient penalty (WGAN-GP) adds lambda * GP to D'
 Conditional runs (`model.conditional`) feed labels: real images with their own labels,
 fakes with labels drawn uniformly from the K classes, in D's and in G's steps.
 With `train.ema`, an EMA of G's weights (gankit.ema) is updated after every G step and
-used for samples, grids and `load_generator`.
+used for samples, grids and `load_generator`; before it is used or saved, its BatchNorm
+statistics are recomputed for its weights (EMA_CALIBRATION_BATCHES batches of fresh noise
+from a generator seeded by (seed, EMA updates), so the global RNG and resume are untouched).
 
 The trainer knows nothing about files except through `state_dict()` / `load_state_dict()`
 and the optional run folder hooks in `fit`. Resume is exact on CPU: the shuffle of epoch e
@@ -49,6 +51,9 @@ STATE_FORMAT = 1
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "js_hat", "g_grad_norm", "dj_dl")
 """Per-epoch averages written to the metrics log, besides timing."""
+
+EMA_CALIBRATION_BATCHES = 32
+"""Batches (of train.batch_size latents) that recompute the EMA G's BatchNorm statistics."""
 
 G_STAT_NAMES = ("loss_g", "g_grad_norm", "dj_dl")
 """The stats of G steps (averaged over G steps; the others over D steps)."""
@@ -124,6 +129,7 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=t.lr_g, betas=(t.beta1_g, t.beta2))
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=t.lr_d, betas=(t.beta1_d, t.beta2))
         self.ema = EMA(self.g, t.ema) if t.ema else None
+        self._ema_calibrated_at: int | None = None
         # Fixed latents: every sample grid of a run shows the same 100 z's.
         zgen = torch.Generator().manual_seed(t.seed + 7919)
         self.fixed_z = torch.randn(100, cfg.model.z_dim, generator=zgen)
@@ -284,8 +290,32 @@ class Trainer:
 
     @property
     def sampler(self) -> nn.Module:
-        """The G that draws samples: the EMA copy when EMA is on, else G itself."""
-        return self.ema.model if self.ema is not None else self.g
+        """The G that draws samples: the EMA copy (BatchNorm recalibrated) when EMA is on."""
+        if self.ema is None:
+            return self.g
+        self._calibrate_ema()
+        return self.ema.model
+
+    def _calibrate_ema(self) -> None:
+        """Recompute the EMA G's BatchNorm statistics once per EMA state (deterministic)."""
+        assert self.ema is not None
+        if self._ema_calibrated_at == self.ema.updates:
+            return
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(self.cfg.train.seed * 1_000_003 + self.ema.updates)
+        b, zdim = self.cfg.train.batch_size, self.cfg.model.z_dim
+
+        def batches():  # noqa: ANN202
+            for _ in range(EMA_CALIBRATION_BATCHES):
+                z = torch.randn(b, zdim, generator=gen, device=self.device)
+                if not self.n_classes:
+                    yield (z,)
+                else:
+                    yield z, torch.randint(0, self.n_classes, (b,), generator=gen,
+                                           device=self.device)
+
+        self.ema.recalibrate_batchnorm(batches())
+        self._ema_calibrated_at = self.ema.updates
 
     def fixed_grid(self) -> tuple[Tensor, Tensor | None]:
         """(z, labels) of the sample grid: the 100 fixed latents; conditional: one row per
@@ -319,6 +349,7 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         extra: dict[str, Any] = {}
         if self.ema is not None:
+            self._calibrate_ema()
             extra["ema"] = self.ema.state_dict()
         return {
             **extra,
@@ -358,6 +389,7 @@ class Trainer:
                 if "ema" not in state:
                     raise KeyError("ema (the checkpoint was trained without train.ema)")
                 self.ema.load_state_dict(state["ema"])
+                self._ema_calibrated_at = None
         except (RuntimeError, ValueError, KeyError) as err:
             first = str(err).strip().splitlines()[0]
             raise CheckpointError(f"checkpoint does not fit this model: {first[:200]}") from None
