@@ -23,3 +23,10 @@ def test_per_class_and_overall_by_hand() -> None:
 def test_accepts_tensors_and_logits() -> None:
     logits = torch.tensor([[5.0, -1.0], [0.0, 2.0]])
     assert conditional_accuracy(logits, torch.tensor([0, 0]))["overall"] == 0.5
+
+
+def test_format_accuracy_lines() -> None:
+    from gankit.metrics.conditional import format_accuracy
+
+    text = format_accuracy({"overall": 0.5, "per_class": [1.0, None], "counts": [1, 0]})
+    assert "50.0%" in text and "0: 100.0%" in text and "1: -" in text

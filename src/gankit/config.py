@@ -25,7 +25,8 @@ class DataConfig:
 
     dataset: str = "mnist"
     """Data set name: `mnist`, `idx` (any MNIST-format IDX folder given by `data_dir`, e.g.
-    Fashion-MNIST) or `folder` (PNG/JPEG images in `data_dir`; CLI `--data folder:PATH`)."""
+    Fashion-MNIST), `folder` (PNG/JPEG images in `data_dir`; CLI `--data folder:PATH`), or a
+    toy set `gaussian1d`, `ring2d`, `grid2d` (gankit.data.toy)."""
     data_dir: str | None = None
     """mnist: folder of IDX files to use before any download (also env GANKIT_DATA_DIR);
     idx: the folder of IDX files; folder: the folder of images (subfolders = classes)."""
@@ -34,6 +35,8 @@ class DataConfig:
     folder. Other sizes are resized to it."""
     limit: int | None = None
     """Use only the first N training images (tests and smoke runs); None = all."""
+    toy_samples: int = 10_000
+    """Size of a toy training set: a fixed draw (seed 0) from the toy distribution."""
 
 
 @dataclass
@@ -41,7 +44,8 @@ class ModelConfig:
     """The networks (gankit.models)."""
 
     name: str = "mlp"
-    """Model family: `mlp` (the notes' Example 2) or `dcgan` (28, 32 or 64-pixel images)."""
+    """Model family: `mlp` (the notes' Example 2, images), `dcgan` (28, 32 or 64-pixel
+    images) or `toy-mlp` (vectors, toy sets)."""
     z_dim: int = 100
     """Size of the latent vector z ~ N(0, I)."""
     g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
@@ -105,6 +109,10 @@ class TrainConfig:
     """Keep the newest this many checkpoints."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
+    eval_every: int | None = None
+    """Evaluate G (`gankit eval`'s metrics) every K epochs and at the end into metrics.jsonl."""
+    eval_n: int = 10000
+    """Samples per evaluation during training (10,000 for reported figures)."""
     tensorboard: bool = False
     """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
 
@@ -147,6 +155,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.sample_every": 5,
         "train.checkpoint_every": 5,
     },
+    "toy": {
+        "data.dataset": "ring2d",
+        "model.name": "toy-mlp",
+        "model.z_dim": 16,
+        "model.g_hidden": [128, 128],
+        "model.d_hidden": [128, 128],
+        "model.dropout": 0.0,
+        "loss.real_label": 1.0,
+        "train.epochs": 60,
+        "train.batch_size": 256,
+        "train.lr_d": 1e-3,
+        "train.lr_g": 1e-3,
+        "train.sample_every": 10,
+        "train.checkpoint_every": 1000,
+        "train.progress": False,
+    },
     "smoke": {
         "data.limit": 512,
         "model.g_hidden": [32, 64],
@@ -164,6 +188,7 @@ PRESET_HELP = {
     "seed": "the notes' Example 2: 400 epochs at batch 256 (hours on a laptop CPU)",
     "default": "the notes' models, about 5 minutes on 2 CPU cores",
     "smoke": "tiny models on 512 images, 2 epochs: seconds, for tests",
+    "toy": "small vector MLPs on a toy set (default ring2d), 60 epochs: under a minute on a CPU",
 }
 
 
@@ -297,6 +322,11 @@ def validate(cfg: Config) -> Config:
          "files: add --data-dir DIR")
     need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
     need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    if d.dataset in DATASETS and m.name in MODELS:
+        toy_data, toy_model = d.dataset in TOY_DATASETS, m.name == "toy-mlp"
+        need(toy_data == toy_model, f"model.name={m.name!r} does not fit data.dataset="
+             f"{d.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
+    need(d.toy_samples > 0, f"data.toy_samples={d.toy_samples} must be > 0")
     need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
     need(m.width > 0, f"model.width={m.width} must be > 0")
     need(d.image_size is None or d.image_size > 0,
@@ -326,6 +356,9 @@ def validate(cfg: Config) -> Config:
          f"of: {', '.join(PRECISIONS)}")
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
          f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+    need(t.eval_every is None or t.eval_every > 0,
+         f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
+    need(t.eval_n >= 2, f"train.eval_n={t.eval_n} must be >= 2 (10000 for reported figures)")
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")
@@ -334,7 +367,10 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
-DATASETS = ("mnist", "idx", "folder")
+TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
+"""The toy data sets of gankit.data.toy (kept in step with TOY_DATASETS there)."""
+
+DATASETS = ("mnist", "idx", "folder", *TOY_DATASETS)
 """Data set names accepted in `data.dataset`."""
 
 PRECISIONS = ("fp32", "bf16")

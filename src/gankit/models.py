@@ -1,11 +1,13 @@
 """The networks: the notes' MLP (Example 2) and DCGAN generators and discriminators, by name.
 
 Read top-down. Shapes: B = batch, Z = latent size (100), P = pixels (784 = 1 x 28 x 28),
-C/H/W = image channels/height/width, E = class embedding size, K = number of classes.
+C/H/W = image channels/height/width, E = class embedding size, K = number of classes,
+V = vector size of a toy sample (1 or 2).
 The discriminator returns a logit; the sigmoid lives in the loss (gankit.losses).
+`toy-mlp` are the small vector MLPs for the toy distributions (gankit.data.toy).
 
-Every G is called as `g(z)` or, when conditional (`n_classes > 0`), `g(z, labels)`; every D
-as `d(x)` or `d(x, labels)`. Conditional G concatenates a learnt class embedding to z
+Every image G is called as `g(z)` or, when conditional (`n_classes > 0`), `g(z, labels)`; every
+D as `d(x)` or `d(x, labels)`. Conditional G concatenates a learnt class embedding to z
 (called as g(z), it draws the classes 0..K-1 in turn); conditional D adds a projection
 term <embed(y), phi(x)> to its logit (Miyato & Koyama 2018), phi(x) being the features
 before D's last linear layer.
@@ -228,14 +230,57 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-MODELS = ("mlp", "dcgan")
+
+
+class ToyGenerator(nn.Module):
+    """z (B, Z) -> sample (B, V): Z -> hidden... -> V with ReLU, linear output (no tanh).
+
+    The toy data are not bounded to [-1, 1] (the 1-D Gaussian sits at 4, the grid spans
+    [-4, 4]), so the output layer is linear.
+    """
+
+    def __init__(self, z_dim: int, hidden: tuple[int, ...], dim: int) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        layers: list[nn.Module] = []
+        width = z_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)  # (B, Z) -> (B, V)
+
+
+class ToyDiscriminator(nn.Module):
+    """sample (B, V) -> logit (B,): V -> hidden... -> 1 with ReLU, optional dropout."""
+
+    def __init__(self, dim: int, hidden: tuple[int, ...], dropout: float = 0.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).squeeze(1)  # (B, V) -> (B, 1) -> (B,)
+
+
+MODELS = ("mlp", "dcgan", "toy-mlp")
 """Model names accepted by `build_models`."""
 
 
 def build_models(
     name: str,
     z_dim: int,
-    image_shape: tuple[int, int, int],
+    image_shape: tuple[int, ...],
     g_hidden: tuple[int, ...] = (256, 512, 1024),
     d_hidden: tuple[int, ...] = (1024, 512, 256),
     dropout: float = 0.3,
@@ -244,20 +289,31 @@ def build_models(
 ) -> tuple[nn.Module, nn.Module]:
     """Build (G, D) by name; conditional on `n_classes` classes when > 0.
 
-    `mlp` uses PyTorch's default initialisation, `dcgan` DCGAN's N(0, 0.02).
-    `g_hidden`, `d_hidden` and `dropout` are the MLP's; `width` is DCGAN's base channels.
+    `image_shape` is the sample shape: (C, H, W) for `mlp` and `dcgan`, (V,) with V in
+    {1, 2} for `toy-mlp`. `mlp` and `toy-mlp` use PyTorch's default initialisation, `dcgan`
+    DCGAN's N(0, 0.02). `g_hidden`, `d_hidden` and `dropout` are the MLPs'; `width` is
+    DCGAN's base channels.
     """
-    image_shape = tuple(image_shape)
+    shape = tuple(image_shape)
+    if name == "toy-mlp":
+        if len(shape) != 1 or shape[0] not in (1, 2):
+            raise ConfigError(f"model 'toy-mlp' needs vector samples of shape (1,) or (2,), "
+                              f"got {shape}; use model 'mlp' for images")
+        if n_classes:
+            raise ConfigError("model 'toy-mlp' is not conditional; drop --conditional")
+        g = ToyGenerator(z_dim, tuple(g_hidden), shape[0])
+        d = ToyDiscriminator(shape[0], tuple(d_hidden), dropout=dropout)
+        return g, d
+    if name in ("mlp", "dcgan") and len(shape) != 3:
+        raise ConfigError(f"model {name!r} needs image samples (C, H, W), got shape {shape}; "
+                          "use model 'toy-mlp' for the toy data sets")
     if name == "mlp":
-        g = MLPGenerator(z_dim, tuple(g_hidden), image_shape, n_classes=n_classes)
-        d = MLPDiscriminator(tuple(d_hidden), image_shape, dropout=dropout, n_classes=n_classes)
+        g = MLPGenerator(z_dim, tuple(g_hidden), shape, n_classes=n_classes)
+        d = MLPDiscriminator(tuple(d_hidden), shape, dropout=dropout, n_classes=n_classes)
         return g, d
     if name == "dcgan":
-        if len(image_shape) != 3:
-            raise ConfigError(f"model dcgan needs images (C, H, W), not samples of shape "
-                              f"{list(image_shape)}; use --model mlp")
-        g = DCGenerator(z_dim, image_shape, width, n_classes)
-        d = DCDiscriminator(image_shape, width, n_classes=n_classes)
+        g = DCGenerator(z_dim, shape, width, n_classes)
+        d = DCDiscriminator(shape, width, n_classes=n_classes)
         g.apply(dcgan_init)
         d.apply(dcgan_init)
         return g, d

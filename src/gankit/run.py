@@ -2,9 +2,11 @@
 
 Layout of a run folder:
   config.yaml            the full config, readable
-  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing)
+  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing;
+                         toy sets add modes_covered, hq_share, js_hist: gankit.toy_run)
   samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
-                         `sample_every` epochs, and the last epoch)
+                         `sample_every` epochs, and the last epoch); for toy sets a
+                         snapshot instead: samples and D(x) (gankit.toy_run)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
 """
 
@@ -15,15 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from gankit import checkpoint as ckpt
 from gankit.config import Config, apply_overrides, dump_yaml, validate
 from gankit.data import load_dataset
+from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError, GankitError
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
+from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 
-RESUME_OVERRIDABLE = ("train.epochs", "train.sample_every", "train.checkpoint_every",
+RESUME_OVERRIDABLE = ("train.epochs", "train.eval_every", "train.eval_n", "train.sample_every",
+                      "train.checkpoint_every",
                       "train.keep_checkpoints", "train.progress", "train.device",
                       "train.tensorboard")
 """Config keys a resumed run may change; anything else would break exact resume."""
@@ -76,6 +83,35 @@ def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
     return update
 
 
+class _Evaluator:
+    """`--eval-every`: gankit eval's metrics of the current G, with a context loaded once."""
+
+    def __init__(self, cfg: Config, shape: tuple[int, ...], device: Any, log: Callable) -> None:
+        if tuple(shape) != (1, 28, 28):
+            raise ConfigError(f"--eval-every needs 28 x 28 grayscale digits; this data set's "
+                              f"samples are {tuple(shape)}: drop --eval-every")
+        from gankit.metrics.evaluate import load_context
+
+        self.cfg, self.device, self.log = cfg, device, log
+        self.ctx = load_context(str(device))
+
+    def __call__(self, trainer: Trainer) -> dict[str, float]:
+        import warnings
+
+        from gankit.metrics.evaluate import evaluate_generator
+
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # n < 10,000 is the user's choice
+            m = evaluate_generator(trainer.sampler, self.cfg.model.z_dim, n=self.cfg.train.eval_n,
+                                   device=self.device, seed=0, ctx=self.ctx)
+        m = {k: float(v) for k, v in m.items()}
+        self.log(f"epoch {trainer.epoch} eval (n={m['n']:.0f}, {time.perf_counter() - start:.0f}"
+                 f" s): FID {m['fid']:.2f}, classifier score {m['classifier_score']:.2f}, "
+                 f"{m['classes_covered']:.0f} classes")
+        return {("eval_n" if k == "n" else k): v for k, v in m.items()}
+
+
 def train(
     cfg: Config | None,
     out: Path | None = None,
@@ -116,6 +152,9 @@ def train(
 
         require_tensorboard()
     device = resolve_device(cfg.train.device)
+    if is_toy(cfg.data.dataset) and device.type == "cpu":
+        # The toy MLPs are tiny: intra-op threads only add overhead (10x slower on 2 busy cores).
+        torch.set_num_threads(1)
     data = load_dataset(cfg.data, log=log)
     trainer = Trainer(cfg, data.samples, device, labels=data.labels)
     if state is not None:
@@ -138,19 +177,32 @@ def train(
         f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
         f"iterations/epoch, epochs {trainer.epoch + 1}..{t.epochs}, on {device} "
         f"({t.precision}); run folder {out}")
+    toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
+    toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
+    evaluator = None
     while trainer.epoch < t.epochs:
         progress = _progress_bar(trainer, t.epochs) if t.progress else None
         record = trainer.train_epoch(progress)
+        if toy is not None:
+            record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
+        if t.eval_every and (trainer.epoch % t.eval_every == 0 or trainer.epoch == t.epochs):
+            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
+            record.update(evaluator(trainer))
         metrics.log(record)
         if tb is not None:
             tb.log(record)
         e = trainer.epoch
         last = e == t.epochs
         if e == 1 or e % t.sample_every == 0 or last:
-            grid = trainer.sample()
-            save_grid(grid, out / "samples" / f"epoch_{e:04d}.png", nrow=10)
-            if tb is not None:
-                tb.log_images("samples", grid, e)
+            picture = out / "samples" / f"epoch_{e:04d}.png"
+            if toy is None:
+                grid = trainer.sample()
+                save_grid(grid, picture, nrow=10)
+                if tb is not None:
+                    tb.log_images("samples", grid, e)
+            else:
+                save_toy_snapshot(trainer.g, trainer.d, toy, toy_z, picture,
+                                  title=f"{toy.name}, {cfg.loss.game} game, epoch {e}")
         if e % t.checkpoint_every == 0 or last:
             ckpt.save_atomic(trainer.state_dict(), out / ckpt.CHECKPOINT_DIR /
                              ckpt.checkpoint_name(e))

@@ -29,17 +29,15 @@ epoch boundary.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit import __version__
+from gankit import __version__, diagnostics
 from gankit.config import Config
 from gankit.ema import EMA
 from gankit.errors import CheckpointError, ConfigError
@@ -192,14 +190,13 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        with torch.no_grad():
-            plain = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-            return {
-                "loss_d": loss.detach(),
-                "d_real": torch.sigmoid(real_logits).mean(),
-                "d_fake": torch.sigmoid(fake_logits).mean(),
-                "js_hat": (math.log(4.0) - plain) / 2.0,
-            }
+        d_real, d_fake = diagnostics.d_means(real_logits, fake_logits)
+        return {
+            "loss_d": loss.detach(),
+            "d_real": d_real,
+            "d_fake": d_fake,
+            "js_hat": diagnostics.js_hat_from_logits(real_logits, fake_logits),
+        }
 
     def g_step(self, batch_size: int) -> dict[str, Tensor]:
         """(2) Update G through a frozen D on fresh noise."""
@@ -215,8 +212,7 @@ class Trainer:
             loss = self.game.g_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
-            grads = [p.grad for p in self.g.parameters() if p.grad is not None]
-            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            grad_norm = diagnostics.grad_norm(self.g)
             self.opt_g.step()
         finally:
             self.d.requires_grad_(True)
@@ -224,8 +220,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.g)
         self.g_steps += 1
-        with torch.no_grad():
-            dj = self.game.dj_dlogit(fake_logits.detach()).abs().mean()
+        dj = diagnostics.mean_abs_dj_dlogit(self.game, fake_logits)
         return {"loss_g": loss.detach(), "g_grad_norm": grad_norm, "dj_dl": dj}
 
     # ------------------------------------------------------------------ epochs

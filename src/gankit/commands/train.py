@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.lr_d=1e-4 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--eval-every", type=int, metavar="K",
+                   help="log FID, KID, classifier score, ... into metrics.jsonl every K epochs")
+    p.add_argument("--eval-n", type=int, metavar="N", help="samples per evaluation (10000)")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log to RUN/tensorboard (pip install 'gankit[tensorboard]')")
     p.set_defaults(func=run)
@@ -71,6 +74,8 @@ FLAG_KEYS = {
     "ema": "train.ema",
     "n_critic": "train.n_critic",
     "image_size": "data.image_size",
+    "eval_every": "train.eval_every",
+    "eval_n": "train.eval_n",
 }
 """Named flags and the config keys they set."""
 

@@ -1,7 +1,8 @@
 """Training data: `load_dataset(cfg.data)` turns a data set name into one tensor.
 
 Images come back as float32 (N, C, H, W) scaled to [-1, 1] by (x - 127.5) / 127.5, exactly
-as the notes do, with their labels (N,) when the data set has them.
+as the notes do, with their labels (N,) when the data set has them. Toy sets
+(gankit.data.toy) come back as float32 vectors (N, V), a fixed draw with seed 0.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import DataConfig
+from gankit.data.toy import is_toy, make_toy
 from gankit.errors import ConfigError
 
 
@@ -84,6 +86,8 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         if log is not None:
             kwargs["progress"] = log
         images, labels = load_mnist("train", **kwargs)
+    elif is_toy(cfg.dataset):
+        return Dataset(cfg.dataset, make_toy(cfg.dataset, cfg.toy_samples, seed=0))
     elif cfg.dataset == "idx":
         from gankit.data.mnist import load_idx_folder
 

@@ -33,6 +33,14 @@ def conditional_accuracy(classifier_probs: Any, asked_labels: Any) -> dict[str, 
     return {"overall": overall, "per_class": per_class, "counts": counts.tolist()}
 
 
+def format_accuracy(result: dict[str, Any]) -> str:
+    """Two lines for `gankit eval`: the asked-for-class accuracy overall and per class."""
+    cells = "  ".join(f"{k}: {'-' if a is None else f'{100 * a:.1f}%'}"
+                      for k, a in enumerate(result["per_class"]))
+    return (f"asked-for class accuracy (conditional G): {100 * result['overall']:.1f}%\n"
+            f"  per class  {cells}")
+
+
 def _numpy(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()

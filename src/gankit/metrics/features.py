@@ -1,0 +1,254 @@
+"""The MNIST feature extractor: a small CNN, its training, and loading its shipped weights.
+
+Every metric in `gankit.metrics` is computed in this network's feature space: the 128-d
+penultimate layer (for FID, KID, precision/recall, density/coverage) and the 10-class
+softmax (for the classifier score, mode coverage and confidence). Inception weights suit
+28 x 28 digits badly and cannot be downloaded offline; the field's advice is a classifier
+trained on MNIST (THEORY.md section 4). Figures from different extractors are not comparable.
+
+Images enter as float tensors (B, 1, 28, 28) in [-1, 1], the range a generator emits.
+The weights ship as `gankit/assets/mnist_extractor.safetensors`, with a json beside it that
+records their SHA256, test accuracy, seed, command and torch version; `load_extractor`
+checks the SHA256 before it reads a byte of the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.errors import CheckpointError
+
+FEATURE_DIM = 128
+"""Size of the penultimate layer: the feature space of FID, KID and precision/recall."""
+
+ASSET_NAME = "mnist_extractor.safetensors"
+RECORD_NAME = "mnist_extractor.json"
+
+
+class MNISTExtractor(nn.Module):
+    """image (B, 1, 28, 28) in [-1, 1] -> (features (B, 128), logits (B, 10)).
+
+    conv5(32)-BN-ReLU-pool -> conv5(64)-BN-ReLU-pool -> 1024 -> 128 (ReLU) -> 10.
+    Shapes: 28 -> 24 -> 12 -> 8 -> 4; 64 x 4 x 4 = 1024. About 185k parameters.
+    """
+
+    def __init__(self, feature_dim: int = FEATURE_DIM, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 5, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 4 * 4, feature_dim), nn.ReLU(),
+        )  # fmt: skip
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(feature_dim, 10)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        feats = self.body(x)  # (B, F)
+        logits = self.head(self.dropout(feats))  # (B, 10)
+        return feats, logits
+
+
+def to_model_input(images: np.ndarray) -> Tensor:
+    """uint8 images (N, 28, 28) in [0, 255] -> float (N, 1, 28, 28) in [-1, 1]."""
+    assert images.dtype == np.uint8 and images.shape[1:] == (28, 28), images.shape
+    return torch.from_numpy(images).float().div_(127.5).sub_(1.0).unsqueeze(1)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `train_extractor` returns: the trained model and its measured figures."""
+
+    model: MNISTExtractor
+    test_accuracy: float
+    seconds: float
+    epochs: int
+    seed: int
+
+
+def train_extractor(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    epochs: int = 4,
+    seed: int = 0,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    log: bool = True,
+) -> TrainResult:
+    """Train the extractor on uint8 MNIST arrays; deterministic for a given seed and thread count.
+
+    Adam with a one-cycle learning-rate schedule and random shifts
+    of up to 2 pixels. Returns the model in eval mode and its accuracy on (test_x, test_y).
+    """
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = MNISTExtractor()
+    x_all = to_model_input(train_x)
+    y_all = torch.from_numpy(train_y.astype(np.int64))
+    steps_per_epoch = (len(x_all) + batch_size - 1) // batch_size
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.2
+    )
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(x_all), generator=gen)
+        total = 0.0
+        for i in range(steps_per_epoch):
+            idx = order[i * batch_size : (i + 1) * batch_size]
+            x = _random_shift(x_all[idx], 2, gen)  # (B, 1, 28, 28)
+            _, logits = model(x)
+            loss = F.cross_entropy(logits, y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item()
+        if log:
+            acc = accuracy(model, test_x, test_y)
+            elapsed = time.perf_counter() - start
+            print(f"epoch {epoch + 1}/{epochs}  loss {total / steps_per_epoch:.4f}  "
+                  f"test acc {acc:.4%}  {elapsed:.0f}s", flush=True)  # fmt: skip
+    model.eval()
+    acc = accuracy(model, test_x, test_y)
+    return TrainResult(model, acc, time.perf_counter() - start, epochs, seed)
+
+
+def _random_shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
+    """Shift the whole batch by one random (dy, dx) in [-max_shift, max_shift], padding with -1."""
+    dy, dx = torch.randint(-max_shift, max_shift + 1, (2,), generator=gen).tolist()
+    if dy == 0 and dx == 0:
+        return x
+    m = max_shift
+    padded = F.pad(x, (m, m, m, m), value=-1.0)  # (B, 1, 28 + 2m, 28 + 2m)
+    return padded[:, :, m + dy : m + dy + 28, m + dx : m + dx + 28]
+
+
+@torch.no_grad()
+def accuracy(model: MNISTExtractor, images: np.ndarray, labels: np.ndarray) -> float:
+    """Share of uint8 images (N, 28, 28) the model classifies as their label."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(images), 1000):
+        _, logits = model(to_model_input(images[i : i + 1000]))
+        correct += int((logits.argmax(1).numpy() == labels[i : i + 1000]).sum())
+    model.train(was_training)
+    return correct / len(images)
+
+
+@torch.no_grad()
+def extract(
+    model: MNISTExtractor, images: Tensor, batch_size: int = 500, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """images (N, 1, 28, 28) in [-1, 1] -> (features (N, 128) float64, probs (N, 10) float64)."""
+    assert images.ndim == 4 and images.shape[1:] == (1, 28, 28), tuple(images.shape)
+    model.eval()
+    feats, probs = [], []
+    for i in range(0, images.shape[0], batch_size):
+        x = images[i : i + batch_size].to(device=device, dtype=torch.float32)
+        f, logits = model(x)
+        feats.append(f.double().cpu().numpy())
+        probs.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
+    return np.concatenate(feats), np.concatenate(probs)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
+    """Write the weights (safetensors) to `out` and the record json beside it; return the record."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
+    # no metadata: safetensors writes a metadata dict in arbitrary key order, which would
+    # make the file's SHA256 differ between two runs with bit-identical weights
+    save_file(state, str(out))
+    record = {
+        "file": out.name,
+        "sha256": sha256_file(out),
+        "test_accuracy": round(result.test_accuracy, 6),
+        "test_set": "MNIST test (10,000 images)",
+        "epochs": result.epochs,
+        "seed": result.seed,
+        "train_seconds": round(result.seconds, 1),
+        "threads": torch.get_num_threads(),
+        "command": command,
+        "torch_version": torch.__version__,
+        "feature_dim": FEATURE_DIM,
+        "input": "float (B, 1, 28, 28) in [-1, 1]",
+    }
+    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def default_weights() -> Path:
+    """Path of the weights shipped inside the package (gankit/assets)."""
+    return Path(str(resources.files("gankit") / "assets" / ASSET_NAME))
+
+
+def load_extractor(
+    path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> MNISTExtractor:
+    """The extractor in eval mode, from `path` (default: the shipped asset).
+
+    The SHA256 recorded in the json beside the weights is checked first; a mismatch or a
+    missing file raises CheckpointError.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights = Path(path) if path is not None else default_weights()
+    record_path = weights.with_suffix(".json")
+    if not weights.is_file() or not record_path.is_file():
+        raise CheckpointError(
+            f"extractor weights {weights} or their record {record_path.name} not found; "
+            "run `gankit eval train-extractor --out PATH` or reinstall gankit"
+        )
+    record = json.loads(record_path.read_text())
+    actual = sha256_file(weights)
+    if actual != record.get("sha256"):
+        raise CheckpointError(
+            f"extractor weights {weights} have SHA256 {actual[:12]}..., but {record_path.name} "
+            f"records {str(record.get('sha256'))[:12]}...; the file is corrupt or replaced, "
+            "retrain with `gankit eval train-extractor`"
+        )
+    try:
+        state = load_file(str(weights))
+    except SafetensorError as err:
+        raise CheckpointError(f"extractor weights {weights} unreadable ({err})") from err
+    model = MNISTExtractor()
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"extractor weights {weights} do not fit MNISTExtractor: {str(err).splitlines()[0]}"
+        ) from err
+    return model.to(device).eval()
+
+
+def extractor_record(path: str | Path | None = None) -> dict:
+    """The json record beside the extractor weights (SHA256, test accuracy, seed, ...)."""
+    weights = Path(path) if path is not None else default_weights()
+    return json.loads(weights.with_suffix(".json").read_text())

@@ -1,0 +1,110 @@
+"""The shipped MNIST extractor: integrity checks, outputs, and what its features measure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from digits import render_digits
+from PIL import Image, ImageFilter
+
+from gankit.errors import CheckpointError
+from gankit.metrics import scores
+from gankit.metrics.features import (
+    FEATURE_DIM,
+    default_weights,
+    extract,
+    extractor_record,
+    load_extractor,
+    save_extractor,
+    sha256_file,
+    to_model_input,
+    train_extractor,
+)
+
+
+@pytest.fixture(scope="module")
+def extractor() -> torch.nn.Module:
+    return load_extractor()
+
+
+def test_shipped_weights_are_small_and_match_their_record() -> None:
+    weights = default_weights()
+    record = extractor_record()
+    assert weights.stat().st_size < 2_000_000
+    assert sha256_file(weights) == record["sha256"]
+    assert record["test_accuracy"] >= 0.993
+    assert {"seed", "command", "torch_version"} <= set(record)
+
+
+def test_tampered_or_missing_weights_are_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "x.safetensors"
+    shutil.copy(default_weights(), copy)
+    shutil.copy(default_weights().with_suffix(".json"), copy.with_suffix(".json"))
+    load_extractor(copy)  # an intact copy loads
+    data = bytearray(copy.read_bytes())
+    data[-1] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA256"):
+        load_extractor(copy)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_extractor(tmp_path / "missing.safetensors")
+
+
+def test_extract_gives_features_and_probabilities(extractor) -> None:
+    images, _ = render_digits(20)
+    feats, probs = extract(extractor, to_model_input(images), batch_size=7)
+    assert feats.shape == (20, FEATURE_DIM) and probs.shape == (20, 10)
+    assert feats.dtype == np.float64 and (feats >= 0).all()  # post-ReLU
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
+    again, _ = extract(extractor, to_model_input(images), batch_size=20)
+    np.testing.assert_allclose(feats, again, rtol=1e-5, atol=1e-6)
+
+
+def _degrade(images: np.ndarray, noise: float = 0.0, blur: float = 0.0) -> torch.Tensor:
+    if blur > 0:
+        kernel = ImageFilter.GaussianBlur(blur)
+        images = np.stack([np.asarray(Image.fromarray(im).filter(kernel)) for im in images])
+    x = to_model_input(images)
+    if noise > 0:
+        x = x + noise * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    return x.clamp(-1, 1)
+
+
+def test_fid_rises_steadily_with_noise_and_with_blur(extractor) -> None:
+    reference, _ = extract(extractor, to_model_input(render_digits(400, seed=0)[0]))
+    samples = render_digits(400, seed=1)[0]
+    for kind, levels in (("noise", (0.0, 0.2, 0.4, 0.8)), ("blur", (0.0, 0.8, 1.5, 2.5))):
+        fids = [scores.fid(reference, extract(extractor, _degrade(samples, **{kind: v}))[0])
+                for v in levels]  # fmt: skip
+        assert all(a < b for a, b in zip(fids, fids[1:], strict=False)), (kind, fids)
+
+
+def test_samples_of_a_single_digit_cover_one_class(extractor) -> None:
+    images, _ = render_digits(300, seed=2, digits=(0,))
+    _, probs = extract(extractor, to_model_input(images))
+    coverage = scores.mode_coverage(probs)
+    assert coverage.classes_covered == 1 and np.argmax(coverage.histogram) == 0
+    assert scores.classifier_score(probs) < 1.2
+
+
+def test_training_is_reproducible_and_round_trips(tmp_path: Path) -> None:
+    x, y = render_digits(128, seed=3)
+    runs = [train_extractor(x, y, x[:64], y[:64], epochs=1, seed=5, batch_size=64, log=False)
+            for _ in range(2)]  # fmt: skip
+    a, b = (r.model.state_dict() for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    out = tmp_path / "ex.safetensors"
+    record = save_extractor(runs[0], out, "test")
+    assert json.loads(out.with_suffix(".json").read_text())["sha256"] == record["sha256"]
+    # identical weights give an identical file: the recorded SHA256 is reproducible
+    again = save_extractor(runs[1], tmp_path / "again.safetensors", "test")
+    assert again["sha256"] == record["sha256"]
+    loaded = load_extractor(out)
+    images = to_model_input(x[:8])
+    runs[0].model.eval()
+    torch.testing.assert_close(loaded(images)[1], runs[0].model(images)[1])

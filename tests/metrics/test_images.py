@@ -1,0 +1,117 @@
+"""Reading samples from other tools: layouts, value ranges, PNG folders, bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.errors import DataError
+from gankit.metrics.images import detect_range, load_images, to_signed_images
+
+
+def _bytes(n: int = 4) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+
+
+def _expected(u8: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(u8.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [lambda a: a, lambda a: a[:, None], lambda a: a[..., None], lambda a: a.reshape(len(a), 784)],
+    ids=["NHW", "N1HW", "NHW1", "N784"],
+)
+@pytest.mark.parametrize(
+    "scale",
+    [lambda a: a, lambda a: a.astype(np.float32) / 255.0, lambda a: a / 127.5 - 1.0,
+     lambda a: a.astype(np.float64)],
+    ids=["uint8", "unit-float", "signed-float", "byte-float"],
+)  # fmt: skip
+def test_every_usual_layout_and_range_gives_the_same_images(layout, scale) -> None:
+    u8 = _bytes()
+    out = to_signed_images(layout(scale(u8)))
+    assert out.shape == (4, 1, 28, 28) and out.dtype == torch.float32
+    torch.testing.assert_close(out, _expected(u8), atol=1e-5, rtol=0)
+
+
+def test_range_detection_rules() -> None:
+    assert detect_range(np.zeros((2, 28, 28), np.uint8)) == "byte"
+    assert detect_range(np.zeros((2, 28, 28), np.int64)) == "byte"
+    assert detect_range(np.zeros((2, 28, 28), bool)) == "unit"
+    assert detect_range(np.full((2, 28, 28), 0.5)) == "unit"
+    assert detect_range(np.full((2, 28, 28), -0.5)) == "signed"
+    assert detect_range(np.full((2, 28, 28), 200.0)) == "byte"
+
+
+def test_an_explicit_range_overrides_detection() -> None:
+    # a [-1, 1] generator whose samples happen to have no negative pixel: detection says unit
+    x = np.full((2, 28, 28), 0.5, np.float32)
+    torch.testing.assert_close(to_signed_images(x), torch.zeros(2, 1, 28, 28))
+    torch.testing.assert_close(to_signed_images(x, "signed"), torch.full((2, 1, 28, 28), 0.5))
+
+
+def test_values_outside_the_range_are_an_error() -> None:
+    with pytest.raises(DataError, match="outside the unit range"):
+        to_signed_images(np.full((2, 28, 28), 2.0), "unit")
+    with pytest.raises(DataError, match="outside the byte range"):
+        to_signed_images(np.full((2, 28, 28), 300.0))
+
+
+@pytest.mark.parametrize(
+    "array, message",
+    [(np.zeros((3, 32, 32)), "not an MNIST-like batch"),
+     (np.zeros((3, 3, 28, 28)), "not an MNIST-like batch"),
+     (np.zeros((0, 28, 28)), "holds no images"),
+     (np.full((2, 28, 28), np.nan), "NaN"),
+     (np.array([["a"] * 28] * 28), "not numeric")],
+)  # fmt: skip
+def test_bad_arrays_give_one_line_errors(array: np.ndarray, message: str) -> None:
+    with pytest.raises(DataError, match=message) as err:
+        to_signed_images(array)
+    assert "\n" not in str(err.value)
+
+
+def test_npy_and_npz_files(tmp_path: Path) -> None:
+    u8 = _bytes()
+    np.save(tmp_path / "a.npy", u8)
+    np.savez(tmp_path / "one.npz", whatever=u8)
+    np.savez(tmp_path / "named.npz", labels=np.arange(4), images=u8)
+    np.savez(tmp_path / "many.npz", a=u8, b=u8)
+    for name in ("a.npy", "one.npz", "named.npz"):
+        torch.testing.assert_close(load_images(tmp_path / name), _expected(u8))
+    torch.testing.assert_close(load_images(tmp_path / "many.npz", key="b"), _expected(u8))
+    with pytest.raises(DataError, match="--key"):
+        load_images(tmp_path / "many.npz")
+    with pytest.raises(DataError, match="'c' not in"):
+        load_images(tmp_path / "many.npz", key="c")
+
+
+def test_png_folder_is_read_in_name_order(tmp_path: Path) -> None:
+    u8 = _bytes(3)
+    for i, im in enumerate(u8):
+        Image.fromarray(im).save(tmp_path / f"{i:03d}.png")
+    Image.fromarray(u8[0]).convert("RGB").save(tmp_path / "999.png")  # colour PNG -> gray
+    (tmp_path / "notes.txt").write_text("ignored")
+    out = load_images(tmp_path)
+    torch.testing.assert_close(out, _expected(np.concatenate([u8, u8[:1]])))
+
+
+def test_bad_files_and_folders_give_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "big").mkdir()
+    Image.new("L", (64, 64)).save(tmp_path / "big" / "grid.png")
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    (tmp_path / "x.jpg").write_bytes(b"")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    cases = [("empty", "no .png"), ("big", "expected 28x28"), ("junk.npy", "not a readable"),
+             ("x.jpg", "unsupported file type"), ("missing.npy", "no such file"),
+             ("obj.npy", "not a readable")]  # fmt: skip
+    for name, message in cases:
+        with pytest.raises(DataError, match=message) as err:
+            load_images(tmp_path / name)
+        assert "\n" not in str(err.value)
