@@ -93,3 +93,13 @@ def test_idx_dataset_reads_any_idx_folder(tmp_path: Path) -> None:
     data = load_dataset(DataConfig(dataset="idx", data_dir=str(tmp_path), limit=10))
     assert data.sample_shape == (1, 28, 28) and len(data) == 10
     assert data.labels.dtype.is_floating_point is False
+
+
+def test_mnist_and_idx_resize_only_when_asked(tmp_path: Path) -> None:
+    idx = pytest.importorskip("gankit.data.idx")
+    idx.write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((3, 5, 5), np.uint8))
+    idx.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros((3,), np.uint8))
+    assert load_dataset(DataConfig(dataset="idx", data_dir=str(tmp_path))).sample_shape == (
+        1, 5, 5)  # native size by default
+    assert load_dataset(DataConfig(dataset="idx", data_dir=str(tmp_path),
+                                   image_size=32)).sample_shape == (1, 32, 32)

@@ -1,8 +1,9 @@
 """Checkpoint files: atomic save, safe load, listing and finding the newest.
 
 A checkpoint is the trainer's whole-run `state_dict()` written with `torch.save`: tensors,
-numbers, strings, lists and dicts only. Loading uses `torch.load(weights_only=True)`, which
-never runs code from the file. Writes go to a temporary file in the same folder, are
+numbers, strings, lists and dicts only. Loading first checks the archive's CRC-32s (so a
+flipped bit is an error, not silently wrong weights), then uses `torch.load(weights_only=True)`,
+which never runs code from the file. Writes go to a temporary file in the same folder, are
 fsynced, then renamed over the target, so a crash never leaves a half-written checkpoint
 under a checkpoint's name.
 """
@@ -12,8 +13,11 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import struct
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ from gankit.errors import CheckpointError
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
+_TEMP = re.compile(r"^\.epoch_\d{4,}\.pt\..*\.tmp$")
 
 
 def checkpoint_name(epoch: int) -> str:
@@ -42,7 +47,10 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            Path(tmp).unlink(missing_ok=True)
+        except OSError:
+            pass  # the original error matters more; a stale temp file is harmless
         raise
     _fsync_dir(path.parent)
     return path
@@ -61,6 +69,18 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _crc_failure(path: Path) -> str | None:
+    """Why the archive at `path` fails its zip CRC-32 checks, or None when every member passes."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError, KeyError, IndexError, struct.error,
+            UnicodeDecodeError, zlib.error) as err:
+        return f"unreadable archive: {type(err).__name__}"
+    return None if bad is None else f"CRC mismatch in {bad}"
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint without executing code from it; problems become CheckpointError."""
     path = Path(path)
@@ -71,6 +91,9 @@ def load(path: str | Path) -> dict[str, Any]:
                "{why}; use an earlier checkpoint from the same folder")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(corrupt.format(why=" (not a torch.save archive)"))
+    damaged = _crc_failure(path)  # torch.load itself never checks the CRCs
+    if damaged:
+        raise CheckpointError(corrupt.format(why=f" ({damaged})"))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -119,3 +142,38 @@ def prune(run_dir: str | Path, keep: int) -> list[Path]:
     for p in doomed:
         p.unlink(missing_ok=True)
     return doomed
+
+
+def latest_valid(
+    run_dir: str | Path, warn: Callable[[str], None] | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of a run that loads, and its state.
+
+    A newer checkpoint that is truncated, corrupt or refused is skipped with a warning
+    naming it (through `warn`); if none loads, CheckpointError lists what was wrong.
+    """
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"run folder {str(run_dir)!r} has no checkpoints in "
+                              f"{CHECKPOINT_DIR}/; train it first or give a .pt file")
+    problems = []
+    for path in reversed(found):
+        try:
+            return path, load(path)
+        except CheckpointError as err:
+            problems.append(str(err))
+            if warn is not None:
+                warn(f"warning: skipping checkpoint {path.name}: {err}")
+    raise CheckpointError(f"no checkpoint of run folder {str(run_dir)!r} loads: "
+                          + "; ".join(problems))
+
+
+def remove_stale_temps(run_dir: str | Path) -> list[Path]:
+    """Delete temp files that a crash during `save_atomic` left in the checkpoint folder."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if _TEMP.match(p.name)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GankitError as err:
         print(f"gankit: error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:  # a file problem no command anticipated: still one line
+        where = f" {err.filename!r}:" if err.filename else ""
+        print(f"gankit: error:{where} {err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130

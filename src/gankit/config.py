@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ class DataConfig:
     """mnist: folder of IDX files to use before any download (also env GANKIT_DATA_DIR);
     idx: the folder of IDX files; folder: the folder of images (subfolders = classes)."""
     image_size: int | None = None
-    """Side of the (square) training images; None = 28 for mnist/idx (native), 32 for
-    folder. Other sizes are resized to it."""
+    """Side of the (square) training images; None = the data's own size for mnist/idx
+    (28 x 28 for MNIST) and 32 for folder. Images of another size are resized to it."""
     limit: int | None = None
     """Use only the first N training images (tests and smoke runs); None = all."""
     toy_samples: int = 10_000
@@ -107,6 +108,8 @@ class TrainConfig:
     """Write a checkpoint every this many epochs, and at the end."""
     keep_checkpoints: int = 3
     """Keep the newest this many checkpoints."""
+    nan_retries: int = 3
+    """Retries of an epoch whose losses or weights became NaN/inf (see gankit.guard); 0 = stop."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
     eval_every: int | None = None
@@ -234,7 +237,13 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}={value!r} is not a number")
-        return float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}={value} is not a finite number")
+        return value
     if text.startswith("list"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = [value]
@@ -297,6 +306,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"config file {str(p)!r} is not valid YAML/JSON: {first}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {str(p)!r} is nested too deeply to be a config") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -362,6 +373,7 @@ def validate(cfg: Config) -> Config:
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")
+    need(t.nan_retries >= 0, f"train.nan_retries={t.nan_retries} must be >= 0")
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
     return cfg

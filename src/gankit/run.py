@@ -12,18 +12,22 @@ Layout of a run folder:
 
 from __future__ import annotations
 
+import errno
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gankit import checkpoint as ckpt
-from gankit.config import Config, apply_overrides, dump_yaml, validate
+from gankit.config import Config, apply_overrides, dump_yaml, read_config_file, validate
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError, GankitError
+from gankit.guard import train_epoch_guarded
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
@@ -32,7 +36,7 @@ from gankit.trainer import Trainer, check_state, resolve_device
 RESUME_OVERRIDABLE = ("train.epochs", "train.eval_every", "train.eval_n", "train.sample_every",
                       "train.checkpoint_every",
                       "train.keep_checkpoints", "train.progress", "train.device",
-                      "train.tensorboard")
+                      "train.tensorboard", "train.nan_retries")
 """Config keys a resumed run may change; anything else would break exact resume."""
 
 
@@ -58,6 +62,54 @@ def prepare_run_dir(out: Path) -> Path:
         raise GankitError(f"cannot write to output folder {str(out)!r}: "
                           f"{err.strerror or err}; choose a writable --out") from None
     return out
+
+
+@contextmanager
+def _writing(out: Path, target: Path) -> Iterator[None]:
+    """Turn an OSError while writing `target` into a one-line GankitError naming the folder."""
+    try:
+        yield
+    except OSError as err:
+        code = errno.errorcode.get(err.errno or 0, "")
+        reason = f"{err.strerror or err}" + (f" [{code}]" if code else "")
+        raise GankitError(
+            f"cannot write {target.name} in run folder {str(out)!r}: {reason}; the newest "
+            f"checkpoint in it is intact: free space or fix the folder, then continue with "
+            f"gankit train --resume --out {out}"
+        ) from None
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write a small text file so that a crash leaves the old or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
+    """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
+
+    A newest checkpoint that is corrupt or truncated is skipped with a warning naming it; a
+    run killed before its first checkpoint is started over from its config.yaml.
+    """
+    if not out.is_dir():
+        path = ckpt.resolve_checkpoint(out)
+        state = ckpt.load(path)
+        check_state(state)
+        log(f"resuming from {path} (epoch {state['epoch']})")
+        return path.parent.parent, state
+    with _writing(out, out / ckpt.CHECKPOINT_DIR):
+        stale = ckpt.remove_stale_temps(out)
+    for p in stale:
+        log(f"removed {p.name}, left by a checkpoint write that was interrupted")
+    if not ckpt.list_checkpoints(out) and (out / "config.yaml").is_file():
+        log(f"{out} has no checkpoint yet (stopped during its first epochs); starting it "
+            "over from its config.yaml")
+        return out, None
+    path, state = ckpt.latest_valid(out, warn=log)
+    check_state(state)
+    log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
+    return out, state
 
 
 def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
@@ -127,12 +179,11 @@ def train(
     if resume:
         if out is None:
             raise GankitError("--resume needs the run folder: add --out RUN_DIR")
-        path = ckpt.resolve_checkpoint(out)
-        if path.parent.name == ckpt.CHECKPOINT_DIR:
-            out = path.parent.parent
-        state = ckpt.load(path)
-        check_state(state)
-        cfg = Config.from_dict(state["config"])
+        out, state = _resume_state(out, log)
+        if state is None:
+            cfg = Config.from_dict(read_config_file(out / "config.yaml"))
+        else:
+            cfg = Config.from_dict(state["config"])
         extra = resume_overrides or {}
         bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE)
         if bad:
@@ -140,7 +191,6 @@ def train(
                               f"needs the same run); only {', '.join(RESUME_OVERRIDABLE)} may "
                               "change")
         validate(apply_overrides(cfg, extra))
-        log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
     else:
         if cfg is None:
             raise GankitError("a new run needs a config")
@@ -164,14 +214,17 @@ def train(
                 "--epochs to train further")
             return out
 
-    (out / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+    with _writing(out, out / "config.yaml"):
+        _write_text_atomic(out / "config.yaml", dump_yaml(cfg))
     metrics = JsonlLogger(out / "metrics.jsonl")
-    metrics.truncate_after(trainer.epoch)
+    with _writing(out, metrics.path):
+        metrics.truncate_after(trainer.epoch)
     tb = None
     if cfg.train.tensorboard:
         from gankit.tb import TensorBoardLogger
 
-        tb = TensorBoardLogger(out / "tensorboard")
+        with _writing(out, out / "tensorboard"):
+            tb = TensorBoardLogger(out / "tensorboard")
     t = cfg.train
     log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
         f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
@@ -181,16 +234,19 @@ def train(
     toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
     evaluator = None
     while trainer.epoch < t.epochs:
-        progress = _progress_bar(trainer, t.epochs) if t.progress else None
-        record = trainer.train_epoch(progress)
+        record = train_epoch_guarded(
+            trainer, t.nan_retries,
+            (lambda: _progress_bar(trainer, t.epochs)) if t.progress else (lambda: None), log)
         if toy is not None:
             record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
         if t.eval_every and (trainer.epoch % t.eval_every == 0 or trainer.epoch == t.epochs):
             evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
             record.update(evaluator(trainer))
-        metrics.log(record)
+        with _writing(out, metrics.path):
+            metrics.log(record)
         if tb is not None:
-            tb.log(record)
+            with _writing(out, out / "tensorboard"):
+                tb.log(record)
         e = trainer.epoch
         last = e == t.epochs
         if e == 1 or e % t.sample_every == 0 or last:
@@ -199,14 +255,17 @@ def train(
                 grid = trainer.sample()
                 save_grid(grid, picture, nrow=10)
                 if tb is not None:
-                    tb.log_images("samples", grid, e)
+                    with _writing(out, out / "tensorboard"):
+                        tb.log_images("samples", grid, e)
             else:
-                save_toy_snapshot(trainer.g, trainer.d, toy, toy_z, picture,
-                                  title=f"{toy.name}, {cfg.loss.game} game, epoch {e}")
+                with _writing(out, picture):
+                    save_toy_snapshot(trainer.g, trainer.d, toy, toy_z, picture,
+                                      title=f"{toy.name}, {cfg.loss.game} game, epoch {e}")
         if e % t.checkpoint_every == 0 or last:
-            ckpt.save_atomic(trainer.state_dict(), out / ckpt.CHECKPOINT_DIR /
-                             ckpt.checkpoint_name(e))
-            ckpt.prune(out, t.keep_checkpoints)
+            target = out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e)
+            with _writing(out, target):
+                ckpt.save_atomic(trainer.state_dict(), target)
+                ckpt.prune(out, t.keep_checkpoints)
         if not t.progress:
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
                 f"{record['loss_g']:.3f}, D(x) {record['d_real']:.2f}, D(G(z)) "

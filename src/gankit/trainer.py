@@ -254,7 +254,7 @@ class Trainer:
             index = perm[i * b : (i + 1) * b]
             real = self.data.index_select(0, index)
             real_labels = None if self.labels is None else self.labels.index_select(0, index)
-            stats = self.d_step(real, real_labels)
+            stats = self.d_step(real) if real_labels is None else self.d_step(real, real_labels)
             if (self.iteration + 1) % k == 0:
                 stats.update(self.g_step(b))
                 g_done += 1
@@ -414,15 +414,26 @@ def check_state(state: dict[str, Any]) -> None:
                               f"that wrote it ({state.get('gankit_version', 'unknown')})")
 
 
-def load_generator(path: Any, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
+def load_generator(
+    path: Any, device: torch.device | str = "cpu", warn: Callable[[str], None] | None = None
+) -> tuple[nn.Module, Config]:
     """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed.
 
     G holds the EMA weights when the run kept an EMA. A conditional G (`g.n_classes > 0`)
     is called as g(z, labels); `gankit.models.generate(g, z, labels)` handles both kinds.
-    """
-    from gankit.checkpoint import load, resolve_checkpoint
 
-    state = load(resolve_checkpoint(path))
+    A run folder gives its newest checkpoint that loads; a corrupt newer one is named through
+    `warn` (default: a line on stderr).
+    """
+    import sys
+    from pathlib import Path
+
+    from gankit.checkpoint import latest_valid, load, resolve_checkpoint
+
+    if Path(path).is_dir():
+        _, state = latest_valid(path, warn or (lambda m: print(m, file=sys.stderr)))
+    else:
+        state = load(resolve_checkpoint(path))
     check_state(state)
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),

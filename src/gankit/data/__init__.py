@@ -15,7 +15,7 @@ from torch import Tensor
 
 from gankit.config import DataConfig
 from gankit.data.toy import is_toy, make_toy
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, DataError
 
 
 @dataclass
@@ -56,8 +56,8 @@ def resize_images(x: Tensor, size: int) -> Tensor:
     return out.clamp(-1.0, 1.0).contiguous()
 
 
-DEFAULT_IMAGE_SIZE = {"mnist": 28, "idx": 28, "folder": 32}
-"""Image side per data set when `data.image_size` is None."""
+FOLDER_IMAGE_SIZE = 32
+"""Image side of a folder data set when `data.image_size` is None (IDX/MNIST: native)."""
 
 
 def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
@@ -65,15 +65,15 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
 
     `idx`: any folder of MNIST-named IDX files (e.g. Fashion-MNIST), no checksum.
     `folder`: PNG/JPEG images (gankit.data.folder). Images are resized to
-    `cfg.image_size` when it differs from their size (default: DEFAULT_IMAGE_SIZE).
+    `cfg.image_size` when it is set and differs from their size (folders: default 32).
     """
-    size = cfg.image_size or DEFAULT_IMAGE_SIZE.get(cfg.dataset, 28)
     if cfg.dataset == "folder":
         from gankit.data.folder import load_folder
 
         if not cfg.data_dir:
             raise ConfigError("data set 'folder' needs its folder: use --data folder:PATH")
-        images, labels, _ = load_folder(cfg.data_dir, size, log=log)
+        images, labels, _ = load_folder(cfg.data_dir, cfg.image_size or FOLDER_IMAGE_SIZE,
+                                        log=log)
         if cfg.limit is not None:
             images = images[: cfg.limit]
             labels = None if labels is None else labels[: cfg.limit]
@@ -96,5 +96,10 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
         raise ConfigError(f"unknown data set {cfg.dataset!r}; choose one of: mnist, idx, folder")
     if cfg.limit is not None:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
-    samples = resize_images(images_to_tensor(images), size)
+    if images.size == 0:
+        raise DataError(f"data set {cfg.dataset!r} ({cfg.data_dir or 'the MNIST cache'}) holds "
+                        f"no pixels (images of shape {tuple(images.shape)}); check its files")
+    samples = images_to_tensor(images)
+    if cfg.image_size is not None:
+        samples = resize_images(samples, cfg.image_size)
     return Dataset(cfg.dataset, samples, torch.from_numpy(labels).long())

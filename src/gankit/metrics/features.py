@@ -226,7 +226,15 @@ def load_extractor(
             f"extractor weights {weights} or their record {record_path.name} not found; "
             "run `gankit eval train-extractor --out PATH` or reinstall gankit"
         )
-    record = json.loads(record_path.read_text())
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise CheckpointError(f"extractor record {record_path} is unreadable ({type(err).__name__})"
+                              "; reinstall gankit or retrain with `gankit eval "
+                              "train-extractor`") from None
+    if not isinstance(record, dict):
+        raise CheckpointError(f"extractor record {record_path} is not a JSON object; reinstall "
+                              "gankit or retrain with `gankit eval train-extractor`")
     actual = sha256_file(weights)
     if actual != record.get("sha256"):
         raise CheckpointError(
