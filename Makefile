@@ -25,5 +25,8 @@ test: lint
 	sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
 
+bench: setup
+	$(BIN)/python benchmarks/throughput.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

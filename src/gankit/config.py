@@ -102,6 +102,11 @@ class TrainConfig:
     """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`."""
     precision: str = "fp32"
     """`fp32`, or `bf16` autocast (CPUs with AVX-512 BF16, GPUs)."""
+    compile: bool = False
+    """torch.compile G and D (opt-in: compiling takes a while; see benchmarks/)."""
+    threads: int = 0
+    """CPU threads for PyTorch (torch.set_num_threads); 0 keeps PyTorch's default. On a
+    machine shared with other jobs, 1 can be several times faster than one per core."""
     sample_every: int = 50
     """Write a 10 x 10 sample grid at epoch 1, every this many epochs, and at the end."""
     checkpoint_every: int = 5
@@ -367,6 +372,7 @@ def validate(cfg: Config) -> Config:
          f"of: {', '.join(PRECISIONS)}")
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
          f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+    need(t.threads >= 0, f"train.threads={t.threads} must be >= 0 (0: PyTorch's default)")
     need(t.eval_every is None or t.eval_every > 0,
          f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
     need(t.eval_n >= 2, f"train.eval_n={t.eval_n} must be >= 2 (10000 for reported figures)")

@@ -6,9 +6,10 @@ at any iteration makes that sum non-finite; after the epoch the parameters of G 
 checked once as well. A bad epoch is rolled back to the in-memory copy of the state taken
 before it (weights, both optimisers, counters, RNG state) and run again.
 
-What changes on a retry, exactly: retry k (k = 1, 2, ...) of epoch e reseeds the global
-torch RNG with `retry_seed(seed, e, k)` right after the rollback. That RNG draws the noise
-z fed to G and D's dropout masks, so those differ from the failed try. Everything else is
+What changes on a retry, exactly: retry k (k = 1, 2, ...) of epoch e reseeds the trainer's
+random streams with `trainer.reseed(retry_seed(seed, e, k))` right after the rollback: the
+noise generator (z fed to G) and the global torch RNG (D's dropout masks), so those differ
+from the failed try. Everything else is
 the last good state: weights, optimiser moments, the data order of epoch e (a function of
 (seed, e) only), the fixed sample latents and the config (train.seed is not changed). The
 RNG state saved with the next checkpoint is the one after the retried epoch, so resuming
@@ -64,7 +65,7 @@ def train_epoch_guarded(
     for attempt in range(retries + 1):
         if attempt > 0:
             trainer.load_state_dict(good)
-            torch.manual_seed(retry_seed(trainer.cfg.train.seed, epoch, attempt))
+            trainer.reseed(retry_seed(trainer.cfg.train.seed, epoch, attempt))
         record = trainer.train_epoch(progress())
         bad = nonfinite(trainer, record)
         if not bad:

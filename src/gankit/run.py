@@ -8,6 +8,9 @@ Layout of a run folder:
                          `sample_every` epochs, and the last epoch); for toy sets a
                          snapshot instead: samples and D(x) (gankit.toy_run)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
+
+Under torchrun (gankit.distributed) every rank trains; only rank 0 writes the run folder,
+logs, evaluates and shows progress. Every rank reads the checkpoint when resuming.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import torch
 
 from gankit import checkpoint as ckpt
+from gankit import distributed
 from gankit.config import Config, apply_overrides, dump_yaml, read_config_file, validate
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
@@ -36,7 +40,7 @@ from gankit.trainer import Trainer, check_state, resolve_device
 RESUME_OVERRIDABLE = ("train.epochs", "train.eval_every", "train.eval_n", "train.sample_every",
                       "train.checkpoint_every",
                       "train.keep_checkpoints", "train.progress", "train.device",
-                      "train.tensorboard", "train.nan_retries")
+                      "train.tensorboard", "train.nan_retries", "train.threads")
 """Config keys a resumed run may change; anything else would break exact resume."""
 
 
@@ -176,6 +180,9 @@ def train(
     When resuming, `cfg` is ignored (pass None): the config comes from the checkpoint,
     changed only by `resume_overrides` among RESUME_OVERRIDABLE.
     """
+    info = distributed.from_env()
+    if info is not None and not info.is_main:
+        log = _quiet
     if resume:
         if out is None:
             raise GankitError("--resume needs the run folder: add --out RUN_DIR")
@@ -194,19 +201,40 @@ def train(
     else:
         if cfg is None:
             raise GankitError("a new run needs a config")
-        out = prepare_run_dir(out or default_run_dir(cfg))
         state = None
 
     if cfg.train.tensorboard:
         from gankit.tb import require_tensorboard
 
         require_tensorboard()
-    device = resolve_device(cfg.train.device)
+    device = distributed.device_for(info, resolve_device(cfg.train.device))
+    with distributed.session(info, device):
+        if not resume:
+            wanted = out or default_run_dir(cfg)
+            out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
+        return _train(cfg, out, state, device, info, log)
+
+
+def _quiet(_: str) -> None:
+    """The log of ranks other than 0."""
+
+
+def _train(
+    cfg: Config, out: Path, state: dict[str, Any] | None, device: torch.device,
+    info: distributed.DistInfo | None, log: Callable[[str], None],
+) -> Path:
+    """The training loop of `train`, inside the process group when distributed."""
+    main = info is None or info.is_main
     if is_toy(cfg.data.dataset) and device.type == "cpu":
         # The toy MLPs are tiny: intra-op threads only add overhead (10x slower on 2 busy cores).
         torch.set_num_threads(1)
-    data = load_dataset(cfg.data, log=log)
-    trainer = Trainer(cfg, data.samples, device, labels=data.labels)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    # Rank 0 loads (and may download) first; then the others read the cached files.
+    loaded: dict[str, Any] = {}
+    distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
+    data = loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
+    trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
     if state is not None:
         trainer.load_state_dict(state)
         if trainer.epoch >= cfg.train.epochs:
@@ -214,29 +242,38 @@ def train(
                 "--epochs to train further")
             return out
 
-    with _writing(out, out / "config.yaml"):
-        _write_text_atomic(out / "config.yaml", dump_yaml(cfg))
     metrics = JsonlLogger(out / "metrics.jsonl")
-    with _writing(out, metrics.path):
-        metrics.truncate_after(trainer.epoch)
+    if main:
+        with _writing(out, out / "config.yaml"):
+            _write_text_atomic(out / "config.yaml", dump_yaml(cfg))
+        with _writing(out, metrics.path):
+            metrics.truncate_after(trainer.epoch)
     tb = None
-    if cfg.train.tensorboard:
+    if cfg.train.tensorboard and main:
         from gankit.tb import TensorBoardLogger
 
         with _writing(out, out / "tensorboard"):
             tb = TensorBoardLogger(out / "tensorboard")
     t = cfg.train
+    ranks = f" over {info.world_size} processes" if info is not None else ""
     log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
-        f"({len(data)} samples), batch {t.batch_size}, {trainer.iterations_per_epoch()} "
-        f"iterations/epoch, epochs {trainer.epoch + 1}..{t.epochs}, on {device} "
-        f"({t.precision}); run folder {out}")
+        f"({len(data)} samples), batch {t.batch_size}{ranks}, "
+        f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
+        f"{t.epochs}, on {device} ({t.precision}); run folder {out}")
     toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
     toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
     evaluator = None
     while trainer.epoch < t.epochs:
         record = train_epoch_guarded(
             trainer, t.nan_retries,
-            (lambda: _progress_bar(trainer, t.epochs)) if t.progress else (lambda: None), log)
+            (lambda: _progress_bar(trainer, t.epochs)) if t.progress and main
+            else (lambda: None), log)
+        e = trainer.epoch
+        last = e == t.epochs
+        if e % t.checkpoint_every == 0 or last:
+            whole = trainer.state_dict()  # every rank: it gathers the ranks' RNG states
+        if not main:
+            continue
         if toy is not None:
             record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
         if t.eval_every and (trainer.epoch % t.eval_every == 0 or trainer.epoch == t.epochs):
@@ -247,8 +284,6 @@ def train(
         if tb is not None:
             with _writing(out, out / "tensorboard"):
                 tb.log(record)
-        e = trainer.epoch
-        last = e == t.epochs
         if e == 1 or e % t.sample_every == 0 or last:
             picture = out / "samples" / f"epoch_{e:04d}.png"
             if toy is None:
@@ -264,7 +299,7 @@ def train(
         if e % t.checkpoint_every == 0 or last:
             target = out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e)
             with _writing(out, target):
-                ckpt.save_atomic(trainer.state_dict(), target)
+                ckpt.save_atomic(whole, target)
                 ckpt.prune(out, t.keep_checkpoints)
         if not t.progress:
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
@@ -274,8 +309,9 @@ def train(
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
     if tb is not None:
         tb.close()
-    from gankit.report import try_write_report
+    if main:
+        from gankit.report import try_write_report
 
-    try_write_report(out, log)
+        try_write_report(out, log)
     return out
 

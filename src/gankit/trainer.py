@@ -23,8 +23,17 @@ from a generator seeded by (seed, EMA updates), so the global RNG and resume are
 
 The trainer knows nothing about files except through `state_dict()` / `load_state_dict()`
 and the optional run folder hooks in `fit`. Resume is exact on CPU: the shuffle of epoch e
-depends only on (seed, e), and the global RNG state (noise, dropout) is saved at each
-epoch boundary.
+depends only on (seed, e), and the noise generator's and the global RNG's (dropout) states
+are saved at each epoch boundary.
+
+Speed (see benchmarks/throughput.py): the data stay one tensor on the device, batches are
+index_select'ed from a per-epoch permutation, Adam is fused (one kernel per step), the
+statistics stay on the device (no host sync in the hot loop), D's weight gradients are not
+computed in G's step, and `train.compile` opts into torch.compile.
+
+Distributed (gankit.distributed): with `dist` given, rank r trains on its rows of each
+global batch, G and D are wrapped in DistributedDataParallel for their own steps, and G's
+step runs through D's underlying module (frozen, so DDP of D expects no gradients then).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from torch import Tensor, nn
 
 from gankit import __version__, diagnostics
 from gankit.config import Config
+from gankit.distributed import DistInfo, all_gather_objects, mean_over_ranks
 from gankit.ema import EMA
 from gankit.errors import CheckpointError, ConfigError
 from gankit.losses import get_game, gradient_penalty, interpolation_weights
@@ -70,6 +80,21 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"device {name!r} is not a valid device; use auto, cpu or cuda") from None
 
 
+NOISE_SEED_OFFSET = 104_729
+"""The noise generator is seeded seed + this (the fixed sample latents use seed + 7919)."""
+
+
+def make_adam(
+    params: Any, lr: float, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
+    """Adam, fused into one kernel per step where this torch and device support it."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     """The shuffle of epoch `epoch`: a function of (seed, epoch) only, so resume is exact."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -93,17 +118,31 @@ class Trainer:
     """Owns G, D, their optimisers and the run's counters; trains on one data tensor."""
 
     def __init__(
-        self,
-        cfg: Config,
-        data: Tensor,
-        device: torch.device | str = "cpu",
-        labels: Tensor | None = None,
+        self, cfg: Config, data: Tensor, device: torch.device | str = "cpu",
+        dist: DistInfo | None = None, labels: Tensor | None = None,
     ) -> None:
-        """`data`: (N, *sample_shape) float32 training samples (images in [-1, 1]);
-        `labels`: (N,) int64 class labels (needed when `cfg.model.conditional`)."""
+        """`data`: (N, *sample_shape) float32 training samples (images in [-1, 1]).
+
+        `dist`: this process's rank in a distributed run (gankit.distributed), or None.
+        `labels`: (N,) int64 class labels (needed when `cfg.model.conditional`).
+        """
         self.cfg = cfg
         self.device = torch.device(device)
+        self.dist = dist
         t = cfg.train
+        self.world = dist.world_size if dist is not None else 1
+        self.rank = dist.rank if dist is not None else 0
+        if t.batch_size % self.world:
+            raise ConfigError(f"batch size {t.batch_size} does not split over {self.world} "
+                              f"processes; use a multiple of {self.world}, e.g. --batch-size "
+                              f"{max(1, t.batch_size // self.world) * self.world}")
+        self.local_batch = t.batch_size // self.world
+        """Images per iteration on this rank: the global batch / number of ranks."""
+        if (t.precision == "bf16" and self.device.type == "cuda"
+                and not torch.cuda.is_bf16_supported()):
+            raise ConfigError(f"precision bf16 needs a GPU with bf16 (Ampere or newer); "
+                              f"{torch.cuda.get_device_name(self.device)} has none: use "
+                              "--precision fp32")
         if t.batch_size > data.shape[0]:
             raise ConfigError(
                 f"batch size {t.batch_size} is larger than the data set ({data.shape[0]} "
@@ -124,8 +163,29 @@ class Trainer:
         )
         self.g.to(self.device)
         self.d.to(self.device)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=t.lr_g, betas=(t.beta1_g, t.beta2))
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=t.lr_d, betas=(t.beta1_d, t.beta2))
+        self.opt_g = make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2))
+        self.opt_d = make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2))
+        self._adam_modes = [(o.param_groups[0].get("fused"), o.param_groups[0].get("foreach"))
+                            for o in (self.opt_g, self.opt_d)]
+        if getattr(t, "compile", False):
+            self.g.compile()
+            self.d.compile()
+        # The modules the steps call: DDP wrappers in a distributed run (G's in G's step,
+        # D's in D's step), else the modules themselves. G's step calls D's own module.
+        self.g_run: nn.Module = self.g
+        self.d_run: nn.Module = self.d
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.g_run = DDP(self.g, device_ids=ids, gradient_as_bucket_view=True)
+            self.d_run = DDP(self.d, device_ids=ids, gradient_as_bucket_view=True)
+        # Noise: the same generator on every rank and in a single process; each rank keeps
+        # its rows of the global batch's noise. Dropout uses the global RNG, per rank.
+        self.noise_gen = torch.Generator(device=self.device)
+        self.noise_gen.manual_seed(t.seed + NOISE_SEED_OFFSET)
+        if self.rank > 0:
+            torch.manual_seed(t.seed + 1_000_003 * self.rank)
         self.ema = EMA(self.g, t.ema) if t.ema else None
         self._ema_calibrated_at: int | None = None
         # Fixed latents: every sample grid of a run shows the same 100 z's.
@@ -143,15 +203,26 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
+    def reseed(self, seed: int) -> None:
+        """Fresh random streams: the noise generator (seed + offset, alike on every rank) and
+        the global RNG for dropout (seed, plus an offset per rank other than 0)."""
+        self.noise_gen.manual_seed(seed + NOISE_SEED_OFFSET)
+        torch.manual_seed(seed + 1_000_003 * self.rank)
+
     def noise(self, n: int) -> Tensor:
-        """z ~ N(0, I), (n, Z), from the global RNG (saved in the state dict)."""
-        return torch.randn(n, self.cfg.model.z_dim, device=self.device)
+        """z ~ N(0, I), (n, Z): this rank's rows of the global draw of n * ranks vectors."""
+        z = torch.randn(n * self.world, self.cfg.model.z_dim, device=self.device,
+                        generator=self.noise_gen)
+        return z[self.rank * n : (self.rank + 1) * n] if self.world > 1 else z
 
     def fake_labels(self, n: int) -> Tensor | None:
-        """Class labels for n fakes, uniform over the K classes; None when unconditional."""
+        """Class labels for n fakes, uniform over the K classes, from the noise generator
+        (this rank's rows of the global draw, like `noise`); None when unconditional."""
         if not self.n_classes:
             return None
-        return torch.randint(0, self.n_classes, (n,), device=self.device)
+        y = torch.randint(0, self.n_classes, (n * self.world,), device=self.device,
+                          generator=self.noise_gen)
+        return y[self.rank * n : (self.rank + 1) * n] if self.world > 1 else y
 
     def d_step(self, real: Tensor, real_labels: Tensor | None = None) -> dict[str, Tensor]:
         """(1) Update D on real images and fresh fakes; G gets no gradient.
@@ -171,9 +242,9 @@ class Trainer:
         both = torch.cat([real, fake.to(real.dtype)])  # (2B, C, H, W)
         with self._autocast():
             if cond:
-                logits = self.d(both, torch.cat([real_labels, fake_labels])).float()  # (2B,)
+                logits = self.d_run(both, torch.cat([real_labels, fake_labels])).float()  # (2B,)
             else:
-                logits = self.d(both).float()  # (2B,)
+                logits = self.d_run(both).float()  # (2B,)
         real_logits, fake_logits = logits[:b], logits[b:]
         # (1c) D's cost with one-sided label smoothing, then one Adam step
         loss = self.game.d_loss(real_logits, fake_logits, self.cfg.loss.real_label)
@@ -206,9 +277,9 @@ class Trainer:
                 z = self.noise(batch_size)
                 y = self.fake_labels(batch_size)
                 if y is None:
-                    fake_logits = self.d(self.g(z)).float()  # (B,)
+                    fake_logits = self.d(self.g_run(z)).float()  # (B,)
                 else:
-                    fake_logits = self.d(self.g(z, y), y).float()  # (B,)
+                    fake_logits = self.d(self.g_run(z, y), y).float()  # (B,)
             loss = self.game.g_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
@@ -237,6 +308,7 @@ class Trainer:
         """
         epoch = self.epoch + 1
         b = self.cfg.train.batch_size
+        lb, lo = self.local_batch, self.rank * self.local_batch
         n_iter = self.iterations_per_epoch()
         k = self.cfg.train.n_critic
         perm = epoch_permutation(self.data.shape[0], self.cfg.train.seed, epoch).to(self.device)
@@ -247,16 +319,17 @@ class Trainer:
         self.g.train()
         self.d.train()
         start = time.perf_counter()
-        def averages(d_done: int) -> Tensor:
-            return sums / torch.where(is_g, float(max(g_done, 1)), float(d_done))
+
+        def averages(d_done: int, totals: Tensor = sums) -> Tensor:
+            return totals / torch.where(is_g, float(max(g_done, 1)), float(d_done))
 
         for i in range(n_iter):
-            index = perm[i * b : (i + 1) * b]
+            index = perm[i * b + lo : i * b + lo + lb]
             real = self.data.index_select(0, index)
             real_labels = None if self.labels is None else self.labels.index_select(0, index)
             stats = self.d_step(real) if real_labels is None else self.d_step(real, real_labels)
             if (self.iteration + 1) % k == 0:
-                stats.update(self.g_step(b))
+                stats.update(self.g_step(lb))
                 g_done += 1
             sums += torch.stack([stats[name].float() if name in stats else zero
                                  for name in STAT_NAMES])
@@ -272,7 +345,7 @@ class Trainer:
         seconds = time.perf_counter() - start
         self.elapsed += seconds
         self.epoch = epoch
-        means = averages(max(n_iter, 1)).tolist()
+        means = averages(max(n_iter, 1), mean_over_ranks(self.dist, sums)).tolist()
         record: dict[str, Any] = {"epoch": epoch, "iteration": self.iteration,
                                   "g_steps": self.g_steps}
         record.update(dict(zip(STAT_NAMES, means, strict=True)))
@@ -339,9 +412,14 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume or to sample: one dict of tensors and plain data."""
-        rng = {"torch": torch.get_rng_state()}
+        rng: dict[str, Any] = {"torch": torch.get_rng_state(),
+                               "noise": self.noise_gen.get_state(),
+                               "noise_device": self.device.type}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.world > 1:  # a collective: every rank calls state_dict together
+            rng["ranks"] = all_gather_objects(self.dist, {k: v for k, v in rng.items()
+                                                          if k in ("torch", "cuda")})
         extra: dict[str, Any] = {}
         if self.ema is not None:
             self._calibrate_ema()
@@ -393,9 +471,30 @@ class Trainer:
         self.g_steps = int(state.get("g_steps", self.iteration))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.fixed_z = state["fixed_z"].clone()
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        rng = state["rng"]
+        mine: dict[str, Any] | None = rng
+        if self.world > 1:
+            ranks = rng.get("ranks")
+            if ranks is not None and len(ranks) == self.world:
+                mine = {**rng, **ranks[self.rank]}
+            elif self.rank > 0:
+                mine = None  # saved with another number of ranks: fresh dropout RNG
+        if mine is None:
+            torch.manual_seed(self.cfg.train.seed + 1_000_003 * self.rank + self.iteration)
+        else:
+            torch.set_rng_state(mine["torch"])
+            if "cuda" in mine and self.device.type == "cuda":
+                torch.cuda.set_rng_state(mine["cuda"], self.device)
+        if "noise" in rng and rng.get("noise_device", "cpu") == self.device.type:
+            self.noise_gen.set_state(rng["noise"])
+        else:  # saved on another kind of device (or before the noise generator existed)
+            self.noise_gen.manual_seed(self.cfg.train.seed + NOISE_SEED_OFFSET + self.iteration)
+        # Fused or not is this trainer's choice, not the checkpoint's (load_state_dict
+        # copies the saved groups' flags).
+        for opt, (fused, foreach) in zip((self.opt_g, self.opt_d), self._adam_modes,
+                                         strict=True):
+            for group in opt.param_groups:
+                group["fused"], group["foreach"] = fused, foreach
 
 
 REQUIRED_KEYS = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d", "epoch",
