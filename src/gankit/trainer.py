@@ -251,7 +251,10 @@ class Trainer:
         if self.game.gradient_penalty > 0:
             # (1c') WGAN-GP: lambda * E (||grad D(x_hat)|| - 1)^2, eps ~ U[0,1] per sample;
             # conditional: x_hat is scored with the real image's class.
-            eps = interpolation_weights(real)
+            # eps from the noise generator, this rank's rows of the global draw (like z)
+            shape = (b * self.world,) + (1,) * (real.ndim - 1)
+            eps = interpolation_weights(real.new_empty(shape), self.noise_gen)
+            eps = eps[self.rank * b : (self.rank + 1) * b] if self.world > 1 else eps
 
             def critic(x: Tensor) -> Tensor:
                 return self.d(x, real_labels) if cond else self.d(x)
