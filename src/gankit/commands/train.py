@@ -22,17 +22,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", metavar="GAME",
                    help="game: minimax, non-saturating, maximum-likelihood, least-squares, "
                         "wgan-gp, hinge")
-    p.add_argument("--model", metavar="NAME", help="mlp (default) or dcgan")
+    p.add_argument("--model", metavar="NAME", help="mlp (default), dcgan, or toy-mlp (toy sets)")
     p.add_argument("--conditional", action="store_true", default=None,
                    help="condition G and D on the class labels")
     p.add_argument("--ema", type=float, metavar="DECAY",
                    help="sample from an EMA of G's weights, e.g. 0.999 (0 = off)")
     p.add_argument("--n-critic", type=int, metavar="K", help="D steps per G step (WGAN-GP: 5)")
     p.add_argument("--data", metavar="SOURCE",
-                   help="mnist (default), idx (with --data-dir DIR) or folder:PATH (your "
-                        "PNG/JPEG images)")
+                   help="mnist (default), idx (with --data-dir DIR), folder:PATH (your "
+                        "PNG/JPEG images) or a toy set")
     p.add_argument("--image-size", type=int, metavar="S",
-                   help="side of the training images (default 28 for MNIST/IDX, 32 folders)")
+                   help="side of the training images, resized to it (default: MNIST/IDX "
+                        "native, folders 32)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs to train (in total)")
     p.add_argument("--batch-size", type=int, metavar="B", help="images per iteration")
     p.add_argument("--seed", type=int, metavar="S", help="random seed")
