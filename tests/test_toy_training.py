@@ -83,8 +83,9 @@ def test_summarise_uses_the_sample_std_and_flags_non_finite():
 def test_parse_games():
     assert parse_games(None) == ["minimax", "non-saturating", "maximum-likelihood"]
     assert parse_games("minimax, maximum-likelihood") == ["minimax", "maximum-likelihood"]
-    with pytest.raises(ConfigError, match="hinge"):
-        parse_games("minimax,hinge")
+    assert parse_games("minimax,hinge") == ["minimax", "hinge"]  # the later games too
+    with pytest.raises(ConfigError, match="hinge"):  # the error lists the choices
+        parse_games("minimax,wasserstein")
     with pytest.raises(ConfigError, match="twice"):
         parse_games("minimax,minimax")
 

@@ -25,10 +25,15 @@ class DataConfig:
     """What to train on."""
 
     dataset: str = "mnist"
-    """Data set name: `mnist`, `idx` (any MNIST-format IDX folder given by data_dir), or a toy
-    set `gaussian1d`, `ring2d`, `grid2d` (gankit.data.toy)."""
+    """Data set name: `mnist`, `idx` (any MNIST-format IDX folder given by `data_dir`, e.g.
+    Fashion-MNIST), `folder` (PNG/JPEG images in `data_dir`; CLI `--data folder:PATH`), or a
+    toy set `gaussian1d`, `ring2d`, `grid2d` (gankit.data.toy)."""
     data_dir: str | None = None
-    """Folder of IDX files to use before any download (also env GANKIT_DATA_DIR)."""
+    """mnist: folder of IDX files to use before any download (also env GANKIT_DATA_DIR);
+    idx: the folder of IDX files; folder: the folder of images (subfolders = classes)."""
+    image_size: int | None = None
+    """Side of the (square) training images; None = the data's own size for mnist/idx
+    (28 x 28 for MNIST) and 32 for folder. Images of another size are resized to it."""
     limit: int | None = None
     """Use only the first N training images (tests and smoke runs); None = all."""
     toy_samples: int = 10_000
@@ -40,7 +45,8 @@ class ModelConfig:
     """The networks (gankit.models)."""
 
     name: str = "mlp"
-    """Model family: `mlp` (the notes' Example 2, images) or `toy-mlp` (vectors, toy sets)."""
+    """Model family: `mlp` (the notes' Example 2, images), `dcgan` (28, 32 or 64-pixel
+    images) or `toy-mlp` (vectors, toy sets)."""
     z_dim: int = 100
     """Size of the latent vector z ~ N(0, I)."""
     g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
@@ -49,6 +55,10 @@ class ModelConfig:
     """Hidden widths of the MLP discriminator."""
     dropout: float = 0.3
     """Dropout after the discriminator's first two hidden layers (0 disables it)."""
+    width: int = 64
+    """DCGAN's base channel count w (G: ... 2w -> w -> C; D: C -> w -> 2w ...)."""
+    conditional: bool = False
+    """Condition G and D on the data set's class labels (G: embedding; D: projection)."""
 
 
 @dataclass
@@ -56,7 +66,8 @@ class LossConfig:
     """The game (gankit.losses)."""
 
     game: str = "non-saturating"
-    """Generator game: `minimax`, `non-saturating` (the notes' code), `maximum-likelihood`."""
+    """Game: `minimax`, `non-saturating` (the notes' code), `maximum-likelihood`,
+    `least-squares`, `wgan-gp`, `hinge` (gankit.losses.GAMES)."""
     real_label: float = 0.9
     """Target for real images in D's cost: 0.9 is one-sided label smoothing (the notes), 1 off."""
 
@@ -69,6 +80,12 @@ class TrainConfig:
     """Passes over a fresh shuffle of the whole training set."""
     batch_size: int = 256
     """Images per iteration; an epoch has floor(N / batch_size) iterations."""
+    n_critic: int = 1
+    """D steps per G step. Each D step takes its own real batch, so an epoch still has
+    floor(N / batch_size) iterations (= D steps) and floor(that / n_critic) G steps."""
+    ema: float | None = None
+    """Decay of an exponential moving average of G's weights used for samples and
+    evaluation, e.g. 0.999; None or 0 = off."""
     lr_d: float = 2e-4
     """Adam learning rate of D (the notes: 0.0002)."""
     lr_g: float = 2e-4
@@ -328,6 +345,17 @@ def validate(cfg: Config) -> Config:
              f"{d.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
     need(d.toy_samples > 0, f"data.toy_samples={d.toy_samples} must be > 0")
     need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
+    need(m.width > 0, f"model.width={m.width} must be > 0")
+    need(d.image_size is None or d.image_size > 0,
+         f"data.image_size={d.image_size} must be > 0 (or null for the data set's default)")
+    if m.name == "dcgan" and d.image_size is not None:
+        need(d.image_size in (28, 32, 64), f"data.image_size={d.image_size} cannot be built "
+             "by model dcgan; choose one of: 28, 32, 64")
+    need(d.dataset != "folder" or bool(d.data_dir), "data.dataset='folder' needs a folder "
+         "of images: use --data folder:PATH")
+    need(t.n_critic >= 1, f"train.n_critic={t.n_critic} must be >= 1; use e.g. --n-critic 5")
+    need(t.ema is None or 0.0 <= t.ema < 1.0,
+         f"train.ema={t.ema} must be in [0, 1) (e.g. 0.999; 0 or null = off)")
     need(all(h > 0 for h in m.g_hidden + m.d_hidden), "model hidden widths must all be > 0")
     need(0.0 <= m.dropout < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
     need(lo.game in GAMES, f"loss.game={lo.game!r} is unknown; choose one of: {', '.join(GAMES)}")
@@ -361,7 +389,7 @@ def validate(cfg: Config) -> Config:
 TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
 """The toy data sets of gankit.data.toy (kept in step with TOY_DATASETS there)."""
 
-DATASETS = ("mnist", "idx", *TOY_DATASETS)
+DATASETS = ("mnist", "idx", "folder", *TOY_DATASETS)
 """Data set names accepted in `data.dataset`."""
 
 PRECISIONS = ("fp32", "bf16", "auto")

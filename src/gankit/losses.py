@@ -15,6 +15,20 @@ We follow the review's convention (arXiv 2001.06937): no factor 1/2 on any cost.
 exp(l) overflows when D is very sure a fake is real. The maximum-likelihood cost therefore
 continues exp linearly above `ML_LOGIT_CAP` (value and slope match at the cap), so its
 gradient per sample is bounded by exp(ML_LOGIT_CAP) instead of becoming inf / NaN.
+
+Games beyond the notes (here l is D's raw output, no sigmoid; D's "logit" is its score):
+- least squares (LSGAN, Mao et al. 2017, eq. 2, labels a = 0 fake, b = 1 real, c = 1 the
+  value G wants D to give fakes; the paper's factor 1/2 is kept):
+  L_D = 1/2 E (l_real - b)^2 + 1/2 E (l_fake - a)^2,  J = 1/2 E (l_fake - c)^2,  dJ/dl = l - c.
+  `real_label` is b (0.9 = the soft real target).
+- Wasserstein with gradient penalty (WGAN-GP, Gulrajani et al. 2017, Algorithm 1, lambda 10):
+  L_D = E l_fake - E l_real + lambda E (||grad_x l(x_hat)||_2 - 1)^2,
+  x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] drawn once per sample;
+  J = -E l_fake, dJ/dl = -1. The penalty needs D and the data, so the game only names its
+  weight (`Game.gradient_penalty`) and the trainer adds `gradient_penalty(d, real, fake, eps)`.
+- hinge (Lim & Ye 2017; Miyato et al. 2018):
+  L_D = E relu(1 - l_real) + E relu(1 + l_fake),  J = -E l_fake,  dJ/dl = -1.
+WGAN-GP and hinge have no labels: `real_label` is ignored by them.
 """
 
 from __future__ import annotations
@@ -60,6 +74,69 @@ def g_cost_maximum_likelihood(fake_logits: Tensor, cap: float = ML_LOGIT_CAP) ->
     return -torch.where(fake_logits > cap, linear, torch.exp(clipped))
 
 
+LSGAN_A, LSGAN_B, LSGAN_C = 0.0, 1.0, 1.0
+"""LSGAN's targets: a for fakes in D's cost, b for reals, c what G wants D(G(z)) to be."""
+
+WGAN_GP_LAMBDA = 10.0
+"""Weight of WGAN-GP's gradient penalty (Gulrajani et al. 2017)."""
+
+
+def d_loss_least_squares(
+    real_logits: Tensor, fake_logits: Tensor, real_target: float = LSGAN_B
+) -> Tensor:
+    """LSGAN's D cost 1/2 E (l_real - b)^2 + 1/2 E (l_fake - a)^2, with b = `real_target`."""
+    return 0.5 * ((real_logits - real_target) ** 2).mean() + 0.5 * (
+        (fake_logits - LSGAN_A) ** 2
+    ).mean()
+
+
+def g_cost_least_squares(fake_logits: Tensor) -> Tensor:
+    """LSGAN's G cost per sample: 1/2 (l - c)^2."""
+    return 0.5 * (fake_logits - LSGAN_C) ** 2
+
+
+def d_loss_wasserstein(
+    real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0
+) -> Tensor:
+    """The critic's cost E l_fake - E l_real (without the penalty); `real_target` unused."""
+    del real_target
+    return fake_logits.mean() - real_logits.mean()
+
+
+def d_loss_hinge(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> Tensor:
+    """Hinge D cost E relu(1 - l_real) + E relu(1 + l_fake); `real_target` unused."""
+    del real_target
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def g_cost_negative_score(fake_logits: Tensor) -> Tensor:
+    """WGAN's and hinge's G cost per sample: -l."""
+    return -fake_logits
+
+
+def interpolation_weights(real: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """eps ~ U[0, 1], one per sample, shaped (B, 1, ..., 1) to broadcast over a sample."""
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    return torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+
+
+def gradient_penalty(
+    d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor
+) -> Tensor:
+    """WGAN-GP's E (||grad_x d(x_hat)||_2 - 1)^2 at x_hat = eps real + (1 - eps) fake.
+
+    `d` maps (B, ...) samples to (B,) scores; `eps` is (B, 1, ..., 1) (see
+    `interpolation_weights`). The result keeps its graph so that it can be backpropagated
+    into D's weights (a double backward).
+    """
+    assert eps.shape == (real.shape[0],) + (1,) * (real.ndim - 1), eps.shape
+    x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
+    scores = d(x_hat)  # (B,)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return ((norms - 1.0) ** 2).mean()
+
+
 @dataclass(frozen=True)
 class Game:
     """One GAN game: its D cost, its per-sample G cost and the closed-form dJ/dl."""
@@ -69,6 +146,8 @@ class Game:
     g_cost: Callable[[Tensor], Tensor]
     dj_dlogit: Callable[[Tensor], Tensor]
     summary: str
+    gradient_penalty: float = 0.0
+    """Weight of WGAN-GP's gradient penalty, which the trainer adds to D's cost; 0 = none."""
 
     def g_loss(self, fake_logits: Tensor) -> Tensor:
         """The generator cost J(G): the per-sample cost averaged over the batch."""
@@ -96,6 +175,28 @@ GAMES: dict[str, Game] = {
         g_cost_maximum_likelihood,
         lambda logit: -torch.exp(logit.clamp(max=ML_LOGIT_CAP)),
         "maximum-likelihood game: G minimises -E D/(1-D); KL(p_data || p_g) at optimal D",
+    ),
+    "least-squares": Game(
+        "least-squares",
+        d_loss_least_squares,
+        g_cost_least_squares,
+        lambda logit: logit - LSGAN_C,
+        "LSGAN: D and G minimise squared distances to the targets a=0, b=1, c=1",
+    ),
+    "wgan-gp": Game(
+        "wgan-gp",
+        d_loss_wasserstein,
+        g_cost_negative_score,
+        lambda logit: -torch.ones_like(logit),
+        "Wasserstein GAN with gradient penalty (lambda 10); use with --n-critic 5",
+        gradient_penalty=WGAN_GP_LAMBDA,
+    ),
+    "hinge": Game(
+        "hinge",
+        d_loss_hinge,
+        g_cost_negative_score,
+        lambda logit: -torch.ones_like(logit),
+        "hinge loss: D minimises E relu(1 - l_real) + E relu(1 + l_fake), G -E l_fake",
     ),
 }
 

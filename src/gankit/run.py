@@ -159,7 +159,7 @@ class _Evaluator:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # n < 10,000 is the user's choice
-            m = evaluate_generator(trainer.g, self.cfg.model.z_dim, n=self.cfg.train.eval_n,
+            m = evaluate_generator(trainer.sampler, self.cfg.model.z_dim, n=self.cfg.train.eval_n,
                                    device=self.device, seed=0, ctx=self.ctx)
         m = {k: float(v) for k, v in m.items()}
         self.log(f"epoch {trainer.epoch} eval (n={m['n']:.0f}, {time.perf_counter() - start:.0f}"
@@ -234,7 +234,7 @@ def _train(
     loaded: dict[str, Any] = {}
     distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
     data = loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
-    trainer = Trainer(cfg, data.samples, device, info)
+    trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
     if state is not None:
         trainer.load_state_dict(state)
         if trainer.epoch >= cfg.train.epochs:

@@ -8,6 +8,19 @@ The algorithm, per iteration (the notes' Example 2, Goodfellow et al. 2014, Algo
 An epoch is one pass over a fresh shuffle of the whole training set: floor(N / B)
 iterations of B real images each; the last partial batch is dropped.
 
+With `train.n_critic = k` (WGAN-GP's critic steps), an iteration is one D step on its own
+real batch, so an epoch still consumes the data once (floor(N / B) iterations, the notes'
+definition: real batches consumed) and G steps after every k-th iteration of the run (the
+count runs across epochs, so no D step is lost at an epoch's end): floor(N / B) / k G
+steps per epoch. A game with a gradient penalty (WGAN-GP) adds lambda * GP to D's cost.
+
+Conditional runs (`model.conditional`) feed labels: real images with their own labels,
+fakes with labels drawn uniformly from the K classes, in D's and in G's steps.
+With `train.ema`, an EMA of G's weights (gankit.ema) is updated after every G step and
+used for samples, grids and `load_generator`; before it is used or saved, its BatchNorm
+statistics are recomputed for its weights (EMA_CALIBRATION_BATCHES batches of fresh noise
+from a generator seeded by (seed, EMA updates), so the global RNG and resume are untouched).
+
 The trainer knows nothing about files except through `state_dict()` / `load_state_dict()`
 and the optional run folder hooks in `fit`. Resume is exact on CPU: the shuffle of epoch e
 depends only on (seed, e), and the noise generator's and the global RNG's (dropout) states
@@ -37,15 +50,22 @@ from torch import Tensor, nn
 from gankit import __version__, diagnostics
 from gankit.config import Config
 from gankit.distributed import DistInfo, all_gather_objects, mean_over_ranks
+from gankit.ema import EMA
 from gankit.errors import CheckpointError, ConfigError
-from gankit.losses import get_game
-from gankit.models import build_models
+from gankit.losses import get_game, gradient_penalty, interpolation_weights
+from gankit.models import build_models, class_grid_labels
 
 STATE_FORMAT = 1
 """Version of the checkpoint layout; bumped when it changes incompatibly."""
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "js_hat", "g_grad_norm", "dj_dl")
 """Per-epoch averages written to the metrics log, besides timing."""
+
+EMA_CALIBRATION_BATCHES = 32
+"""Batches (of train.batch_size latents) that recompute the EMA G's BatchNorm statistics."""
+
+G_STAT_NAMES = ("loss_g", "g_grad_norm", "dj_dl")
+"""The stats of G steps (averaged over G steps; the others over D steps)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,16 +123,30 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n, generator=gen)
 
 
+def num_classes(cfg: Config, labels: Tensor | None) -> int:
+    """K for a conditional run (max label + 1), 0 for an unconditional one."""
+    if not cfg.model.conditional:
+        return 0
+    if labels is None or labels.numel() == 0:
+        raise ConfigError(f"model.conditional needs class labels, and data set "
+                          f"{cfg.data.dataset!r} has none here; drop --conditional (a folder "
+                          "has labels when its images sit in one subfolder per class)")
+    if int(labels.min()) < 0:
+        raise ConfigError(f"class labels must be >= 0, got {int(labels.min())}")
+    return int(labels.max()) + 1
+
+
 class Trainer:
     """Owns G, D, their optimisers and the run's counters; trains on one data tensor."""
 
     def __init__(
         self, cfg: Config, data: Tensor, device: torch.device | str = "cpu",
-        dist: DistInfo | None = None,
+        dist: DistInfo | None = None, labels: Tensor | None = None,
     ) -> None:
         """`data`: (N, *sample_shape) float32 training samples (images in [-1, 1]).
 
         `dist`: this process's rank in a distributed run (gankit.distributed), or None.
+        `labels`: (N,) int64 class labels (needed when `cfg.model.conditional`).
         """
         self.cfg = cfg
         self.device = torch.device(device)
@@ -140,11 +174,16 @@ class Trainer:
             )
         self.data = data.to(self.device)
         self.game = get_game(cfg.loss.game)
+        self.n_classes = num_classes(cfg, labels)
+        self.labels = labels.to(self.device).long() if self.n_classes else None
+        if self.labels is not None and self.labels.shape[0] != data.shape[0]:
+            raise ConfigError(f"{self.labels.shape[0]} labels for {data.shape[0]} samples")
 
         torch.manual_seed(t.seed)
         self.g, self.d = build_models(
             cfg.model.name, cfg.model.z_dim, tuple(data.shape[1:]),
             cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
+            width=cfg.model.width, n_classes=self.n_classes,
         )
         self.g.to(self.device)
         self.d.to(self.device)
@@ -171,11 +210,14 @@ class Trainer:
         self.noise_gen.manual_seed(t.seed + NOISE_SEED_OFFSET)
         if self.rank > 0:
             torch.manual_seed(t.seed + 1_000_003 * self.rank)
+        self.ema = EMA(self.g, t.ema) if t.ema else None
+        self._ema_calibrated_at: int | None = None
         # Fixed latents: every sample grid of a run shows the same 100 z's.
         zgen = torch.Generator().manual_seed(t.seed + 7919)
         self.fixed_z = torch.randn(100, cfg.model.z_dim, generator=zgen)
         self.epoch = 0
         self.iteration = 0
+        self.g_steps = 0
         self.elapsed = 0.0
         """Training seconds over all sessions of this run."""
 
@@ -197,18 +239,52 @@ class Trainer:
                         generator=self.noise_gen)
         return z[self.rank * n : (self.rank + 1) * n] if self.world > 1 else z
 
-    def d_step(self, real: Tensor) -> dict[str, Tensor]:
-        """(1) Update D on real images and fresh fakes; G gets no gradient."""
+    def fake_labels(self, n: int) -> Tensor | None:
+        """Class labels for n fakes, uniform over the K classes, from the noise generator
+        (this rank's rows of the global draw, like `noise`); None when unconditional."""
+        if not self.n_classes:
+            return None
+        y = torch.randint(0, self.n_classes, (n * self.world,), device=self.device,
+                          generator=self.noise_gen)
+        return y[self.rank * n : (self.rank + 1) * n] if self.world > 1 else y
+
+    def d_step(self, real: Tensor, real_labels: Tensor | None = None) -> dict[str, Tensor]:
+        """(1) Update D on real images and fresh fakes; G gets no gradient.
+
+        `real_labels` (B,): the real images' classes (conditional runs only).
+        """
         b = real.shape[0]
-        # (1a) fresh fakes, G not differentiated
+        cond = self.n_classes > 0
+        assert (real_labels is not None) == cond, "real labels iff conditional"
+        # (1a) fresh fakes (with uniformly drawn classes), G not differentiated
         with torch.no_grad(), self._autocast():
-            fake = self.g(self.noise(b))
-        # (1b) one D pass over real and fake (as the notes' Keras code does)
+            z = self.noise(b)
+            fake_labels = self.fake_labels(b)
+            fake = self.g(z, fake_labels) if cond else self.g(z)
+        # (1b) one D pass over real and fake (as the notes' Keras code does; D has no
+        # BatchNorm, so the joint pass does not mix the two batches' statistics)
+        both = torch.cat([real, fake.to(real.dtype)])  # (2B, C, H, W)
         with self._autocast():
-            logits = self.d_run(torch.cat([real, fake.to(real.dtype)])).float()  # (2B,)
+            if cond:
+                logits = self.d_run(both, torch.cat([real_labels, fake_labels])).float()  # (2B,)
+            else:
+                logits = self.d_run(both).float()  # (2B,)
         real_logits, fake_logits = logits[:b], logits[b:]
         # (1c) D's cost with one-sided label smoothing, then one Adam step
         loss = self.game.d_loss(real_logits, fake_logits, self.cfg.loss.real_label)
+        if self.game.gradient_penalty > 0:
+            # (1c') WGAN-GP: lambda * E (||grad D(x_hat)|| - 1)^2, eps ~ U[0,1] per sample;
+            # conditional: x_hat is scored with the real image's class.
+            # eps from the noise generator, this rank's rows of the global draw (like z)
+            shape = (b * self.world,) + (1,) * (real.ndim - 1)
+            eps = interpolation_weights(real.new_empty(shape), self.noise_gen)
+            eps = eps[self.rank * b : (self.rank + 1) * b] if self.world > 1 else eps
+
+            def critic(x: Tensor) -> Tensor:
+                return self.d(x, real_labels) if cond else self.d(x)
+
+            gp = gradient_penalty(critic, real, fake.to(real.dtype), eps)
+            loss = loss + self.game.gradient_penalty * gp
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -225,7 +301,12 @@ class Trainer:
         self.d.requires_grad_(False)
         try:
             with self._autocast():
-                fake_logits = self.d(self.g_run(self.noise(batch_size))).float()  # (B,)
+                z = self.noise(batch_size)
+                y = self.fake_labels(batch_size)
+                if y is None:
+                    fake_logits = self.d(self.g_run(z)).float()  # (B,)
+                else:
+                    fake_logits = self.d(self.g_run(z, y), y).float()  # (B,)
             loss = self.game.g_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
@@ -233,6 +314,10 @@ class Trainer:
             self.opt_g.step()
         finally:
             self.d.requires_grad_(True)
+        # (2b) the moving average of G's weights follows every G step
+        if self.ema is not None:
+            self.ema.update(self.g)
+        self.g_steps += 1
         dj = diagnostics.mean_abs_dj_dlogit(self.game, fake_logits)
         return {"loss_g": loss.detach(), "g_grad_norm": grad_norm, "dj_dl": dj}
 
@@ -252,30 +337,44 @@ class Trainer:
         b = self.cfg.train.batch_size
         lb, lo = self.local_batch, self.rank * self.local_batch
         n_iter = self.iterations_per_epoch()
+        k = self.cfg.train.n_critic
         perm = epoch_permutation(self.data.shape[0], self.cfg.train.seed, epoch).to(self.device)
         sums = torch.zeros(len(STAT_NAMES), device=self.device)
+        zero = torch.zeros((), device=self.device)
+        is_g = torch.tensor([name in G_STAT_NAMES for name in STAT_NAMES], device=self.device)
+        g_done = 0
         self.g.train()
         self.d.train()
         start = time.perf_counter()
+
+        def averages(d_done: int, totals: Tensor = sums) -> Tensor:
+            return totals / torch.where(is_g, float(max(g_done, 1)), float(d_done))
+
         for i in range(n_iter):
-            real = self.data.index_select(0, perm[i * b + lo : i * b + lo + lb])
-            stats = self.d_step(real)
-            stats.update(self.g_step(lb))
-            sums += torch.stack([stats[k].float() for k in STAT_NAMES])
+            index = perm[i * b + lo : i * b + lo + lb]
+            real = self.data.index_select(0, index)
+            real_labels = None if self.labels is None else self.labels.index_select(0, index)
+            stats = self.d_step(real) if real_labels is None else self.d_step(real, real_labels)
+            if (self.iteration + 1) % k == 0:
+                stats.update(self.g_step(lb))
+                g_done += 1
+            sums += torch.stack([stats[name].float() if name in stats else zero
+                                 for name in STAT_NAMES])
             self.iteration += 1
             if progress is not None:
                 # Reading the sums syncs with the device: only every 25 iterations.
                 means = None
                 if (i + 1) % 25 == 0 or i + 1 == n_iter:
-                    means = dict(zip(STAT_NAMES, (sums / (i + 1)).tolist(), strict=True))
+                    means = dict(zip(STAT_NAMES, averages(i + 1).tolist(), strict=True))
                 progress(i + 1, means)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
         self.elapsed += seconds
         self.epoch = epoch
-        means = (mean_over_ranks(self.dist, sums) / max(n_iter, 1)).tolist()
-        record: dict[str, Any] = {"epoch": epoch, "iteration": self.iteration}
+        means = averages(max(n_iter, 1), mean_over_ranks(self.dist, sums)).tolist()
+        record: dict[str, Any] = {"epoch": epoch, "iteration": self.iteration,
+                                  "g_steps": self.g_steps}
         record.update(dict(zip(STAT_NAMES, means, strict=True)))
         record.update({
             "seconds": seconds,
@@ -284,14 +383,57 @@ class Trainer:
         })
         return record
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The G that draws samples: the EMA copy (BatchNorm recalibrated) when EMA is on."""
+        if self.ema is None:
+            return self.g
+        self._calibrate_ema()
+        return self.ema.model
+
+    def _calibrate_ema(self) -> None:
+        """Recompute the EMA G's BatchNorm statistics once per EMA state (deterministic)."""
+        assert self.ema is not None
+        if self._ema_calibrated_at == self.ema.updates:
+            return
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(self.cfg.train.seed * 1_000_003 + self.ema.updates)
+        b, zdim = self.cfg.train.batch_size, self.cfg.model.z_dim
+
+        def batches():  # noqa: ANN202
+            for _ in range(EMA_CALIBRATION_BATCHES):
+                z = torch.randn(b, zdim, generator=gen, device=self.device)
+                if not self.n_classes:
+                    yield (z,)
+                else:
+                    yield z, torch.randint(0, self.n_classes, (b,), generator=gen,
+                                           device=self.device)
+
+        self.ema.recalibrate_batchnorm(batches())
+        self._ema_calibrated_at = self.ema.updates
+
+    def fixed_grid(self) -> tuple[Tensor, Tensor | None]:
+        """(z, labels) of the sample grid: the 100 fixed latents; conditional: one row per
+        class, K x 10, column j using the same latent fixed_z[j] in every row."""
+        if not self.n_classes:
+            return self.fixed_z, None
+        labels = class_grid_labels(self.n_classes, 10)
+        return self.fixed_z[:10].repeat(self.n_classes, 1), labels
+
     @torch.no_grad()
-    def sample(self, z: Tensor | None = None) -> Tensor:
-        """Images from G in eval mode; the fixed latents by default. (B, C, H, W)."""
-        z = self.fixed_z if z is None else z
-        was = self.g.training
-        self.g.eval()
-        out = self.g(z.to(self.device)).float().cpu()
-        self.g.train(was)
+    def sample(self, z: Tensor | None = None, labels: Tensor | None = None) -> Tensor:
+        """Images from G (EMA when on) in eval mode; the fixed grid by default. (B, C, H, W)."""
+        if z is None:
+            z, labels = self.fixed_grid()
+        g = self.sampler
+        was = g.training
+        g.eval()
+        if self.n_classes:  # no labels: G draws the classes 0..K-1 in turn
+            labels = None if labels is None else labels.to(self.device)
+            out = g(z.to(self.device), labels).float().cpu()
+        else:
+            out = g(z.to(self.device)).float().cpu()
+        g.train(was)
         return out
 
     # ------------------------------------------------------------------ state
@@ -305,11 +447,18 @@ class Trainer:
         if self.world > 1:  # a collective: every rank calls state_dict together
             rng["ranks"] = all_gather_objects(self.dist, {k: v for k, v in rng.items()
                                                           if k in ("torch", "cuda")})
+        extra: dict[str, Any] = {}
+        if self.ema is not None:
+            self._calibrate_ema()
+            extra["ema"] = self.ema.state_dict()
         return {
+            **extra,
             "format": STATE_FORMAT,
             "gankit_version": __version__,
             "config": self.cfg.to_dict(),
             "sample_shape": list(self.data.shape[1:]),
+            "n_classes": self.n_classes,
+            "g_steps": self.g_steps,
             "g": self.g.state_dict(),
             "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(),
@@ -328,16 +477,25 @@ class Trainer:
             raise CheckpointError(f"checkpoint was trained on samples of shape "
                                   f"{state['sample_shape']}, the data here are "
                                   f"{list(self.data.shape[1:])}")
+        if int(state.get("n_classes", 0)) != self.n_classes:
+            raise CheckpointError(f"checkpoint has {state.get('n_classes', 0)} classes, the "
+                                  f"data here {self.n_classes}")
         try:
             self.g.load_state_dict(state["g"])
             self.d.load_state_dict(state["d"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            if self.ema is not None:
+                if "ema" not in state:
+                    raise KeyError("ema (the checkpoint was trained without train.ema)")
+                self.ema.load_state_dict(state["ema"])
+                self._ema_calibrated_at = None
         except (RuntimeError, ValueError, KeyError) as err:
             first = str(err).strip().splitlines()[0]
             raise CheckpointError(f"checkpoint does not fit this model: {first[:200]}") from None
         self.epoch = int(state["epoch"])
         self.iteration = int(state["iteration"])
+        self.g_steps = int(state.get("g_steps", self.iteration))
         self.elapsed = float(state.get("elapsed", 0.0))
         self.fixed_z = state["fixed_z"].clone()
         rng = state["rng"]
@@ -387,6 +545,9 @@ def load_generator(
 ) -> tuple[nn.Module, Config]:
     """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed.
 
+    G holds the EMA weights when the run kept an EMA. A conditional G (`g.n_classes > 0`)
+    is called as g(z, labels); `gankit.models.generate(g, z, labels)` handles both kinds.
+
     A run folder gives its newest checkpoint that loads; a corrupt newer one is named through
     `warn` (default: a line on stderr).
     """
@@ -402,9 +563,11 @@ def load_generator(
     check_state(state)
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
-                        cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout)
+                        cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
+                        width=cfg.model.width, n_classes=int(state.get("n_classes", 0)))
+    weights = state["ema"]["model"] if state.get("ema") else state["g"]
     try:
-        g.load_state_dict(state["g"])
+        g.load_state_dict(weights)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise CheckpointError(f"checkpoint generator does not fit its config: {first}") from None

@@ -114,3 +114,23 @@ def test_train_extractor_writes_weights_and_record(fake_mnist, tmp_path, capsys)
     assert record["command"] == "gankit eval train-extractor --epochs 1 --seed 0"
     # 300 rendered digits and one epoch cannot reach 99.3%: the command says so
     assert code == 2 and "below 99.3%" in capsys.readouterr().err
+
+
+def test_a_conditional_run_reports_the_asked_for_class_accuracy(fake_mnist, tmp_path,
+                                                                 capsys) -> None:
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    images, labels = render_digits(128, seed=13)
+    write_idx(idx / "train-images-idx3-ubyte", images)
+    write_idx(idx / "train-labels-idx1-ubyte", labels)
+    run = tmp_path / "run"
+    assert cli.main(["train", "--preset", "smoke", "--set", "data.dataset=idx", "--data-dir",
+                     str(idx), "--out", str(run), "--batch-size", "64", "--epochs", "1",
+                     "--conditional", "--ema", "0.9"]) == 0
+    out = tmp_path / "r.json"
+    assert _run([str(run), "--n", "40", "--batch-size", "16", "--cache-dir", str(tmp_path),
+                 "--out", str(out)]) == 0
+    assert "asked-for class accuracy" in capsys.readouterr().out
+    result = json.loads(out.read_text())["conditional_accuracy"]
+    assert result["counts"] == [4] * 10  # the classes asked for in turn
+    assert 0.0 <= result["overall"] <= 1.0 and len(result["per_class"]) == 10

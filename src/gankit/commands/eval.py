@@ -87,10 +87,25 @@ def _evaluate(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         source, images, out = _load_samples(args)
         ctx = ev.load_context(args.device, args.extractor, args.data_dir, args.cache_dir)
-        metrics, hist = ev.evaluate_images(images, ctx, seed=args.seed, batch_size=args.batch_size)
+        asked = getattr(args, "asked_labels", None)
+        if asked is None:
+            metrics, hist = ev.evaluate_images(images, ctx, seed=args.seed,
+                                               batch_size=args.batch_size)
+        else:
+            from gankit.metrics.features import extract
+
+            feats, probs = extract(ctx.extractor, images, batch_size=args.batch_size,
+                                   device=ctx.device)
+            metrics, hist = ev.metrics_from_outputs(feats, probs, ctx, seed=args.seed)
         floor = ev.real_floor(ctx, data_dir=args.data_dir, cache_dir=args.cache_dir)
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     print(format_table(metrics, floor["metrics"], hist, source))
+    conditional = None
+    if asked is not None:
+        from gankit.metrics.conditional import conditional_accuracy, format_accuracy
+
+        conditional = conditional_accuracy(probs, asked)
+        print(format_accuracy(conditional))
     for note in notes:
         print(f"gankit: warning: {note}", file=sys.stderr)
     if out is not None:
@@ -108,6 +123,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             "extractor": {"sha256": record["sha256"], "test_accuracy": record["test_accuracy"]},
             "warnings": notes,
         }
+        if conditional is not None:
+            result["conditional_accuracy"] = conditional
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {out}")
@@ -129,7 +146,21 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
 
     ckpt = resolve_checkpoint(args.target)
     g, cfg = load_generator(ckpt, device=args.device)
-    images = sample_generator(g, cfg.model.z_dim, args.n, args.device, args.seed, args.batch_size)
+    n_classes = getattr(g, "n_classes", 0)
+    if n_classes:
+        # A conditional G: ask for the classes in turn (balanced), and remember what was asked.
+        import torch
+
+        from gankit.models import generate
+
+        args.asked_labels = torch.arange(args.n) % n_classes
+        gen = torch.Generator().manual_seed(args.seed)  # the same z as sample_generator
+        z = torch.randn(args.n, cfg.model.z_dim, generator=gen)
+        images = generate(g, z.to(args.device), args.asked_labels,
+                          batch=args.batch_size).float().clamp(-1, 1).cpu()
+    else:
+        images = sample_generator(g, cfg.model.z_dim, args.n, args.device, args.seed,
+                                  args.batch_size)
     if tuple(images.shape[1:]) != (1, 28, 28):
         raise CheckpointError(
             f"checkpoint {ckpt} generates samples of shape {tuple(images.shape[1:])}, not 28x28 "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 INTERP_KEYS = 4
 """Random latents each interpolation cell loops through."""
@@ -16,13 +17,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, metavar="PATH",
                    help="checkpoint file, or a run folder (its newest checkpoint)")
     p.add_argument("--n", type=int, default=None,
-                   help="number of images (default 100; with --interpolate 16 paths)")
+                   help="number of images (default 100; with --per-class: per class, "
+                        "default 10; with --interpolate 16 paths)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     p.add_argument("--out", default="samples.png", metavar="FILE",
                    help="output: .png writes a grid, .npy the raw uint8 images (N, H, W); "
                         "with --interpolate a .gif (default interp.gif)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--digit", "--class", dest="digit", type=int, default=None,
+                       metavar="K", help="conditional G: draw only class K (e.g. the digit 7)")
+    which.add_argument("--per-class", action="store_true",
+                       help="conditional G: a grid with one row per class (--n per "
+                            "class, default 10); column j uses one latent in every row")
     p.add_argument("--interpolate", action="store_true",
                    help="write a GIF (--out FILE.gif): each cell walks a loop through "
                         f"{INTERP_KEYS} random latents by spherical interpolation")
@@ -41,20 +49,55 @@ def run(args: argparse.Namespace) -> int:
 
     if args.interpolate:
         return interpolate(args)
-    args.n = 100 if args.n is None else args.n
-    if args.n <= 0:
+    if args.n is not None and args.n <= 0:
         raise GankitError(f"--n {args.n} must be > 0, e.g. --n 100")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise GankitError(f"--out {args.out!r} must end in .png (a grid) or .npy (an array)")
     device = resolve_device(args.device)
     g, cfg = load_generator(args.checkpoint, device)
+    labels, n, nrow = sample_labels(getattr(g, "n_classes", 0), args.n, args.digit,
+                                    args.per_class, args.nrow)
     gen = torch.Generator().manual_seed(args.seed)
-    z = torch.randn(args.n, cfg.model.z_dim, generator=gen).to(device)
-    images = generate(g, z).cpu()
-    path = save_samples(images, out, nrow=args.nrow)
-    print(f"wrote {args.n} images to {path}")
+    if args.per_class:
+        z = torch.randn(nrow, cfg.model.z_dim, generator=gen).repeat(n // nrow, 1).to(device)
+    else:
+        z = torch.randn(n, cfg.model.z_dim, generator=gen).to(device)
+    images = generate(g, z, labels).cpu()
+    path = save_samples(images, out, nrow=nrow)
+    print(f"wrote {n} images to {path}")
     return 0
+
+
+def sample_labels(
+    n_classes: int, n: int | None, digit: int | None, per_class: bool, nrow: int | None
+) -> tuple[Any, int, int | None]:
+    """(labels or None, number of images, grid row length) for the sample flags.
+
+    Conditional G: --digit K -> n images of class K; --per-class -> one row of
+    n (default 10) per class; neither -> n images of uniformly cycling classes 0, 1, ...
+    """
+    import torch
+
+    from gankit.errors import GankitError
+    from gankit.models import class_grid_labels
+
+    if not n_classes:
+        n = 100 if n is None else n
+        if digit is not None or per_class:
+            raise GankitError("this checkpoint's generator is not conditional: drop --digit / "
+                              "--per-class (train with --conditional to get one)")
+        return None, n, nrow
+    if per_class:
+        per_row = n or 10
+        return class_grid_labels(n_classes, per_row), n_classes * per_row, per_row
+    n = 100 if n is None else n
+    if digit is not None:
+        if not 0 <= digit < n_classes:
+            raise GankitError(f"--digit {digit} is out of range; this generator knows "
+                              f"classes 0..{n_classes - 1}")
+        return torch.full((n,), digit, dtype=torch.long), n, nrow
+    return torch.arange(n) % n_classes, n, nrow
 
 
 def interpolate(args: argparse.Namespace) -> int:
@@ -78,6 +121,9 @@ def interpolate(args: argparse.Namespace) -> int:
         raise GankitError(f"--out {args.out!r} must end in .gif with --interpolate")
     device = resolve_device(args.device)
     g, cfg = load_generator(args.checkpoint, device)
+    if args.per_class:
+        raise GankitError("--per-class does not combine with --interpolate; use --digit K")
+    labels, _, _ = sample_labels(getattr(g, "n_classes", 0), n, args.digit, False, None)
     gen = torch.Generator().manual_seed(args.seed)
     keys = torch.randn(INTERP_KEYS, n, cfg.model.z_dim, generator=gen)
     path = interpolation_path(keys, args.steps)  # (frames, n, Z)
@@ -85,7 +131,7 @@ def interpolate(args: argparse.Namespace) -> int:
     frames = []
     for z in path:
         with torch.no_grad():
-            grid = make_grid(generate(g, z.to(device)).cpu(), nrow)
+            grid = make_grid(generate(g, z.to(device), labels).cpu(), nrow)
         frames.append(np.kron(grid, np.ones((2, 2) + grid.shape[2:], dtype=np.uint8)))
     save_gif(frames, out, frame_ms=80)
     print(f"wrote {len(frames)} frames of {n} interpolations to {out}")

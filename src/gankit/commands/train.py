@@ -20,7 +20,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"starting config: {', '.join(PRESETS)} (default: default)")
     p.add_argument("--config", metavar="FILE", help="YAML or JSON config file (flags override)")
     p.add_argument("--loss", metavar="GAME",
-                   help="generator game: minimax, non-saturating, maximum-likelihood")
+                   help="game: minimax, non-saturating, maximum-likelihood, least-squares, "
+                        "wgan-gp, hinge")
+    p.add_argument("--model", metavar="NAME", help="mlp (default), dcgan, or toy-mlp (toy sets)")
+    p.add_argument("--conditional", action="store_true", default=None,
+                   help="condition G and D on the class labels")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="sample from an EMA of G's weights, e.g. 0.999 (0 = off)")
+    p.add_argument("--n-critic", type=int, metavar="K", help="D steps per G step (WGAN-GP: 5)")
+    p.add_argument("--data", metavar="SOURCE",
+                   help="mnist (default), idx (with --data-dir DIR), folder:PATH (your "
+                        "PNG/JPEG images) or a toy set")
+    p.add_argument("--image-size", type=int, metavar="S",
+                   help="side of the training images, resized to it (default: MNIST/IDX "
+                        "native, folders 32)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs to train (in total)")
     p.add_argument("--batch-size", type=int, metavar="B", help="images per iteration")
     p.add_argument("--seed", type=int, metavar="S", help="random seed")
@@ -57,6 +70,11 @@ FLAG_KEYS = {
     "beta1_g": "train.beta1_g",
     "sample_every": "train.sample_every",
     "data_dir": "data.data_dir",
+    "model": "model.name",
+    "conditional": "model.conditional",
+    "ema": "train.ema",
+    "n_critic": "train.n_critic",
+    "image_size": "data.image_size",
     "eval_every": "train.eval_every",
     "eval_n": "train.eval_n",
 }
@@ -81,7 +99,25 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         out["train.progress"] = False
     if getattr(args, "tensorboard", False):
         out["train.tensorboard"] = True
+    if args.data is not None:
+        out.update(data_overrides(args.data))
     return out
+
+
+def data_overrides(source: str) -> dict[str, Any]:
+    """`--data` value -> config keys: `mnist`, `idx`, or `folder:PATH`."""
+    from gankit.config import DATASETS
+    from gankit.errors import ConfigError
+
+    name, sep, path = source.partition(":")
+    if name == "folder":
+        if not sep or not path.strip():
+            raise ConfigError(f"--data {source!r} needs a path: use --data folder:PATH")
+        return {"data.dataset": "folder", "data.data_dir": path.strip()}
+    if sep or name not in DATASETS:
+        raise ConfigError(f"--data {source!r} is unknown; use mnist, idx (with --data-dir "
+                          "DIR) or folder:PATH")
+    return {"data.dataset": name}
 
 
 def run(args: argparse.Namespace) -> int:

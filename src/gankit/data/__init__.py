@@ -45,11 +45,40 @@ def images_to_tensor(images: np.ndarray) -> Tensor:
     return ((x - 127.5) / 127.5).contiguous()
 
 
+def resize_images(x: Tensor, size: int) -> Tensor:
+    """(N, C, H, W) in [-1, 1] -> (N, C, size, size), antialiased bilinear; same if already."""
+    if tuple(x.shape[-2:]) == (size, size):
+        return x
+    import torch.nn.functional as F
+
+    out = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return out.clamp(-1.0, 1.0).contiguous()
+
+
+FOLDER_IMAGE_SIZE = 32
+"""Image side of a folder data set when `data.image_size` is None (IDX/MNIST: native)."""
+
+
 def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
     """Load the configured training set (fetching MNIST on first use).
 
     `idx`: any folder of MNIST-named IDX files (e.g. Fashion-MNIST), no checksum.
+    `folder`: PNG/JPEG images (gankit.data.folder). Images are resized to
+    `cfg.image_size` when it is set and differs from their size (folders: default 32).
     """
+    if cfg.dataset == "folder":
+        from gankit.data.folder import load_folder
+
+        if not cfg.data_dir:
+            raise ConfigError("data set 'folder' needs its folder: use --data folder:PATH")
+        images, labels, _ = load_folder(cfg.data_dir, cfg.image_size or FOLDER_IMAGE_SIZE,
+                                        log=log)
+        if cfg.limit is not None:
+            images = images[: cfg.limit]
+            labels = None if labels is None else labels[: cfg.limit]
+        return Dataset(cfg.dataset, images_to_tensor(images),
+                       None if labels is None else torch.from_numpy(labels))
     if cfg.dataset == "mnist":
         from gankit.data.mnist import load_mnist
 
@@ -64,10 +93,13 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:  # noqa: ANN001
 
         images, labels = load_idx_folder(cfg.data_dir, "train", num_classes=None)
     else:
-        raise ConfigError(f"unknown data set {cfg.dataset!r}")
+        raise ConfigError(f"unknown data set {cfg.dataset!r}; choose one of: mnist, idx, folder")
     if cfg.limit is not None:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
     if images.size == 0:
         raise DataError(f"data set {cfg.dataset!r} ({cfg.data_dir or 'the MNIST cache'}) holds "
                         f"no pixels (images of shape {tuple(images.shape)}); check its files")
-    return Dataset(cfg.dataset, images_to_tensor(images), torch.from_numpy(labels).long())
+    samples = images_to_tensor(images)
+    if cfg.image_size is not None:
+        samples = resize_images(samples, cfg.image_size)
+    return Dataset(cfg.dataset, samples, torch.from_numpy(labels).long())
