@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from gankit import __version__
 from gankit.errors import GankitError
 
-COMMANDS = ("train", "sample", "data", "report", "games", "compare", "eval", "plot")
+COMMANDS = ("train", "sample", "data", "report", "games", "compare", "eval", "plot", "export")
 """Subcommand modules under gankit.commands, in the order `--help` lists them."""
 
 

@@ -159,11 +159,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 10,
     },
     "default": {
-        "train.epochs": 30,
-        "train.batch_size": 64,
+        "train.epochs": 20,
+        "train.batch_size": 128,
+        "train.precision": "auto",
         "train.sample_every": 5,
         "train.checkpoint_every": 5,
     },
+
     "toy": {
         "data.dataset": "ring2d",
         "model.name": "toy-mlp",
