@@ -466,8 +466,8 @@ def _eval_section(evals: Sequence[EvalResult]) -> str:
     if not evals:
         return ""
     parts = ["<h2>Evaluation</h2>",
-             '<p class="muted">The real-data floor is the score of held-out real images '
-             "against the training images: the best a generator can hope for.</p>"]
+             '<p class="muted">The real-data floor is the score of 10,000 real training images '
+             "against the MNIST test set: the best a generator can hope for.</p>"]
     for ev in evals:
         rows = [(name, v, ev.floor.get(name)) for name, v in ev.values.items()]
         rows += [(name, None, v) for name, v in ev.floor.items() if name not in ev.values]
@@ -554,9 +554,9 @@ def render_run(run: RunData, gif: Path | None = None) -> str:
         hero.append(_img(_file_uri(gif), "training progress",
                          "training progress (animated)", pixel=True))
     body = [
+        f'<h2>Samples</h2><div class="hero">{"".join(hero)}</div>' if hero else "",
         _summary_cards(run),
         _eval_section(run.evals),
-        f'<h2>Samples</h2><div class="hero">{"".join(hero)}</div>' if hero else "",
         _plots(run_curves(run), "Training curves"),
         _grids_section(run.grids),
         _epoch_table(run),
