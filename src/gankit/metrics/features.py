@@ -14,7 +14,6 @@ checks the SHA256 before it reads a byte of the weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import CheckpointError
+from gankit.fileio import sha256_file
 
 FEATURE_DIM = 128
 """Size of the penultimate layer: the feature space of FID, KID and precision/recall."""
@@ -164,15 +164,6 @@ def extract(
         feats.append(f.double().cpu().numpy())
         probs.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
     return np.concatenate(feats), np.concatenate(probs)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
