@@ -108,3 +108,10 @@ def test_training_is_reproducible_and_round_trips(tmp_path: Path) -> None:
     images = to_model_input(x[:8])
     runs[0].model.eval()
     torch.testing.assert_close(loaded(images)[1], runs[0].model(images)[1])
+
+
+def test_loading_the_extractor_leaves_the_global_rng_alone():
+    """--eval-every loads it mid-training: the run's noise and dropout must not shift."""
+    before = torch.get_rng_state()
+    load_extractor()
+    assert torch.equal(before, torch.get_rng_state())

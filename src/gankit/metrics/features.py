@@ -151,6 +151,7 @@ def accuracy(model: MNISTExtractor, images: np.ndarray, labels: np.ndarray) -> f
 
 
 @torch.no_grad()
+@torch.no_grad()
 def extract(
     model: MNISTExtractor, images: Tensor, batch_size: int = 500, device: str | torch.device = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -237,7 +238,11 @@ def load_extractor(
         state = load_file(str(weights))
     except SafetensorError as err:
         raise CheckpointError(f"extractor weights {weights} unreadable ({err})") from err
-    model = MNISTExtractor()
+    # Its random initial weights are overwritten at once: draw them from a forked RNG so
+    # that loading the extractor (e.g. mid-training for --eval-every) leaves the
+    # caller's random stream, and so its run, untouched.
+    with torch.random.fork_rng(devices=[]):
+        model = MNISTExtractor()
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
