@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/gankit train --preset default $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 test: lint
 	sh scripts/install-browser.sh
