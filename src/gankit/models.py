@@ -51,14 +51,21 @@ class Dropout(nn.Dropout):
     """nn.Dropout's math, x * (U >= p) / (1 - p) with U ~ Uniform[0, 1), with a faster mask.
 
     The keep mask comes from torch.rand and a comparison instead of bernoulli_ (faster on
-    the CPU; see benchmarks/throughput.py). Identity in eval mode or at p = 0.
+    the CPU; see benchmarks/throughput.py). For fp32 inputs the mask is made in place as
+    the scaled float mask 1{U >= p} / (1 - p), so forward and backward are one
+    multiplication each with no bool -> float conversion (the same draws, bit-identical
+    to x * keep * scale). U is always drawn in fp32 (P(keep) = 1 - p exactly as in fp32).
+    Identity in eval mode or at p = 0.
     """
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
             return x
-        keep = torch.rand(x.shape, device=x.device) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
+        u = torch.rand(x.shape, device=x.device)  # U ~ Uniform[0, 1), fp32
+        if x.dtype == torch.float32:
+            return x * u.ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        # bf16/fp16 (autocast): scaling a low-precision mask would round 1 / (1 - p)
+        return x * (u >= self.p) * (1.0 / (1.0 - self.p))
 
 
 class MLPGenerator(nn.Module):
