@@ -245,6 +245,32 @@ def tutorial_modules(net: nn.Module) -> nn.Module:
     return net
 
 
+class RandDropout(nn.Dropout):
+    """gankit's former Dropout: x * (torch.rand(...) >= p) * (1 / (1 - p))."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand(x.shape, device=x.device) >= self.p
+        return x * keep * (1.0 / (1.0 - self.p))
+
+
+class RandDropoutLoop(GankitLoop):
+    """Ablation: gankit's loop with its former Dropout (torch.rand floats, bool mask)."""
+
+    def __init__(self, cfg, data: torch.Tensor, device: torch.device) -> None:  # noqa: ANN001
+        super().__init__(cfg, data, device)
+
+        def swap(net: nn.Module) -> None:
+            for name, m in net.named_children():
+                if isinstance(m, nn.Dropout):
+                    setattr(net, name, RandDropout(m.p))
+                else:
+                    swap(m)
+
+        swap(self.trainer.d)
+
+
 class TorchModulesLoop(GankitLoop):
     """Ablation: gankit's loop with nn.Dropout and out-of-place LeakyReLU."""
 
@@ -271,6 +297,8 @@ LOOPS = {
     "gankit-fp32-torch-modules": ("fp32", TorchModulesLoop, False),
     "gankit-bf16-torch-modules": ("bf16", TorchModulesLoop, False),
     "gankit-bf16-compile": ("bf16", GankitLoop, True),
+    "gankit-fp32-rand-dropout": ("fp32", RandDropoutLoop, False),
+    "gankit-bf16-rand-dropout": ("bf16", RandDropoutLoop, False),
 }
 
 

@@ -47,18 +47,41 @@ def _project(embed: nn.Embedding | None, features: Tensor, labels: Tensor | None
     return (embed(labels) * features).sum(dim=1)  # (B, F) . (B, F) -> (B,)
 
 
-class Dropout(nn.Dropout):
-    """nn.Dropout's math, x * (U >= p) / (1 - p) with U ~ Uniform[0, 1), with a faster mask.
+def keep_mask(shape: tuple[int, ...] | torch.Size, p: float, device: torch.device) -> Tensor:
+    """Bool mask, each entry True with probability 1 - p, independently (the global RNG).
 
-    The keep mask comes from torch.rand and a comparison instead of bernoulli_ (faster on
-    the CPU; see benchmarks/throughput.py). Identity in eval mode or at p = 0.
+    Each entry compares 32 uniform random bits with a threshold: P(True) = 1 - round(p *
+    2^32) / 2^32, within 2^-33 of 1 - p (torch.rand(...) >= p is within 2^-24). The bits
+    are drawn 64 at a time (int64 random_ over its whole range), which is cheaper on the
+    CPU than torch.rand's floats (see benchmarks/throughput.py, gankit-*-rand-dropout).
+    """
+    n = 1
+    for side in shape:
+        n *= side
+    threshold = round(p * 2**32) - 2**31  # U32 >= round(p 2^32)  <=>  I32 >= this
+    bits = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-(2**63), None)
+    return bits.view(torch.int32)[:n].view(shape) >= threshold
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout's math, x * keep / (1 - p) with P(keep) = 1 - p, with a faster mask.
+
+    The keep mask comes from `keep_mask` (random bits and a comparison) instead of
+    bernoulli_ (faster on the CPU; see benchmarks/throughput.py). For fp32 inputs the mask
+    is the fp32 tensor keep / (1 - p), so forward and backward are one multiplication each
+    with no bool -> float conversion (bit-identical to x * keep * (1 / (1 - p))).
+    Identity in eval mode or at p = 0.
     """
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
             return x
-        keep = torch.rand(x.shape, device=x.device) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
+        keep = keep_mask(x.shape, self.p, x.device)
+        scale = 1.0 / (1.0 - self.p)
+        if x.dtype == torch.float32:
+            return x * torch.where(keep, scale, 0.0)
+        # bf16/fp16 (autocast): a low-precision scaled mask would round 1 / (1 - p)
+        return x * keep * scale
 
 
 class MLPGenerator(nn.Module):

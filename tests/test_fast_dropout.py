@@ -1,0 +1,55 @@
+"""gankit's Dropout: keep rate 1 - p from random bits; the fused fp32 mask is bit-identical."""
+
+from __future__ import annotations
+
+import torch
+
+from gankit.models import Dropout, keep_mask
+
+
+def _reference(x: torch.Tensor, p: float) -> torch.Tensor:
+    """x * keep * (1 / (1 - p)) with the same keep mask, in x's dtype."""
+    keep = keep_mask(x.shape, p, x.device)
+    return x * keep * (1.0 / (1.0 - p))
+
+
+def test_keep_mask_threshold_is_exact_to_32_bits() -> None:
+    for p in (0.3, 0.5, 0.1, 0.9):
+        t = round(p * 2**32) - 2**31
+        assert abs((2**31 - t) / 2**32 - (1 - p)) <= 2**-33
+
+
+def test_keep_mask_rate_shape_and_independence() -> None:
+    torch.manual_seed(0)
+    keep = keep_mask((301, 1001), 0.3, torch.device("cpu"))  # odd size: half an int64 unused
+    assert keep.shape == (301, 1001) and keep.dtype == torch.bool
+    rate = keep.float().mean().item()
+    assert abs(rate - 0.7) < 4 * (0.21 / keep.numel()) ** 0.5
+    # neighbours (the two halves of one 64-bit draw) are uncorrelated
+    a, b = keep.flatten()[:-1:2].float(), keep.flatten()[1::2].float()
+    assert abs((a * b).mean().item() - 0.49) < 0.01
+
+
+def test_fp32_mask_is_bit_identical_forward_and_backward() -> None:
+    x = torch.randn(64, 300, requires_grad=True)
+    g = torch.randn(64, 300)
+    torch.manual_seed(3)
+    y = Dropout(0.3)(x)
+    after = torch.rand(3)
+    (gx,) = torch.autograd.grad(y, x, g)
+    x2 = x.detach().clone().requires_grad_(True)
+    torch.manual_seed(3)
+    y2 = _reference(x2, 0.3)
+    assert torch.equal(after, torch.rand(3))  # the same draws consumed
+    (gx2,) = torch.autograd.grad(y2, x2, g)
+    assert torch.equal(y, y2)
+    assert torch.equal(gx, gx2)
+
+
+def test_bf16_input_keeps_dtype() -> None:
+    x = torch.randn(32, 100).to(torch.bfloat16)
+    torch.manual_seed(5)
+    y = Dropout(0.3)(x)
+    torch.manual_seed(5)
+    assert y.dtype == torch.bfloat16
+    assert torch.equal(y, _reference(x, 0.3))
