@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
+
+from dist_support import launch
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -39,31 +37,12 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _launch(script: Path, world: int, out: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    procs = []
-    for rank in range(world):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-        if world > 1:
-            env.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        procs.append(subprocess.Popen([sys.executable, str(script), str(out)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True))
-    for p in procs:
-        text = p.communicate(timeout=300)[0]
-        assert p.returncode == 0, text
-
-
 @pytest.mark.slow
 def test_conditional_ema_n_critic_two_processes_match_one(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(src=str(SRC)))
-    _launch(script, 1, tmp_path / "one")
-    _launch(script, 2, tmp_path / "two")
+    launch(script, 1, tmp_path / "one")
+    launch(script, 2, tmp_path / "two")
     a, b = (torch.load(tmp_path / d / "checkpoints" / "epoch_0001.pt", weights_only=True)
             for d in ("one", "two"))
     assert a["g_steps"] == b["g_steps"] == 2 and a["n_classes"] == b["n_classes"] == 10

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
+from dist_support import launch
 from gankit.config import build_config
 from gankit.distributed import DistInfo, from_env
 from gankit.errors import ConfigError
@@ -75,30 +72,6 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _launch(script: Path, world: int, *args: object) -> None:
-    """Start `world` processes with the variables torchrun sets; wait for all."""
-    port = _free_port()
-    procs = []
-    for rank in range(world):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-        if world > 1:
-            env.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        procs.append(subprocess.Popen(
-            [sys.executable, str(script), *map(str, args)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
-    for p, text in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, text
-
-
 def _final(out: Path, epoch: int) -> dict:
     return torch.load(out / "checkpoints" / f"epoch_{epoch:04d}.pt", weights_only=True)
 
@@ -113,9 +86,9 @@ def test_two_processes_match_one_process_and_resume(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(src=str(SRC)))
     one, two = tmp_path / "one", tmp_path / "two"
-    _launch(script, 1, one, 2)
-    _launch(script, 2, two, 1)
-    _launch(script, 2, two, 2, "resume")
+    launch(script, 1, one, 2)
+    launch(script, 2, two, 1)
+    launch(script, 2, two, 2, "resume")
 
     a, b = _final(one, 2), _final(two, 2)
     assert a["iteration"] == b["iteration"] == 8  # 64 images / 16 per batch x 2 epochs
