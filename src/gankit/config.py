@@ -159,12 +159,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 10,
     },
     "default": {
-        "train.epochs": 20,
-        "train.batch_size": 128,
+        "train.epochs": 16,
+        "train.batch_size": 64,
         "train.precision": "auto",
+        "train.ema": 0.999,
         "train.sample_every": 5,
         "train.checkpoint_every": 5,
     },
+
 
     "toy": {
         "data.dataset": "ring2d",
