@@ -114,3 +114,20 @@ def test_compare_refuses_bad_input_before_training(tmp_path):
     with pytest.raises(ConfigError, match="moons"):
         compare("moons", tmp_path / "b", seeds=1)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_sample_from_a_toy_checkpoint_writes_points(tmp_path):
+    """`gankit sample` on a toy run: .npy keeps the (N, 2) points, .png draws them."""
+    import numpy as np
+
+    from gankit.cli import main
+
+    run = tmp_path / "toy"
+    assert main(["train", "--preset", "toy", "--epochs", "1", "--out", str(run)]) == 0
+    assert main(["sample", "--checkpoint", str(run), "--n", "50", "--out",
+                 str(tmp_path / "p.npy")]) == 0
+    pts = np.load(tmp_path / "p.npy")
+    assert pts.shape == (50, 2) and pts.dtype == np.float32 and np.isfinite(pts).all()
+    assert main(["sample", "--checkpoint", str(run), "--n", "50", "--out",
+                 str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -55,8 +55,14 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
 
 
 def save_samples(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
-    """Write samples: `.npy` -> raw uint8 array (N, H, W) or (N, H, W, C); else a PNG grid."""
+    """Write samples: `.npy` -> raw uint8 array (N, H, W) or (N, H, W, C); else a PNG grid.
+
+    Toy samples (N, D) with D = 1 or 2 are points, not images: `.npy` keeps them as float32,
+    `.png` draws a histogram (1-D) or a scatter plot (2-D).
+    """
     path = Path(path)
+    if images.ndim == 2:
+        return _save_points(images, path)
     if path.suffix.lower() == ".npy":
         arr = to_uint8(images)
         if arr.shape[-1] == 1:
@@ -70,3 +76,20 @@ def save_samples(images: Tensor, path: str | Path, nrow: int | None = None) -> P
     if path.suffix.lower() not in (".png", ""):
         raise GankitError(f"output {str(path)!r} must end in .png (a grid) or .npy (an array)")
     return save_grid(images, path.with_suffix(".png"), nrow)
+
+
+def _save_points(samples: Tensor, path: Path) -> Path:
+    from gankit.viz import plot_points
+
+    arr = samples.detach().float().cpu().numpy()
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".png"):
+        raise GankitError(f"output {str(path)!r} must end in .png (a plot) or .npy (an array)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".npy":
+            np.save(path, arr)
+            return path
+        return plot_points(path, arr)
+    except OSError as err:
+        raise GankitError(f"cannot write {str(path)!r}: {err.strerror or err}") from None

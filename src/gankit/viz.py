@@ -304,3 +304,23 @@ def plot_curves(
     for ax in axes[len(keys):]:
         ax.axis("off")
     return _save(fig, path)
+
+
+def plot_points(path: str | Path, samples: np.ndarray, title: str = "") -> Path:
+    """Generated toy samples alone: a histogram (1-D, (N, 1)) or a scatter plot (2-D, (N, 2))."""
+    path = Path(path)
+    _check_suffix(path)
+    assert samples.ndim == 2 and samples.shape[1] in (1, 2), samples.shape
+    fig = _new_figure(5.0, 4.4)
+    ax = fig.subplots()
+    if samples.shape[1] == 1:
+        ax.hist(samples[:, 0], bins=60, color="tab:green", alpha=0.8)
+        ax.set_xlabel("x")
+        ax.set_ylabel("count")
+    else:
+        ax.scatter(samples[:, 0], samples[:, 1], s=4, c="tab:green", alpha=0.6)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+    ax.set_title(title or f"{len(samples)} generated samples")
+    return _save(fig, path)
