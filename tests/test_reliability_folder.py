@@ -78,3 +78,13 @@ def test_hostile_folders_end_in_a_result_or_one_data_error(files, folder_name, s
         assert labels is None and classes == []
         if len(images) < len(files):  # something was skipped: one warning names it
             assert len(logs) == 1 and "skipped" in logs[0]
+
+
+def test_a_header_above_the_pixel_limit_is_skipped_not_allocated(tmp_path):
+    """12,000 x 12,000 (144 M pixels) is in Pillow's warn-only band: gankit refuses it too."""
+    (tmp_path / "bomb.png").write_bytes(_huge_png_header(12_000, 12_000))
+    (tmp_path / "ok.png").write_bytes(_png((28, 28)))
+    logs: list[str] = []
+    images, _, _ = load_folder(tmp_path, 28, logs.append)
+    assert images.shape == (1, 28, 28)
+    assert len(logs) == 1 and "bomb.png" in logs[0]

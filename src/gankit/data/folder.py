@@ -11,6 +11,7 @@ DataError.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,10 +45,16 @@ def _is_gray(img: Image.Image) -> bool:
 
 
 def _read(path: Path) -> Image.Image:
-    """Open and fully decode one image (a truncated file fails here, not later)."""
-    with Image.open(path) as img:
-        img.load()
-        return ImageOps.exif_transpose(img).copy()
+    """Open and fully decode one image (a truncated file fails here, not later).
+
+    A header declaring more than PIL's MAX_IMAGE_PIXELS (about 89 M) is refused before any
+    pixel buffer is allocated: Pillow's DecompressionBombWarning is raised as an error.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            img.load()
+            return ImageOps.exif_transpose(img).copy()
 
 
 def load_folder(
@@ -71,7 +78,7 @@ def load_folder(
             images.append(_read(path))
             kept.append(path)
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
-                Image.DecompressionBombError):
+                Image.DecompressionBombError, Image.DecompressionBombWarning):
             broken.append(str(path.relative_to(root)))
     if broken and log is not None:
         shown = ", ".join(broken[:10]) + (f" and {len(broken) - 10} more" if len(broken) > 10
