@@ -66,7 +66,8 @@ def test_images_are_scored_with_the_floor_beside_them(fake_mnist, tmp_path, caps
     assert fake_mnist["train"] == 1
 
 
-def test_a_trained_run_is_sampled_and_scored(fake_mnist, tmp_path, capsys) -> None:
+def _smoke_run(tmp_path: Path, *extra: str) -> Path:
+    """A 1-epoch smoke run on 128 rendered digits in an IDX folder; returns the run folder."""
     idx = tmp_path / "idx"
     idx.mkdir()
     images, labels = render_digits(128, seed=13)
@@ -74,7 +75,13 @@ def test_a_trained_run_is_sampled_and_scored(fake_mnist, tmp_path, capsys) -> No
     write_idx(idx / "train-labels-idx1-ubyte", labels)
     run = tmp_path / "run"
     assert cli.main(["train", "--preset", "smoke", "--set", "data.dataset=idx", "--data-dir",
-                     str(idx), "--out", str(run), "--batch-size", "64", "--epochs", "1"]) == 0
+                     str(idx), "--out", str(run), "--batch-size", "64", "--epochs", "1",
+                     *extra]) == 0
+    return run
+
+
+def test_a_trained_run_is_sampled_and_scored(fake_mnist, tmp_path, capsys) -> None:
+    run = _smoke_run(tmp_path)
     argv = [str(run), "--n", "64", "--batch-size", "20", "--cache-dir", str(tmp_path)]
     assert _run(argv) == 0
     assert "data set 'idx'" in capsys.readouterr().err  # scored against MNIST: a warning
@@ -118,15 +125,7 @@ def test_train_extractor_writes_weights_and_record(fake_mnist, tmp_path, capsys)
 
 def test_a_conditional_run_reports_the_asked_for_class_accuracy(fake_mnist, tmp_path,
                                                                  capsys) -> None:
-    idx = tmp_path / "idx"
-    idx.mkdir()
-    images, labels = render_digits(128, seed=13)
-    write_idx(idx / "train-images-idx3-ubyte", images)
-    write_idx(idx / "train-labels-idx1-ubyte", labels)
-    run = tmp_path / "run"
-    assert cli.main(["train", "--preset", "smoke", "--set", "data.dataset=idx", "--data-dir",
-                     str(idx), "--out", str(run), "--batch-size", "64", "--epochs", "1",
-                     "--conditional", "--ema", "0.9"]) == 0
+    run = _smoke_run(tmp_path, "--conditional", "--ema", "0.9")
     out = tmp_path / "r.json"
     assert _run([str(run), "--n", "40", "--batch-size", "16", "--cache-dir", str(tmp_path),
                  "--out", str(out)]) == 0
