@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from gankit.errors import GankitError
+from gankit.fileio import write_atomic
 
 
 def slerp(z0: Tensor, z1: Tensor, t: float | Tensor) -> Tensor:
@@ -71,10 +72,9 @@ def save_gif(frames: Sequence[np.ndarray | Image.Image], path: str | Path,
         durations[-1] = last_ms
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=durations, loop=0, optimize=False)
-        tmp.replace(path)
+        write_atomic(path, lambda tmp: images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
+            loop=0, optimize=False))
     except OSError as err:
         raise GankitError(f"cannot write GIF {str(path)!r}: {err.strerror or err}") from None
     return path

@@ -14,6 +14,7 @@ from PIL import Image
 from torch import Tensor
 
 from gankit.errors import GankitError
+from gankit.fileio import write_atomic
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
@@ -46,9 +47,7 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        img.save(tmp, format="PNG")
-        tmp.replace(path)
+        write_atomic(path, lambda tmp: img.save(tmp, format="PNG"))
     except OSError as err:
         raise GankitError(f"cannot write image {str(path)!r}: {err.strerror or err}") from None
     return path

@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any, Protocol
 
+from gankit.fileio import write_text_atomic
+
 
 class MetricsLogger(Protocol):
     """Anything that accepts one record per epoch."""
@@ -39,9 +41,7 @@ class JsonlLogger:
         if not self.path.exists():
             return
         keep = [r for r in read_metrics(self.path) if int(r.get("epoch", 0)) <= epoch]
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
-        tmp.replace(self.path)
+        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def close(self) -> None:
         pass

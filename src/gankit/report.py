@@ -34,6 +34,7 @@ import yaml
 
 from gankit import __version__
 from gankit.errors import GankitError
+from gankit.fileio import write_text_atomic
 from gankit.log import read_metrics
 
 MAX_GRIDS = 24
@@ -634,9 +635,7 @@ def write_report(path: str | Path, out: str | Path | None = None,
                           "pass a folder written by gankit train or gankit compare")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(target)
+        write_text_atomic(target, page)
     except OSError as err:
         raise GankitError(f"cannot write report {str(target)!r}: {err.strerror or err}; "
                           "choose another --out") from None

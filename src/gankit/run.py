@@ -16,7 +16,6 @@ logs, evaluates and shows progress. Every rank reads the checkpoint when resumin
 from __future__ import annotations
 
 import errno
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from gankit.config import Config, apply_overrides, dump_yaml, read_config_file, 
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError, GankitError
+from gankit.fileio import write_text_atomic
 from gankit.guard import train_epoch_guarded
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
@@ -81,13 +81,6 @@ def _writing(out: Path, target: Path) -> Iterator[None]:
             f"checkpoint in it is intact: free space or fix the folder, then continue with "
             f"gankit train --resume --out {out}"
         ) from None
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write a small text file so that a crash leaves the old or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
@@ -245,7 +238,7 @@ def _train(
     metrics = JsonlLogger(out / "metrics.jsonl")
     if main:
         with _writing(out, out / "config.yaml"):
-            _write_text_atomic(out / "config.yaml", dump_yaml(cfg))
+            write_text_atomic(out / "config.yaml", dump_yaml(cfg))
         with _writing(out, metrics.path):
             metrics.truncate_after(trainer.epoch)
     tb = None

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import DataError
+from gankit.fileio import write_text_atomic
 from gankit.metrics import scores
 from gankit.metrics.features import (
     MNISTExtractor,
@@ -205,7 +206,5 @@ def real_floor(
               "extractor_sha256": ctx.extractor_sha256,
               "what": f"{n} MNIST training images against the 10,000 test images"}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
     return record
