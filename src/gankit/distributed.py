@@ -100,9 +100,15 @@ def session(info: DistInfo | None, device: torch.device) -> Iterator[None]:
         dist.init_process_group(**kwargs)
     try:
         yield
-    finally:
+    except BaseException:
         if owned and dist.is_initialized():
             dist.destroy_process_group()
+        raise
+    if owned and dist.is_initialized():
+        # Every rank reaches this point before any tears down: rank 0 hosts the store, and a
+        # peer still talking to it when it goes away dies in C++ ("terminate called ...").
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def barrier(info: DistInfo | None) -> None:
