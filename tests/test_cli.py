@@ -55,6 +55,44 @@ def test_resume_continues_exactly(tmp_path, idx_dir):
     assert len((split / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+def test_resume_from_moved_data_repeating_flags_is_exact(tmp_path, idx_dir):
+    """The data moved: --data-dir may point elsewhere; flags repeating the run's values pass."""
+    straight, split = tmp_path / "a", tmp_path / "b"
+    assert _train(idx_dir, straight, "--epochs", "2") == 0
+    assert _train(idx_dir, split, "--epochs", "1") == 0
+    moved = idx_dir.rename(tmp_path / "moved")
+    assert main(["train", "--out", str(split), "--resume", "--epochs", "2", "--data-dir",
+                 str(moved), "--batch-size", "64"]) == 0
+    a = torch.load(straight / "checkpoints" / "epoch_0002.pt", weights_only=True)
+    b = torch.load(split / "checkpoints" / "epoch_0002.pt", weights_only=True)
+    assert a["data_sha256"] == b["data_sha256"]
+    for key in ("g", "d"):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key])
+
+
+def test_resume_on_other_data_or_changed_config_is_refused(tmp_path, idx_dir, capsys):
+    out = tmp_path / "run"
+    assert _train(idx_dir, out, "--epochs", "1") == 0
+    before = (out / "metrics.jsonl").read_bytes()
+    other = tmp_path / "other"
+    other.mkdir()
+    pics = np.random.default_rng(1).integers(0, 256, (256, 28, 28), dtype=np.uint8)
+    write_idx(other / "train-images-idx3-ubyte", pics)
+    write_idx(other / "train-labels-idx1-ubyte", (np.arange(256) % 10).astype(np.uint8))
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--data-dir",
+                 str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not the data the run was trained on" in err and "--data-dir" in err
+    assert "\n" not in err
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--batch-size",
+                 "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot change train.batch_size when resuming" in err and "\n" not in err
+    assert (out / "metrics.jsonl").read_bytes() == before  # nothing lost
+    assert not (out / "checkpoints" / "epoch_0002.pt").exists()
+
+
 def test_sample_png_and_npy(tmp_path, idx_dir):
     out = tmp_path / "run"
     assert _train(idx_dir, out, "--epochs", "1") == 0

@@ -294,6 +294,14 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     return cfg
 
 
+def config_value(cfg: Config, key: str) -> Any:
+    """The value of a dotted key (`train.epochs`) or `preset` (keys as in apply_overrides)."""
+    if key == "preset":
+        return cfg.preset
+    section, _, attr = key.partition(".")
+    return getattr(getattr(cfg, section), attr)
+
+
 def from_preset(name: str) -> Config:
     """A fresh config of a named preset."""
     if name not in PRESETS:

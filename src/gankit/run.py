@@ -26,7 +26,14 @@ import torch
 
 from gankit import checkpoint as ckpt
 from gankit import distributed
-from gankit.config import Config, apply_overrides, dump_yaml, read_config_file, validate
+from gankit.config import (
+    Config,
+    apply_overrides,
+    config_value,
+    dump_yaml,
+    read_config_file,
+    validate,
+)
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError, GankitError
@@ -37,11 +44,14 @@ from gankit.log import JsonlLogger
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 
-RESUME_OVERRIDABLE = ("train.epochs", "train.eval_every", "train.eval_n", "train.sample_every",
-                      "train.checkpoint_every",
-                      "train.keep_checkpoints", "train.progress", "train.device",
-                      "train.tensorboard", "train.nan_retries", "train.threads")
-"""Config keys a resumed run may change; anything else would break exact resume."""
+RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
+                      "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+                      "train.progress", "train.device", "train.tensorboard", "train.nan_retries",
+                      "train.threads")
+"""Config keys a resumed run may change; anything else would break exact resume.
+
+`data.data_dir` may point elsewhere (the data moved): the checkpoint's fingerprint of the
+training data must still match (Trainer.load_state_dict)."""
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -185,7 +195,10 @@ def train(
         else:
             cfg = Config.from_dict(state["config"])
         extra = resume_overrides or {}
-        bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE)
+        # a flag that repeats the run's own value changes nothing and is accepted
+        wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
+        bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
+                     and config_value(wanted_cfg, k) != config_value(cfg, k))
         if bad:
             raise ConfigError(f"cannot change {', '.join(bad)} when resuming (exact resume "
                               f"needs the same run); only {', '.join(RESUME_OVERRIDABLE)} may "

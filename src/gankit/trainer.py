@@ -38,6 +38,7 @@ step runs through D's underlying module (frozen, so DDP of D expects no gradient
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -173,6 +174,7 @@ class Trainer:
                 f"samples); use --batch-size {min(256, data.shape[0])} or less"
             )
         self.data = data.to(self.device)
+        self._fingerprint: tuple[tuple[int, ...], str] | None = None
         self.game = get_game(cfg.loss.game)
         self.n_classes = num_classes(cfg, labels)
         self.labels = labels.to(self.device).long() if self.n_classes else None
@@ -437,6 +439,18 @@ class Trainer:
         return out
 
     # ------------------------------------------------------------------ state
+    def data_fingerprint(self) -> str:
+        """SHA256 of the training samples (float32 bytes) and labels: a resumed run must
+        train on the same data, wherever it is read from."""
+        key = (self.data.data_ptr(), *self.data.shape)
+        if self._fingerprint is None or self._fingerprint[0] != key:
+            h = hashlib.sha256()
+            h.update(self.data.detach().float().contiguous().cpu().numpy())
+            if self.labels is not None:
+                h.update(self.labels.detach().contiguous().cpu().numpy())
+            self._fingerprint = (key, h.hexdigest())
+        return self._fingerprint[1]
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume or to sample: one dict of tensors and plain data."""
         rng: dict[str, Any] = {"torch": torch.get_rng_state(),
@@ -457,6 +471,7 @@ class Trainer:
             "gankit_version": __version__,
             "config": self.cfg.to_dict(),
             "sample_shape": list(self.data.shape[1:]),
+            "data_sha256": self.data_fingerprint(),
             "n_classes": self.n_classes,
             "g_steps": self.g_steps,
             "g": self.g.state_dict(),
@@ -477,6 +492,13 @@ class Trainer:
             raise CheckpointError(f"checkpoint was trained on samples of shape "
                                   f"{state['sample_shape']}, the data here are "
                                   f"{list(self.data.shape[1:])}")
+        saved = state.get("data_sha256")
+        if saved is not None and saved != self.data_fingerprint():
+            raise CheckpointError(
+                f"the training data here ({len(self.data)} samples, sha256 "
+                f"{self.data_fingerprint()[:12]}) are not the data the run was trained on "
+                f"(sha256 {saved[:12]}); point --data-dir at the run's data, or train a new "
+                "run with another --out")
         if int(state.get("n_classes", 0)) != self.n_classes:
             raise CheckpointError(f"checkpoint has {state.get('n_classes', 0)} classes, the "
                                   f"data here {self.n_classes}")
