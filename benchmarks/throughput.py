@@ -223,6 +223,14 @@ class GankitLoop:
         sync(self.device)
 
 
+class EagerLoop(GankitLoop):
+    """Ablation (GPU): gankit's loop launching every kernel from Python (no CUDA graphs)."""
+
+    def __init__(self, cfg, data: torch.Tensor, device: torch.device) -> None:  # noqa: ANN001
+        cfg.train.cuda_graphs = False
+        super().__init__(cfg, data, device)
+
+
 class PlainAdamLoop(GankitLoop):
     """Ablation: gankit's loop with PyTorch's default (unfused) Adam."""
 
@@ -293,6 +301,8 @@ LOOPS = {
     "gankit-fp32": ("fp32", GankitLoop, False),
     "gankit-bf16": ("bf16", GankitLoop, False),
     "gankit-fp32-compile": ("fp32", GankitLoop, True),
+    "gankit-fp32-eager": ("fp32", EagerLoop, False),
+    "gankit-bf16-eager": ("bf16", EagerLoop, False),
     "gankit-fp32-plain-adam": ("fp32", PlainAdamLoop, False),
     "gankit-fp32-torch-modules": ("fp32", TorchModulesLoop, False),
     "gankit-bf16-torch-modules": ("bf16", TorchModulesLoop, False),

@@ -105,6 +105,9 @@ class TrainConfig:
     computes it natively (GPUs with bf16, CPUs with AVX-512 BF16 / AMX), else fp32."""
     compile: bool = False
     """torch.compile G and D (opt-in: compiling takes a while; see benchmarks/)."""
+    cuda_graphs: bool = True
+    """Replay each training iteration as a CUDA graph (single-process CUDA runs; no effect
+    on the CPU, under torchrun or with compile). See gankit.cudagraphs."""
     threads: int = 0
     """CPU threads for PyTorch (torch.set_num_threads); 0 keeps PyTorch's default. On a
     machine shared with other jobs, 1 can be several times faster than one per core."""

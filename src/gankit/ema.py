@@ -38,13 +38,20 @@ class EMA:
         return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        """Move the average toward `model`'s weights; copy its buffers."""
-        d = self.current_decay()
+    def update(self, model: nn.Module, weight: torch.Tensor | None = None) -> None:
+        """Move the average toward `model`'s weights; copy its buffers.
+
+        `weight`: a 0-dim tensor holding 1 - current_decay(), set by the caller (CUDA-graph
+        replays, where a Python number would be frozen at capture); None: computed here.
+        """
         ema_params = list(self.model.parameters())
         params = [p.detach() for p in model.parameters()]
         assert len(ema_params) == len(params), "EMA model and model differ"
-        torch._foreach_lerp_(ema_params, params, 1.0 - d)
+        if weight is None:
+            torch._foreach_lerp_(ema_params, params, 1.0 - self.current_decay())
+        else:
+            for e, p in zip(ema_params, params, strict=True):
+                e.lerp_(p, weight)
         for b_ema, b in zip(self.model.buffers(), model.buffers(), strict=True):
             b_ema.copy_(b)
         self.updates += 1

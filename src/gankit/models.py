@@ -70,12 +70,15 @@ class Dropout(nn.Dropout):
     bernoulli_ (faster on the CPU; see benchmarks/throughput.py). For fp32 inputs the mask
     is the fp32 tensor keep / (1 - p), so forward and backward are one multiplication each
     with no bool -> float conversion (bit-identical to x * keep * (1 / (1 - p))).
+    On GPUs it is torch's own fused dropout (one kernel, CUDA-graph safe).
     Identity in eval mode or at p = 0.
     """
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
             return x
+        if x.device.type != "cpu":  # GPUs: torch's fused dropout kernel (one launch)
+            return nn.functional.dropout(x, self.p, training=True)
         keep = keep_mask(x.shape, self.p, x.device)
         scale = 1.0 / (1.0 - self.p)
         if x.dtype == torch.float32:

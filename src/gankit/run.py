@@ -36,7 +36,7 @@ from gankit.config import (
 )
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
-from gankit.errors import ConfigError, GankitError
+from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.fileio import write_text_atomic
 from gankit.guard import train_epoch_guarded
 from gankit.images import save_grid
@@ -47,7 +47,7 @@ from gankit.trainer import Trainer, check_state, resolve_device
 RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
                       "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
                       "train.progress", "train.device", "train.tensorboard", "train.nan_retries",
-                      "train.threads")
+                      "train.threads", "train.cuda_graphs")
 """Config keys a resumed run may change; anything else would break exact resume.
 
 `data.data_dir` may point elsewhere (the data moved): the checkpoint's fingerprint of the
@@ -242,6 +242,13 @@ def _train(
     data = loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
     trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
     if state is not None:
+        saved = state.get("data_sha256")  # absent in checkpoints of gankit before it
+        if saved is not None and saved != trainer.data_fingerprint():
+            raise CheckpointError(
+                f"the training data here ({len(data)} samples, sha256 "
+                f"{trainer.data_fingerprint()[:12]}) are not the data the run was trained on "
+                f"(sha256 {saved[:12]}); point --data-dir at the run's data, or train a new "
+                "run with another --out")
         trainer.load_state_dict(state)
         if trainer.epoch >= cfg.train.epochs:
             log(f"run already has {trainer.epoch} epochs (target {cfg.train.epochs}); raise "

@@ -50,14 +50,18 @@ from torch import Tensor, nn
 
 from gankit import __version__, diagnostics
 from gankit.config import Config
+from gankit.cudagraphs import Draw, IterationGraphs
 from gankit.distributed import DistInfo, all_gather_objects, mean_over_ranks
 from gankit.ema import EMA
 from gankit.errors import CheckpointError, ConfigError
-from gankit.losses import get_game, gradient_penalty, interpolation_weights
+from gankit.losses import get_game, gradient_penalty
 from gankit.models import build_models, class_grid_labels
 
 STATE_FORMAT = 1
 """Version of the checkpoint layout; bumped when it changes incompatibly."""
+
+ADAM_MODE_KEYS = ("fused", "foreach", "capturable")
+"""Adam flags that are this trainer's choice, not a loaded checkpoint's."""
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "js_hat", "g_grad_norm", "dj_dl")
 """Per-epoch averages written to the metrics log, besides timing."""
@@ -87,14 +91,15 @@ NOISE_SEED_OFFSET = 104_729
 
 
 def make_adam(
-    params: Any, lr: float, betas: tuple[float, float]
+    params: Any, lr: float, betas: tuple[float, float], capturable: bool = False
 ) -> torch.optim.Optimizer:
-    """Adam, fused into one kernel per step where this torch and device support it."""
+    """Adam, fused into one kernel per step where this torch and device support it;
+    `capturable` (state on the device, no host syncs) for CUDA-graph capture."""
     params = list(params)
     try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, capturable=capturable)
     except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas)
+        return torch.optim.Adam(params, lr=lr, betas=betas, capturable=capturable)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -189,9 +194,11 @@ class Trainer:
         )
         self.g.to(self.device)
         self.d.to(self.device)
-        self.opt_g = make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2))
-        self.opt_d = make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2))
-        self._adam_modes = [(o.param_groups[0].get("fused"), o.param_groups[0].get("foreach"))
+        use_graphs = (t.cuda_graphs and self.device.type == "cuda" and self.world == 1
+                      and not t.compile)
+        self.opt_g = make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2), use_graphs)
+        self.opt_d = make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2), use_graphs)
+        self._adam_modes = [{k: o.param_groups[0].get(k) for k in ADAM_MODE_KEYS}
                             for o in (self.opt_g, self.opt_d)]
         if getattr(t, "compile", False):
             self.g.compile()
@@ -214,6 +221,12 @@ class Trainer:
             torch.manual_seed(t.seed + 1_000_003 * self.rank)
         self.ema = EMA(self.g, t.ema) if t.ema else None
         self._ema_calibrated_at: int | None = None
+        # CUDA graphs (gankit.cudagraphs): hooks through which the graphs take the random
+        # draws and the EMA weight from static tensors.
+        self.draw_hook: Callable[[Draw, Tensor], None] | None = None
+        self.static_draws: list[Tensor] | None = None
+        self.static_ema_weight: Tensor | None = None
+        self.graphs = IterationGraphs(self) if use_graphs else None
         # Fixed latents: every sample grid of a run shows the same 100 z's.
         zgen = torch.Generator().manual_seed(t.seed + 7919)
         self.fixed_z = torch.randn(100, cfg.model.z_dim, generator=zgen)
@@ -226,7 +239,9 @@ class Trainer:
     # ------------------------------------------------------------------ steps
     def _autocast(self):  # noqa: ANN202
         if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+            # CUDA graphs need autocast's cast cache off (its copies would outlive capture)
+            return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                  cache_enabled=self.graphs is None)
         return nullcontext()
 
     def reseed(self, seed: int) -> None:
@@ -235,10 +250,28 @@ class Trainer:
         self.noise_gen.manual_seed(seed + NOISE_SEED_OFFSET)
         torch.manual_seed(seed + 1_000_003 * self.rank)
 
+    def _draw(self, shape: tuple[int, ...], dtype: torch.dtype,
+              fill: Callable[[Tensor], Tensor]) -> Tensor:
+        """A random draw from the noise generator: `fill` on a new (shape, dtype) tensor
+        (torch.randn & co. are exactly empty + normal_ & co.). Under CUDA graphs the draw
+        comes from a static buffer the graph runner fills eagerly, with the same `fill`."""
+        if self.static_draws is not None:
+            return self.static_draws.pop(0)
+
+        def make(out: Tensor | None = None) -> Tensor:
+            return fill(torch.empty(shape, dtype=dtype, device=self.device) if out is None
+                        else out)
+
+        out = make()
+        if self.draw_hook is not None:
+            self.draw_hook(make, out)
+        return out
+
     def noise(self, n: int) -> Tensor:
         """z ~ N(0, I), (n, Z): this rank's rows of the global draw of n * ranks vectors."""
-        z = torch.randn(n * self.world, self.cfg.model.z_dim, device=self.device,
-                        generator=self.noise_gen)
+        gen = self.noise_gen
+        z = self._draw((n * self.world, self.cfg.model.z_dim), torch.float32,
+                       lambda out: out.normal_(generator=gen))
         return z[self.rank * n : (self.rank + 1) * n] if self.world > 1 else z
 
     def fake_labels(self, n: int) -> Tensor | None:
@@ -246,8 +279,8 @@ class Trainer:
         (this rank's rows of the global draw, like `noise`); None when unconditional."""
         if not self.n_classes:
             return None
-        y = torch.randint(0, self.n_classes, (n * self.world,), device=self.device,
-                          generator=self.noise_gen)
+        k, gen = self.n_classes, self.noise_gen
+        y = self._draw((n * self.world,), torch.int64, lambda out: out.random_(0, k, generator=gen))
         return y[self.rank * n : (self.rank + 1) * n] if self.world > 1 else y
 
     def d_step(self, real: Tensor, real_labels: Tensor | None = None) -> dict[str, Tensor]:
@@ -279,7 +312,8 @@ class Trainer:
             # conditional: x_hat is scored with the real image's class.
             # eps from the noise generator, this rank's rows of the global draw (like z)
             shape = (b * self.world,) + (1,) * (real.ndim - 1)
-            eps = interpolation_weights(real.new_empty(shape), self.noise_gen)
+            gen = self.noise_gen  # = interpolation_weights(real.new_empty(shape), gen)
+            eps = self._draw(shape, real.dtype, lambda out: out.uniform_(generator=gen))
             eps = eps[self.rank * b : (self.rank + 1) * b] if self.world > 1 else eps
 
             def critic(x: Tensor) -> Tensor:
@@ -318,10 +352,22 @@ class Trainer:
             self.d.requires_grad_(True)
         # (2b) the moving average of G's weights follows every G step
         if self.ema is not None:
-            self.ema.update(self.g)
+            self.ema.update(self.g, weight=self.static_ema_weight)
         self.g_steps += 1
         dj = diagnostics.mean_abs_dj_dlogit(self.game, fake_logits)
         return {"loss_g": loss.detach(), "g_grad_norm": grad_norm, "dj_dl": dj}
+
+    def iteration_step(self, index: Tensor, with_g: bool) -> Tensor:
+        """One iteration on the samples at `index` (this rank's rows of the batch): a D step,
+        then a G step if `with_g`; returns the stats as a vector in STAT_NAMES order."""
+        real = self.data.index_select(0, index)
+        real_labels = None if self.labels is None else self.labels.index_select(0, index)
+        stats = self.d_step(real) if real_labels is None else self.d_step(real, real_labels)
+        if with_g:
+            stats.update(self.g_step(self.local_batch))
+        zero = real.new_zeros((), dtype=torch.float32)
+        return torch.stack([stats[name].float() if name in stats else zero
+                            for name in STAT_NAMES])
 
     # ------------------------------------------------------------------ epochs
     def iterations_per_epoch(self) -> int:
@@ -342,7 +388,6 @@ class Trainer:
         k = self.cfg.train.n_critic
         perm = epoch_permutation(self.data.shape[0], self.cfg.train.seed, epoch).to(self.device)
         sums = torch.zeros(len(STAT_NAMES), device=self.device)
-        zero = torch.zeros((), device=self.device)
         is_g = torch.tensor([name in G_STAT_NAMES for name in STAT_NAMES], device=self.device)
         g_done = 0
         self.g.train()
@@ -354,14 +399,12 @@ class Trainer:
 
         for i in range(n_iter):
             index = perm[i * b + lo : i * b + lo + lb]
-            real = self.data.index_select(0, index)
-            real_labels = None if self.labels is None else self.labels.index_select(0, index)
-            stats = self.d_step(real) if real_labels is None else self.d_step(real, real_labels)
-            if (self.iteration + 1) % k == 0:
-                stats.update(self.g_step(lb))
-                g_done += 1
-            sums += torch.stack([stats[name].float() if name in stats else zero
-                                 for name in STAT_NAMES])
+            with_g = (self.iteration + 1) % k == 0
+            if self.graphs is not None:
+                sums += self.graphs.step(index, with_g)
+            else:
+                sums += self.iteration_step(index, with_g)
+            g_done += with_g
             self.iteration += 1
             if progress is not None:
                 # Reading the sums syncs with the device: only every 25 iterations.
@@ -488,17 +531,12 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state from `state_dict()` (exact resume); mismatches are errors."""
         check_state(state)
+        if self.graphs is not None:  # they hold the optimiser state about to be replaced
+            self.graphs.reset()
         if list(state["sample_shape"]) != list(self.data.shape[1:]):
             raise CheckpointError(f"checkpoint was trained on samples of shape "
                                   f"{state['sample_shape']}, the data here are "
                                   f"{list(self.data.shape[1:])}")
-        saved = state.get("data_sha256")
-        if saved is not None and saved != self.data_fingerprint():
-            raise CheckpointError(
-                f"the training data here ({len(self.data)} samples, sha256 "
-                f"{self.data_fingerprint()[:12]}) are not the data the run was trained on "
-                f"(sha256 {saved[:12]}); point --data-dir at the run's data, or train a new "
-                "run with another --out")
         if int(state.get("n_classes", 0)) != self.n_classes:
             raise CheckpointError(f"checkpoint has {state.get('n_classes', 0)} classes, the "
                                   f"data here {self.n_classes}")
@@ -540,10 +578,14 @@ class Trainer:
             self.noise_gen.manual_seed(self.cfg.train.seed + NOISE_SEED_OFFSET + self.iteration)
         # Fused or not is this trainer's choice, not the checkpoint's (load_state_dict
         # copies the saved groups' flags).
-        for opt, (fused, foreach) in zip((self.opt_g, self.opt_d), self._adam_modes,
-                                         strict=True):
+        for opt, modes in zip((self.opt_g, self.opt_d), self._adam_modes, strict=True):
             for group in opt.param_groups:
-                group["fused"], group["foreach"] = fused, foreach
+                group.update(modes)
+            if modes.get("capturable"):  # a state saved without: its step counts go to the GPU
+                for state_of_param in opt.state.values():
+                    step = state_of_param.get("step")
+                    if isinstance(step, Tensor) and step.device != self.device:
+                        state_of_param["step"] = step.to(self.device, torch.float32)
 
 
 REQUIRED_KEYS = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d", "epoch",
