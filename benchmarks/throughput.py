@@ -263,20 +263,44 @@ class RandDropout(nn.Dropout):
         return x * keep * (1.0 / (1.0 - self.p))
 
 
+class Bits32Dropout(nn.Dropout):
+    """gankit's Dropout with its former keep mask: 32 random bits per entry."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        n = x.numel()
+        threshold = round(self.p * 2**32) - 2**31
+        bits = torch.empty((n + 1) // 2, dtype=torch.int64, device=x.device).random_(-(2**63), None)
+        keep = bits.view(torch.int32)[:n].view(x.shape) >= threshold
+        scale = 1.0 / (1.0 - self.p)
+        if x.dtype == torch.float32:
+            return x * torch.where(keep, scale, 0.0)
+        return x * keep * scale
+
+
+def _swap_dropout(net: nn.Module, cls: type[nn.Dropout]) -> None:
+    for name, m in net.named_children():
+        if isinstance(m, nn.Dropout):
+            setattr(net, name, cls(m.p))
+        else:
+            _swap_dropout(m, cls)
+
+
+class Bits32DropoutLoop(GankitLoop):
+    """Ablation: gankit's loop with 32 random bits per dropout entry (its former mask)."""
+
+    def __init__(self, cfg, data: torch.Tensor, device: torch.device) -> None:  # noqa: ANN001
+        super().__init__(cfg, data, device)
+        _swap_dropout(self.trainer.d, Bits32Dropout)
+
+
 class RandDropoutLoop(GankitLoop):
     """Ablation: gankit's loop with its former Dropout (torch.rand floats, bool mask)."""
 
     def __init__(self, cfg, data: torch.Tensor, device: torch.device) -> None:  # noqa: ANN001
         super().__init__(cfg, data, device)
-
-        def swap(net: nn.Module) -> None:
-            for name, m in net.named_children():
-                if isinstance(m, nn.Dropout):
-                    setattr(net, name, RandDropout(m.p))
-                else:
-                    swap(m)
-
-        swap(self.trainer.d)
+        _swap_dropout(self.trainer.d, RandDropout)
 
 
 class TorchModulesLoop(GankitLoop):
@@ -309,6 +333,8 @@ LOOPS = {
     "gankit-bf16-compile": ("bf16", GankitLoop, True),
     "gankit-fp32-rand-dropout": ("fp32", RandDropoutLoop, False),
     "gankit-bf16-rand-dropout": ("bf16", RandDropoutLoop, False),
+    "gankit-fp32-32bit-dropout": ("fp32", Bits32DropoutLoop, False),
+    "gankit-bf16-32bit-dropout": ("bf16", Bits32DropoutLoop, False),
 }
 
 

@@ -13,10 +13,13 @@ def _reference(x: torch.Tensor, p: float) -> torch.Tensor:
     return x * keep * (1.0 / (1.0 - p))
 
 
-def test_keep_mask_threshold_is_exact_to_32_bits() -> None:
-    for p in (0.3, 0.5, 0.1, 0.9):
-        t = round(p * 2**32) - 2**31
-        assert abs((2**31 - t) / 2**32 - (1 - p)) <= 2**-33
+def test_keep_mask_keep_rate_is_within_2_to_minus_17_of_1_minus_p() -> None:
+    """P(keep) = P(I16 >= t) = (2^15 - t) / 2^16: counted exactly over all 2^16 values."""
+    values = torch.arange(-(2**15), 2**15, dtype=torch.int32)
+    for p in (0.3, 0.5, 0.1, 0.9, 0.0001):
+        t = round(p * 2**16) - 2**15
+        kept = int((values >= t).sum())
+        assert abs(kept / 2**16 - (1 - p)) <= 2**-17
 
 
 def test_keep_mask_rate_shape_and_independence() -> None:
@@ -25,9 +28,11 @@ def test_keep_mask_rate_shape_and_independence() -> None:
     assert keep.shape == (301, 1001) and keep.dtype == torch.bool
     rate = keep.float().mean().item()
     assert abs(rate - 0.7) < 4 * (0.21 / keep.numel()) ** 0.5
-    # neighbours (the two halves of one 64-bit draw) are uncorrelated
-    a, b = keep.flatten()[:-1:2].float(), keep.flatten()[1::2].float()
-    assert abs((a * b).mean().item() - 0.49) < 0.01
+    # neighbours (the four lanes of one 64-bit draw) are uncorrelated
+    flat = keep.flatten()[: keep.numel() // 4 * 4].view(-1, 4).float()
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert abs((flat[:, i] * flat[:, j]).mean().item() - 0.49) < 0.01
 
 
 def test_fp32_mask_is_bit_identical_forward_and_backward() -> None:
