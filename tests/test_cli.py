@@ -70,6 +70,19 @@ def test_resume_from_moved_data_repeating_flags_is_exact(tmp_path, idx_dir):
         assert all(torch.equal(a[key][k], b[key][k]) for k in a[key])
 
 
+def test_resume_of_a_finished_run_trains_nothing_and_restores_a_missing_report(
+        tmp_path, idx_dir, capsys):
+    out = tmp_path / "run"
+    assert _train(idx_dir, out, "--epochs", "1") == 0
+    (out / "report.html").unlink()  # as if stopped between the last checkpoint and the report
+    before = (out / "metrics.jsonl").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "1"]) == 0
+    assert "run already has 1 epochs" in capsys.readouterr().out
+    assert (out / "report.html").is_file()
+    assert (out / "metrics.jsonl").read_bytes() == before
+
+
 def test_resume_on_other_data_or_changed_config_is_refused(tmp_path, idx_dir, capsys):
     out = tmp_path / "run"
     assert _train(idx_dir, out, "--epochs", "1") == 0

@@ -253,6 +253,10 @@ def _train(
         if trainer.epoch >= cfg.train.epochs:
             log(f"run already has {trainer.epoch} epochs (target {cfg.train.epochs}); raise "
                 "--epochs to train further")
+            if main and not (out / "report.html").is_file():  # stopped before writing it
+                from gankit.report import try_write_report
+
+                try_write_report(out, log)
             return out
 
     metrics = JsonlLogger(out / "metrics.jsonl")

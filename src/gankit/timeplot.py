@@ -14,6 +14,11 @@ from gankit.errors import GankitError
 from gankit.log import read_metrics
 
 
+LABELS = {"fid": "FID", "kid": "KID", "classifier_score": "classifier score",
+          "precision": "precision", "recall": "recall"}
+"""Axis names of the usual metric keys (others are shown as their key)."""
+
+
 def metric_key(records: list[dict[str, Any]], wanted: str = "fid") -> str:
     """`wanted` if some record has it, else the one key containing it (e.g. fid_mnist)."""
     keys = {k for r in records for k, v in r.items() if isinstance(v, (int, float))}
@@ -62,13 +67,14 @@ def plot_time_to_quality(runs: list[Path], out: Path, key: str = "fid",
         used = metric_key(records, key)
         xs, ys = time_to_quality(records, used)
         ax.plot(xs, ys, marker="o", ms=3, label=run.name if run.is_dir() else run.parent.name)
-    ax.set_xlabel("training wall-clock (s)")
-    ax.set_ylabel(used)
+    name = LABELS.get(used, used)
+    ax.set_xlabel("training wall-clock (s), evaluation excluded")
+    ax.set_ylabel(name + (" (log scale)" if log_y else ""))
     if log_y:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title(f"{used} against training time")
+    ax.set_title(f"{name} against training time")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
