@@ -106,6 +106,24 @@ def test_resume_on_other_data_or_changed_config_is_refused(tmp_path, idx_dir, ca
     assert not (out / "checkpoints" / "epoch_0002.pt").exists()
 
 
+def test_a_score_game_logs_d_scores_not_probabilities(tmp_path, idx_dir, capsys, monkeypatch):
+    out = tmp_path / "run"
+    assert _train(idx_dir, out, "--epochs", "1", "--loss", "hinge", "--no-progress") == 0
+    text = capsys.readouterr().out
+    assert "D score(x)" in text and "D(x)" not in text
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["d_output"] == "score" and "js_hat" not in record
+    from gankit import report
+
+    panels = {}
+    monkeypatch.setattr(report, "curve_png", lambda title, ylabel, lines, hline, logy: (
+        panels.setdefault(title, (ylabel, [name for name, *_ in lines], hline)) and b""))
+    report.run_curves(report.read_run(out))
+    assert panels["Discriminator outputs"] == ("mean score (not a probability)",
+                                               ["D score, real", "D score, fake"], None)
+    assert "Jensen-Shannon estimate" not in panels
+
+
 def test_sample_png_and_npy(tmp_path, idx_dir):
     out = tmp_path / "run"
     assert _train(idx_dir, out, "--epochs", "1") == 0

@@ -60,3 +60,34 @@ def test_trainer_logs_the_diagnostics_of_its_batches():
     g_stats = tr.g_step(64)
     assert float(g_stats["g_grad_norm"]) > 0.0
     assert 0.0 < float(g_stats["dj_dl"]) < 1.0  # non-saturating: |dJ/dl| = 1 - D
+
+
+@pytest.mark.parametrize(("game", "probabilistic"), [
+    ("non-saturating", True), ("minimax", True), ("maximum-likelihood", True),
+    ("least-squares", False), ("wgan-gp", False), ("hinge", False),
+])
+def test_d_outputs_are_probabilities_only_for_the_bce_games(game, probabilistic):
+    """BCE games log mean sigmoid(D) and JS_hat; score games the mean raw score, no JS_hat."""
+    import copy
+
+    from gankit.config import build_config
+    from gankit.trainer import Trainer
+
+    cfg = build_config("smoke", None, {"loss.game": game, "model.dropout": 0.0,
+                                       "train.batch_size": 16, "train.device": "cpu",
+                                       "train.precision": "fp32"})
+    data = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    t = Trainer(cfg, data)
+    assert get_game(game).probabilistic is probabilistic
+    real = data[:16]
+    with torch.no_grad():
+        logits = copy.deepcopy(t.d)(real)
+    stats = t.d_step(real)
+    expected = torch.sigmoid(logits).mean() if probabilistic else logits.mean()
+    assert float(stats["d_real"]) == approx(float(expected), rel=1e-5, abs=1e-6)
+    assert ("js_hat" in stats) is probabilistic
+    record = t.train_epoch()
+    assert ("js_hat" in record) is probabilistic
+    assert (record.get("d_output") == "score") is not probabilistic
+    if probabilistic:
+        assert 0.0 < record["d_real"] < 1.0

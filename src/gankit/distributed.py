@@ -21,6 +21,7 @@ Importing this module touches nothing.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from collections.abc import Callable, Iterator
@@ -102,11 +103,15 @@ def session(info: DistInfo | None, device: torch.device) -> Iterator[None]:
         yield
     except BaseException:
         if owned and dist.is_initialized():
+            gc.collect()
             dist.destroy_process_group()
         raise
     if owned and dist.is_initialized():
-        # Every rank reaches this point before any tears down: rank 0 hosts the store, and a
-        # peer still talking to it when it goes away dies in C++ ("terminate called ...").
+        # Free the run's DDP wrappers now (a trainer in a reference cycle would otherwise
+        # live until interpreter exit, and a DDP reducer destroyed then, with the process
+        # group's threads, can abort in C++: "terminate called without an active exception").
+        gc.collect()
+        # Every rank reaches this point before any tears down: rank 0 may host the store.
         dist.barrier()
         dist.destroy_process_group()
 

@@ -39,7 +39,7 @@ def retry_seed(seed: int, epoch: int, attempt: int) -> int:
 
 def nonfinite(trainer: Trainer, record: dict[str, Any]) -> list[str]:
     """Names of the epoch's statistics and of the parameters that are NaN or inf."""
-    bad = [k for k in STAT_NAMES if not math.isfinite(float(record[k]))]
+    bad = [k for k in STAT_NAMES if k in record and not math.isfinite(float(record[k]))]
     named = [(f"G.{n}", p) for n, p in trainer.g.named_parameters()]
     named += [(f"D.{n}", p) for n, p in trainer.d.named_parameters()]
     with torch.no_grad():

@@ -148,6 +148,10 @@ class Game:
     summary: str
     gradient_penalty: float = 0.0
     """Weight of WGAN-GP's gradient penalty, which the trainer adds to D's cost; 0 = none."""
+    probabilistic: bool = True
+    """D's output is the logit of P(real) (the BCE games): D(x) = sigmoid(logit) is a
+    probability and the JS estimate applies. False for the games whose D outputs a score
+    (least squares, Wasserstein, hinge): diagnostics report the mean score instead."""
 
     def g_loss(self, fake_logits: Tensor) -> Tensor:
         """The generator cost J(G): the per-sample cost averaged over the batch."""
@@ -182,6 +186,7 @@ GAMES: dict[str, Game] = {
         g_cost_least_squares,
         lambda logit: logit - LSGAN_C,
         "LSGAN: D and G minimise squared distances to the targets a=0, b=1, c=1",
+        probabilistic=False,
     ),
     "wgan-gp": Game(
         "wgan-gp",
@@ -190,6 +195,7 @@ GAMES: dict[str, Game] = {
         lambda logit: -torch.ones_like(logit),
         "Wasserstein GAN with gradient penalty (lambda 10); use with --n-critic 5",
         gradient_penalty=WGAN_GP_LAMBDA,
+        probabilistic=False,
     ),
     "hinge": Game(
         "hinge",
@@ -197,6 +203,7 @@ GAMES: dict[str, Game] = {
         g_cost_negative_score,
         lambda logit: -torch.ones_like(logit),
         "hinge loss: D minimises E relu(1 - l_real) + E relu(1 + l_fake), G -E l_fake",
+        probabilistic=False,
     ),
 }
 

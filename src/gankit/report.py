@@ -307,14 +307,27 @@ def _hline_for(key: str) -> tuple[float, str] | None:
     return None
 
 
+SCORE_CURVE = ("Discriminator outputs", "mean score (not a probability)",
+               (("d_real", "D score, real"), ("d_fake", "D score, fake")))
+"""The D-output panel of games whose D outputs a score (records with d_output = score)."""
+
+
+def _scores(run: RunData) -> bool:
+    return any(r.get("d_output") == "score" for r in run.metrics)
+
+
 def run_curves(run: RunData) -> list[tuple[str, bytes]]:
     """The curve panels of one run that have data: (title, PNG)."""
     out = []
     for title, ylabel, keys in CURVES:
+        hline = _hline_for(keys[0][0])
+        if keys[0][0] == "d_real" and _scores(run):
+            title, ylabel, keys = SCORE_CURVE
+            hline = None
         lines = [(label, *_series(run.metrics, key)) for key, label in keys]
         lines = [ln for ln in lines if ln[1]]
         if lines:
-            out.append((title, curve_png(title, ylabel, lines, _hline_for(keys[0][0]),
+            out.append((title, curve_png(title, ylabel, lines, hline,
                                          logy=keys[0][0] == "g_grad_norm")))
     return out
 
@@ -326,8 +339,11 @@ def overlay_curves(runs: Sequence[RunData]) -> list[tuple[str, bytes]]:
         for key, label in keys:
             lines = [(r.name, *_series(r.metrics, key)) for r in runs]
             lines = [ln for ln in lines if ln[1]]
+            hline = _hline_for(key)
+            if key in ("d_real", "d_fake") and any(_scores(r) for r in runs):
+                ylabel, hline = "mean D output (probability, or score for score games)", None
             if lines:
-                out.append((label, curve_png(label, ylabel, lines, _hline_for(key),
+                out.append((label, curve_png(label, ylabel, lines, hline,
                                              logy=key == "g_grad_norm")))
     return out
 

@@ -133,8 +133,9 @@ def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
         bar.update(done - bar.n)
         if means is not None:
             rate = done * b / max(time.perf_counter() - start, 1e-9)
+            real, fake = d_labels(trainer.game.probabilistic)
             bar.set_postfix({"D loss": f"{means['loss_d']:.3f}", "G loss": f"{means['loss_g']:.3f}",
-                             "D(x)": f"{means['d_real']:.2f}", "D(G(z))": f"{means['d_fake']:.2f}",
+                             real: f"{means['d_real']:.2f}", fake: f"{means['d_fake']:.2f}",
                              "img/s": f"{rate:.0f}"}, refresh=False)
         if done == n_iter:
             bar.close()
@@ -219,6 +220,11 @@ def train(
             wanted = out or default_run_dir(cfg)
             out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
         return _train(cfg, out, state, device, info, log)
+
+
+def d_labels(probabilistic: bool) -> tuple[str, str]:
+    """Names of the logged D outputs: probabilities D(x), D(G(z)) or mean scores."""
+    return ("D(x)", "D(G(z))") if probabilistic else ("D score(x)", "D score(G(z))")
 
 
 def _quiet(_: str) -> None:
@@ -320,7 +326,8 @@ def _train(
                 ckpt.prune(out, t.keep_checkpoints)
         if not t.progress:
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
-                f"{record['loss_g']:.3f}, D(x) {record['d_real']:.2f}, D(G(z)) "
+                f"{record['loss_g']:.3f}, {d_labels(trainer.game.probabilistic)[0]} "
+                f"{record['d_real']:.2f}, {d_labels(trainer.game.probabilistic)[1]} "
                 f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")
     log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")

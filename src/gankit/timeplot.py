@@ -13,7 +13,6 @@ from typing import Any
 from gankit.errors import GankitError
 from gankit.log import read_metrics
 
-
 LABELS = {"fid": "FID", "kid": "KID", "classifier_score": "classifier score",
           "precision": "precision", "recall": "recall"}
 """Axis names of the usual metric keys (others are shown as their key)."""

@@ -324,13 +324,13 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        d_real, d_fake = diagnostics.d_means(real_logits, fake_logits)
-        return {
-            "loss_d": loss.detach(),
-            "d_real": d_real,
-            "d_fake": d_fake,
-            "js_hat": diagnostics.js_hat_from_logits(real_logits, fake_logits),
-        }
+        if self.game.probabilistic:
+            d_real, d_fake = diagnostics.d_means(real_logits, fake_logits)
+            return {"loss_d": loss.detach(), "d_real": d_real, "d_fake": d_fake,
+                    "js_hat": diagnostics.js_hat_from_logits(real_logits, fake_logits)}
+        # a score, not a probability: its mean, and no JS estimate
+        return {"loss_d": loss.detach(), "d_real": real_logits.detach().mean(),
+                "d_fake": fake_logits.detach().mean()}
 
     def g_step(self, batch_size: int) -> dict[str, Tensor]:
         """(2) Update G through a frozen D on fresh noise."""
@@ -421,6 +421,9 @@ class Trainer:
         record: dict[str, Any] = {"epoch": epoch, "iteration": self.iteration,
                                   "g_steps": self.g_steps}
         record.update(dict(zip(STAT_NAMES, means, strict=True)))
+        if not self.game.probabilistic:  # d_real / d_fake are mean scores; no JS estimate
+            del record["js_hat"]
+            record["d_output"] = "score"
         record.update({
             "seconds": seconds,
             "images_per_s": n_iter * b / seconds if seconds > 0 else float("nan"),
