@@ -38,7 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, metavar="B", help="images per iteration")
     p.add_argument("--seed", type=int, metavar="S", help="random seed")
     p.add_argument("--device", metavar="DEV", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--precision", metavar="P", help="fp32 or bf16")
+    p.add_argument("--precision", metavar="P",
+                   help="fp32, bf16 (autocast) or auto: bf16 where the CPU or GPU computes it "
+                        "natively")
     p.add_argument("--lr-g", type=float, metavar="LR",
                    help="G's Adam learning rate (the notes' Keras code: 0.001)")
     p.add_argument("--beta1-g", type=float, metavar="B1",
