@@ -80,6 +80,14 @@ def test_summarise_uses_the_sample_std_and_flags_non_finite():
     assert "non-finite in 1/2 runs" in table
 
 
+def test_table_marks_mean_scores_of_score_games():
+    row = {"d_real": summarise([0.6, 0.7]), "d_fake": summarise([0.3, 0.4])}
+    table = markdown_table({"minimax": row, "wgan-gp": row}, None)
+    minimax, wgan = table.splitlines()[2], table.splitlines()[3]
+    assert "(score)" not in minimax and minimax.count("±") == 2
+    assert wgan.count("(score)") == 2
+
+
 def test_parse_games():
     assert parse_games(None) == ["minimax", "non-saturating", "maximum-likelihood"]
     assert parse_games("minimax, maximum-likelihood") == ["minimax", "maximum-likelihood"]

@@ -26,7 +26,7 @@ from gankit.config import build_config
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError
 from gankit.log import read_metrics
-from gankit.losses import GENERATOR_GAMES, get_game
+from gankit.losses import GAMES, GENERATOR_GAMES, get_game
 
 TABLE_METRICS = (
     "modes_covered", "hq_share", "js_hist", "js_hat", "d_real", "d_fake",
@@ -108,6 +108,9 @@ def markdown_table(summary: dict[str, dict[str, dict[str, Any]]], num_modes: int
     lines = ["| game | " + " | ".join(head) + " |", "|---|" + "---|" * len(metrics)]
     for game, stats in summary.items():
         cells = [_fmt(stats[m], m) if m in stats else "" for m in metrics]
+        if game in GAMES and not GAMES[game].probabilistic:  # D(x) columns hold mean scores
+            cells = [c + " (score)" if m in ("d_real", "d_fake") and c else c
+                     for m, c in zip(metrics, cells, strict=True)]
         lines.append(f"| {game} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
