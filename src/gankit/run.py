@@ -325,9 +325,9 @@ def _train(
                 ckpt.save_atomic(whole, target)
                 ckpt.prune(out, t.keep_checkpoints)
         if not t.progress:
+            real, fake = d_labels(trainer.game.probabilistic)
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
-                f"{record['loss_g']:.3f}, {d_labels(trainer.game.probabilistic)[0]} "
-                f"{record['d_real']:.2f}, {d_labels(trainer.game.probabilistic)[1]} "
+                f"{record['loss_g']:.3f}, {real} {record['d_real']:.2f}, {fake} "
                 f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")
     log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")

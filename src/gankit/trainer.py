@@ -365,7 +365,8 @@ class Trainer:
         stats = self.d_step(real) if real_labels is None else self.d_step(real, real_labels)
         if with_g:
             stats.update(self.g_step(self.local_batch))
-        zero = real.new_zeros((), dtype=torch.float32)
+        # a zero for the stats this iteration has not (D-only iterations, score games' JS_hat)
+        zero = real.new_zeros((), dtype=torch.float32) if len(stats) < len(STAT_NAMES) else None
         return torch.stack([stats[name].float() if name in stats else zero
                             for name in STAT_NAMES])
 
