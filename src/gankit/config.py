@@ -59,6 +59,9 @@ class ModelConfig:
     """DCGAN's base channel count w (G: ... 2w -> w -> C; D: C -> w -> 2w ...)."""
     conditional: bool = False
     """Condition G and D on the data set's class labels (G: embedding; D: projection)."""
+    init: str = "default"
+    """Weight initialisation: `default` (each family's own: PyTorch's for the MLPs, DCGAN's
+    N(0, 0.02)) or `keras` (Glorot-uniform weights, zero biases, as the notes' Keras code)."""
 
 
 @dataclass
@@ -127,6 +130,10 @@ class TrainConfig:
     """Samples per evaluation during training (10,000 for reported figures)."""
     tensorboard: bool = False
     """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
+    on_collapse: str = "warn"
+    """What a detected D win, mode collapse or stalled G does (gankit.health): `warn` (a line,
+    a mark in metrics.jsonl, the progress bar and the report), `stop` (the same, then a
+    checkpoint and exit status 3) or `off` (no checks)."""
 
 
 @dataclass
@@ -339,7 +346,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def validate(cfg: Config) -> Config:
     """Check every value; raise one ConfigError listing all problems."""
     from gankit.losses import GAMES
-    from gankit.models import MODELS
+    from gankit.models import INITS, MODELS
 
     problems: list[str] = []
     t, m, d, lo = cfg.train, cfg.model, cfg.data, cfg.loss
@@ -359,6 +366,7 @@ def validate(cfg: Config) -> Config:
         need(toy_data == toy_model, f"model.name={m.name!r} does not fit data.dataset="
              f"{d.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
     need(d.toy_samples > 0, f"data.toy_samples={d.toy_samples} must be > 0")
+    need(m.init in INITS, f"model.init={m.init!r} is unknown; choose one of: {', '.join(INITS)}")
     need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
     need(m.width > 0, f"model.width={m.width} must be > 0")
     need(d.image_size is None or d.image_size > 0,
@@ -396,6 +404,8 @@ def validate(cfg: Config) -> Config:
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")
     need(t.nan_retries >= 0, f"train.nan_retries={t.nan_retries} must be >= 0")
+    need(t.on_collapse in ON_COLLAPSE, f"train.on_collapse={t.on_collapse!r} is unknown; "
+         f"choose one of: {', '.join(ON_COLLAPSE)}")
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
     return cfg
@@ -406,6 +416,9 @@ TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
 
 DATASETS = ("mnist", "idx", "folder", *TOY_DATASETS)
 """Data set names accepted in `data.dataset`."""
+
+ON_COLLAPSE = ("warn", "stop", "off")
+"""What `train.on_collapse` may say."""
 
 PRECISIONS = ("fp32", "bf16", "auto")
 """Numeric precisions accepted in `train.precision`."""

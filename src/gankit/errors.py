@@ -1,4 +1,4 @@
-"""User-facing errors: one class, one line, exit status 2.
+"""User-facing errors: one class, one line, exit status 2 (3: a run stopped on purpose).
 
 Raise `GankitError` for anything a user can fix (a bad value, a missing file); the CLI
 prints its message on one line and exits with status 2. Invariants use `assert`.
@@ -29,3 +29,9 @@ class CheckpointError(GankitError):
 
 class ConfigError(GankitError):
     """An invalid configuration value."""
+
+
+class TrainingStopped(GankitError):
+    """A run stopped on purpose (train.on_collapse=stop); exit status 3."""
+
+    exit_code = 3

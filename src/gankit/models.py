@@ -327,15 +327,48 @@ def build_models(
     dropout: float = 0.3,
     width: int = 64,
     n_classes: int = 0,
+    init: str = "default",
 ) -> tuple[nn.Module, nn.Module]:
     """Build (G, D) by name; conditional on `n_classes` classes when > 0.
 
     `image_shape` is the sample shape: (C, H, W) for `mlp` and `dcgan`, (V,) with V in
-    {1, 2} for `toy-mlp`. `mlp` and `toy-mlp` use PyTorch's default initialisation, `dcgan`
-    DCGAN's N(0, 0.02). `g_hidden`, `d_hidden` and `dropout` are the MLPs'; `width` is
-    DCGAN's base channels.
+    {1, 2} for `toy-mlp`. `g_hidden`, `d_hidden` and `dropout` are the MLPs'; `width` is
+    DCGAN's base channels. `init` (see INITS): `default` keeps each family's own
+    initialisation (PyTorch's for `mlp` and `toy-mlp`, DCGAN's N(0, 0.02) for `dcgan`);
+    `keras` re-initialises every layer as Keras does (`keras_init`).
     """
-    shape = tuple(image_shape)
+    if init not in INITS:
+        raise ConfigError(f"unknown model.init {init!r}; choose one of: {', '.join(INITS)}")
+    g, d = _build(name, z_dim, tuple(image_shape), g_hidden, d_hidden, dropout, width,
+                  n_classes)
+    if init == "keras":
+        g.apply(keras_init)
+        d.apply(keras_init)
+    return g, d
+
+
+INITS = ("default", "keras")
+"""Weight initialisations `build_models` knows (config key model.init)."""
+
+
+def keras_init(module: nn.Module) -> None:
+    """Keras's defaults, in place: Dense/Conv kernels Glorot-uniform, biases 0, embeddings
+    U(-0.05, 0.05). Glorot-uniform draws W ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)):
+    for the notes' 784 -> 1024 layer a = 0.058, where PyTorch's default
+    (kaiming_uniform with a = sqrt 5) gives 1 / sqrt(784) = 0.036 and a uniform bias."""
+    if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.uniform_(module.weight, -0.05, 0.05)
+
+
+def _build(
+    name: str, z_dim: int, shape: tuple[int, ...], g_hidden: tuple[int, ...],
+    d_hidden: tuple[int, ...], dropout: float, width: int, n_classes: int,
+) -> tuple[nn.Module, nn.Module]:
+    """The models of `build_models`, with their family's own initialisation."""
     if name == "toy-mlp":
         if len(shape) != 1 or shape[0] not in (1, 2):
             raise ConfigError(f"model 'toy-mlp' needs vector samples of shape (1,) or (2,), "

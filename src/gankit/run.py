@@ -36,9 +36,10 @@ from gankit.config import (
 )
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
-from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.errors import CheckpointError, ConfigError, GankitError, TrainingStopped
 from gankit.fileio import write_text_atomic
 from gankit.guard import train_epoch_guarded
+from gankit.health import Alarm, HealthMonitor
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
@@ -47,7 +48,7 @@ from gankit.trainer import Trainer, check_state, resolve_device
 RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
                       "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
                       "train.progress", "train.device", "train.tensorboard", "train.nan_retries",
-                      "train.threads", "train.cuda_graphs")
+                      "train.threads", "train.cuda_graphs", "train.on_collapse")
 """Config keys a resumed run may change; anything else would break exact resume.
 
 `data.data_dir` may point elsewhere (the data moved): the checkpoint's fingerprint of the
@@ -119,12 +120,14 @@ def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str
     return out, state
 
 
-def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
-    """A tqdm bar for the coming epoch, fed by Trainer.train_epoch's progress callback."""
+def _progress_bar(trainer: Trainer, total_epochs: int, alarms: str = "") -> Callable[..., Any]:
+    """A tqdm bar for the coming epoch, fed by Trainer.train_epoch's progress callback;
+    `alarms` (the last epoch's health alarms, gankit.health) show in its description."""
     from tqdm.auto import tqdm
 
     n_iter = trainer.iterations_per_epoch()
-    bar = tqdm(total=n_iter, desc=f"epoch {trainer.epoch + 1}/{total_epochs}", unit="it",
+    desc = f"epoch {trainer.epoch + 1}/{total_epochs}" + (f" [{alarms}!]" if alarms else "")
+    bar = tqdm(total=n_iter, desc=desc, unit="it",
                dynamic_ncols=True, leave=True)
     start = time.perf_counter()
     b = trainer.cfg.train.batch_size
@@ -286,15 +289,26 @@ def _train(
     toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
     toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
     evaluator = None
+    monitor = (HealthMonitor(cfg, trainer.data, trainer.game.probabilistic, toy)
+               if main and t.on_collapse != "off" else None)
+    alarms: list[Alarm] = []
     while trainer.epoch < t.epochs:
+        flag = ", ".join(a.kind for a in alarms)
         record = train_epoch_guarded(
             trainer, t.nan_retries,
-            (lambda: _progress_bar(trainer, t.epochs)) if t.progress and main
+            (lambda flag=flag: _progress_bar(trainer, t.epochs, flag)) if t.progress and main
             else (lambda: None), log)
         e = trainer.epoch
-        last = e == t.epochs
+        # (health) D winning, mode collapse, a stalled G: a line, a mark in the log, maybe stop
+        alarms = monitor.check(trainer.sampler, record) if monitor is not None else []
+        for alarm in alarms:
+            log(alarm.message)
+        stop = t.on_collapse == "stop" and _any_rank(info, bool(alarms))
+        last = e == t.epochs or stop
         if e % t.checkpoint_every == 0 or last:
             whole = trainer.state_dict()  # every rank: it gathers the ranks' RNG states
+        if stop and not main:
+            break
         if not main:
             continue
         if toy is not None:
@@ -329,13 +343,28 @@ def _train(
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
                 f"{record['loss_g']:.3f}, {real} {record['d_real']:.2f}, {fake} "
                 f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")
-    log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
-        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+        if stop:
+            break
     if tb is not None:
         tb.close()
     if main:
         from gankit.report import try_write_report
 
         try_write_report(out, log)
+    if stop:
+        seen = ", ".join(a.kind for a in alarms) or "an alarm on another process"
+        raise TrainingStopped(
+            f"stopped after epoch {trainer.epoch} ({seen}; train.on_collapse=stop); its "
+            f"checkpoint and grid are in {out}; to train on anyway: gankit train --resume "
+            f"--out {out} --set train.on_collapse=warn")
+    log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
+        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
     return out
+
+
+def _any_rank(info: distributed.DistInfo | None, flag: bool) -> bool:
+    """True when `flag` is true on any process (every rank must call this together)."""
+    if info is None:
+        return flag
+    return any(distributed.all_gather_objects(info, flag))
 

@@ -48,7 +48,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gankit import __version__, diagnostics
+from gankit import __version__, cpu, diagnostics
 from gankit.config import Config
 from gankit.cudagraphs import Draw, IterationGraphs
 from gankit.distributed import DistInfo, all_gather_objects, mean_over_ranks
@@ -104,11 +104,7 @@ def make_adam(
 
 def cpu_has_native_bf16() -> bool:
     """True when this CPU computes bf16 matmuls in hardware (AVX-512 BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    return cpu.has_native_bf16()
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
@@ -190,7 +186,7 @@ class Trainer:
         self.g, self.d = build_models(
             cfg.model.name, cfg.model.z_dim, tuple(data.shape[1:]),
             cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
-            width=cfg.model.width, n_classes=self.n_classes,
+            width=cfg.model.width, n_classes=self.n_classes, init=cfg.model.init,
         )
         self.g.to(self.device)
         self.d.to(self.device)
@@ -620,7 +616,6 @@ def load_generator(
     `warn` (default: a line on stderr).
     """
     import sys
-    from pathlib import Path
 
     from gankit.checkpoint import latest_valid, load, resolve_checkpoint
 
@@ -632,7 +627,8 @@ def load_generator(
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
                         cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
-                        width=cfg.model.width, n_classes=int(state.get("n_classes", 0)))
+                        width=cfg.model.width, n_classes=int(state.get("n_classes", 0)),
+                        init=cfg.model.init)
     weights = state["ema"]["model"] if state.get("ema") else state["g"]
     try:
         g.load_state_dict(weights)
