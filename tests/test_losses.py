@@ -1,4 +1,7 @@
-"""The three games' costs and gradients against their closed forms in D (THEORY.md, 2-3)."""
+"""The three games' costs and gradients against their closed forms in D.
+
+The formulas: docs/theory.md, sections 2 and 5.
+"""
 
 from __future__ import annotations
 

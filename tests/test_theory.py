@@ -1,4 +1,4 @@
-"""The theory of THEORY.md checked exactly on discrete distributions (float64).
+"""The theory of docs/theory.md (sections 1-4) checked exactly on discrete distributions (float64).
 
 p_data and p_g live on K points; the optimal discriminator's logit is
 l*(x) = log p_data(x) - log p_g(x), so D* = sigmoid(l*). The generator costs come from
@@ -27,12 +27,12 @@ def _pair(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """(4) KL(p || q) = sum p log(p / q)."""
+    """(3) KL(p || q) = sum p log(p / q)."""
     return (p * (p / q).log()).sum()
 
 
 def js(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """(5) JS(p || q) = KL(p || m) / 2 + KL(q || m) / 2, m = (p + q) / 2."""
+    """(4) JS(p || q) = KL(p || m) / 2 + KL(q || m) / 2, m = (p + q) / 2."""
     m = (p + q) / 2
     return kl(p, m) / 2 + kl(q, m) / 2
 
@@ -92,8 +92,8 @@ def test_d_cost_at_optimum_gives_js_hat_equal_to_js(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_identity_8(seed):
-    """(8) E_g[-log D*] + E_g[log(1 - D*)] = KL(p_g || p_data)."""
+def test_identity_kl_from_the_two_costs(seed):
+    """(12) E_g[-log D*] + E_g[log(1 - D*)] = KL(p_g || p_data) (the review's (8))."""
     p_data, p_g = _pair(seed)
     l_star = optimal_logit(p_data, p_g)
     ns = (p_g * get_game("non-saturating").g_cost(l_star)).sum()
@@ -102,8 +102,8 @@ def test_identity_8(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_identity_12(seed):
-    """(12) E_g[-log D*] = KL(p_g || p_data) - 2 JS + E_data[log D*] + 2 log 2."""
+def test_identity_non_saturating_cost(seed):
+    """(14) E_g[-log D*] = KL(p_g || p_data) - 2 JS + E_data[log D*] + 2 log 2 (review (12))."""
     p_data, p_g = _pair(seed)
     l_star = optimal_logit(p_data, p_g)
     lhs = (p_g * get_game("non-saturating").g_cost(l_star)).sum()
@@ -131,9 +131,9 @@ def _divergence_gradient(fn, p_data: torch.Tensor, theta: torch.Tensor) -> torch
 DIVERGENCE_OF_GAME = {
     # the maximum-likelihood game: KL(p_data || p_g) (importance weight exp(l*) = p_data / p_g)
     "maximum-likelihood": lambda p, q: kl(p, q),
-    # the original game: 2 JS(p_data || p_g) (envelope theorem on (3))
+    # the original game: 2 JS(p_data || p_g) (envelope theorem on (5))
     "minimax": lambda p, q: 2 * js(p, q),
-    # the non-saturating game: KL(p_g || p_data) - 2 JS, the contradictory pair of (12)
+    # the non-saturating game: KL(p_g || p_data) - 2 JS, the contradictory pair of (14)
     "non-saturating": lambda p, q: kl(q, p) - 2 * js(p, q),
 }
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from gankit import config as config_mod
+from gankit.cli import main as cli_main
 from gankit.compare import compare, markdown_table, parse_games, summarise
 from gankit.config import build_config
 from gankit.data import toy as toy_mod
@@ -114,6 +115,15 @@ def test_compare_writes_table_curves_and_samples(tmp_path):
         assert hq["mean"] == pytest.approx(sum(hq["values"]) / 2)
     md = (out / "table.md").read_text()
     assert "| minimax |" in md and "| maximum-likelihood |" in md and "JS (hist" in md
+    # compare writes its report, and `gankit report` accepts the folder compare wrote
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 2  # samples.png and curves.png at least
+    for run in ("minimax-seed0", "minimax-seed1", "maximum-likelihood-seed1"):
+        assert run in page
+    assert "JS (hist" in page  # the mean ± std table
+    (out / "report.html").unlink()
+    assert cli_main(["report", str(out)]) == 0
+    assert (out / "report.html").read_text().count("maximum-likelihood-seed") >= 2
 
 
 def test_compare_refuses_bad_input_before_training(tmp_path):

@@ -19,7 +19,7 @@ def test_curves_are_the_closed_forms():
     c = games_curves(num=1001)
     d = c.d
     assert d[0] > 0 and d[-1] < 1 and np.all(np.diff(d) > 0)
-    np.testing.assert_allclose(c.cost["minimax"], np.log(1 - d), rtol=1e-9)
+    np.testing.assert_allclose(c.cost["minimax"], np.log1p(-d), rtol=1e-9)
     np.testing.assert_allclose(c.cost["non-saturating"], -np.log(d), rtol=1e-9)
     np.testing.assert_allclose(c.cost["maximum-likelihood"], -d / (1 - d), rtol=1e-9)
 
@@ -30,9 +30,20 @@ def test_maximum_likelihood_curve_leaves_the_bottom_at_twenty_over_twenty_one():
     crossing = c.d[np.argmax(ml < COST_YLIM[0])]
     assert crossing == pytest.approx(20 / 21, abs=1e-4)
     assert COST_YLIM == (-20.0, 5.0)
-    # the minimax curve stays on the plot until D = 1 - exp(-20); non-saturating leaves the top
-    assert c.cost["minimax"].min() > COST_YLIM[0]
+    # no curve stops in mid-air: minimax leaves the bottom (at D = 1 - exp(-20)), the
+    # non-saturating curve leaves the top, both before the grid ends
+    assert c.cost["minimax"].min() < COST_YLIM[0]
     assert c.cost["non-saturating"].max() > COST_YLIM[1]
+    leaves = c.d[np.argmax(c.cost["minimax"] < COST_YLIM[0])]
+    assert 1 - leaves == pytest.approx(np.exp(-20.0), rel=0.3)
+
+
+def test_every_gradient_curve_leaves_the_log_panel_or_reaches_its_limit():
+    c = games_curves()
+    lo, hi = 1e-4, 1e4  # the panel's y range
+    assert c.grad["minimax"][0] < lo and c.grad["non-saturating"][-1] < lo
+    assert c.grad["maximum-likelihood"][0] < lo and c.grad["maximum-likelihood"][-1] > hi
+    assert c.grad["minimax"][-1] == pytest.approx(1.0) == c.grad["non-saturating"][0]
 
 
 @pytest.mark.parametrize(

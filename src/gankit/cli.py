@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from gankit import __version__
 from gankit.errors import GankitError
 
-COMMANDS = ("train", "sample", "data", "report", "games", "compare", "eval", "plot", "export")
+COMMANDS = (
+    "train", "sample", "data", "report", "games", "lesson", "compare", "eval", "plot", "export",
+)
 """Subcommand modules under gankit.commands, in the order `--help` lists them."""
 
 

@@ -5,6 +5,7 @@
   samples.png            final samples, one row per game, one column per seed
   curves.png             training curves of all runs overlaid, one colour per game
   table.md, table.json   final-epoch metrics per game as mean ± std over seeds
+  report.html            all of it on one self-contained page (`gankit report` rewrites it)
 Mean and std are over seeds; std is the sample standard deviation (ddof = 1), 0 for one seed.
 A metric that ended non-finite (NaN / inf) in a run is reported as such, never averaged away.
 """
@@ -224,6 +225,9 @@ def compare(
     plot_curves(out / "curves.png", curve_runs, CURVE_METRICS)
     seconds = time.perf_counter() - start
     log(f"wrote {out / 'table.md'}, table.json, samples.png, curves.png in {seconds:.0f} s")
+    from gankit.report import try_write_report
+
+    try_write_report(out, log)
     return CompareResult(out, runs, summary, seconds, table)
 
 

@@ -6,7 +6,7 @@
   a lower bound in expectation. It is only meaningful with the plain real target 1 (with
   label smoothing L_D is a different cost), so `js_hat_from_logits` recomputes it unsmoothed.
 - `mean_abs_dj_dlogit(game, fake_logits)`: mean |dJ/dl| over fakes, the per-sample gradient
-  the game sends back through D's logit (THEORY.md, section 3).
+  the game sends back through D's logit (docs/theory.md, section 5).
 - `d_means(real_logits, fake_logits)`: mean D(x) and mean D(G(z)).
 - `grad_norm(module)`: the L2 norm of all parameter gradients of a module.
 

@@ -1,6 +1,7 @@
 """The GAN costs, as pure functions of discriminator logits, behind a name registry.
 
-Conventions (see ../shared/THEORY.md, section 2). D(x) = sigmoid(l(x)), l the logit.
+Conventions: docs/theory.md, section 2 (equation numbers are the guide's).
+D(x) = sigmoid(l(x)), l the logit.
 We follow the review's convention (arXiv 2001.06937): no factor 1/2 on any cost.
 
 - discriminator cost (all three games):
@@ -54,17 +55,17 @@ def d_loss_bce(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.
 
 
 def g_cost_minimax(fake_logits: Tensor) -> Tensor:
-    """Original minimax game, (1), per sample: log(1 - D(G(z))) = -softplus(l)."""
+    """Original minimax game, (8) (review: (1)), per sample: log(1 - D(G(z))) = -softplus(l)."""
     return -F.softplus(fake_logits)
 
 
 def g_cost_non_saturating(fake_logits: Tensor) -> Tensor:
-    """Non-saturating game, (7), per sample: -log D(G(z)) = softplus(-l)."""
+    """Non-saturating game, (9) (review: (7)), per sample: -log D(G(z)) = softplus(-l)."""
     return F.softplus(-fake_logits)
 
 
 def g_cost_maximum_likelihood(fake_logits: Tensor, cap: float = ML_LOGIT_CAP) -> Tensor:
-    """Maximum-likelihood game, (13), per sample: -exp(sigmoid^-1(D(G(z)))) = -exp(l).
+    """Maximum-likelihood game, (10) (review: (13)), per sample: -exp(sigmoid^-1(D(G(z)))).
 
     Above `cap` exp(l) is continued linearly, exp(cap) * (1 + l - cap): value and slope
     match at the cap, so the cost and its gradient stay finite.

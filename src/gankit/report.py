@@ -93,9 +93,19 @@ def is_run_dir(path: Path) -> bool:
                               or (path / "config.yaml").is_file())
 
 
+COMPARE_RUNS = "runs"
+"""The subfolder in which `gankit compare` puts its runs."""
+
+
 def sub_runs(path: Path) -> list[Path]:
-    """Run folders directly inside `path`, sorted by name (a comparison's runs)."""
-    return sorted(p for p in path.iterdir() if is_run_dir(p)) if path.is_dir() else []
+    """A comparison's run folders, sorted: those directly inside `path` and those in
+    `path/runs` (the layout `gankit compare` writes)."""
+    if not path.is_dir():
+        return []
+    found = [p for p in path.iterdir() if is_run_dir(p)]
+    if (path / COMPARE_RUNS).is_dir() and not is_run_dir(path / COMPARE_RUNS):
+        found += [p for p in (path / COMPARE_RUNS).iterdir() if is_run_dir(p)]
+    return sorted(found)
 
 
 def _number(v: Any) -> float | None:
@@ -592,6 +602,13 @@ def _config_diff(runs: Sequence[RunData]) -> str:
     return "<h2>What differs</h2>" + _table(["run"] + differ, rows, text_cols=len(differ) + 1)
 
 
+COMPARE_FIGURES = (
+    ("samples.png", "final samples: one row per game, one column per seed"),
+    ("curves.png", "training curves of every run, one colour per game"),
+)
+"""Figures `gankit compare` writes beside its table, embedded when present."""
+
+
 def render_comparison(path: Path, runs: Sequence[RunData]) -> str:
     """The HTML page of a comparison folder."""
     parts = []
@@ -613,8 +630,12 @@ def render_comparison(path: Path, runs: Sequence[RunData]) -> str:
     last_grids = "".join(_img(_file_uri(r.grids[-1]), f"{r.name} final samples",
                               f"{r.name}, epoch {_epoch_of(r.grids[-1])}", pixel=True)
                          for r in runs if r.grids)
+    figures = "".join(
+        _img(_file_uri(path / name), caption, caption)
+        for name, caption in COMPARE_FIGURES if (path / name).is_file())
     body = [
         tables,
+        f'<h2>Side by side</h2><div class="hero">{figures}</div>' if figures else "",
         final,
         _config_diff(runs),
         f'<h2>Final samples</h2><div class="grid">{last_grids}</div>' if last_grids else "",

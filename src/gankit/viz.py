@@ -8,6 +8,7 @@ drawing functions only draw it. The output format follows the file suffix (.png 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,14 +54,21 @@ class GamesCurves:
     """|dJ/dl| of each game at `d` (l = sigma^-1(D), the discriminator's logit)."""
 
 
-def games_curves(num: int = 2001, eps: float = 1e-4) -> GamesCurves:
-    """The three games' per-sample costs and |dJ/dl| on `num` points of [eps, 1 - eps].
+def games_curves(num: int = 2001, eps: float = 1e-4, tail: float = 1e-12) -> GamesCurves:
+    """The three games' per-sample costs and |dJ/dl| on `num` points of [eps, 1 - eps],
+    plus log-spaced points down to `tail` and up to 1 - `tail`.
 
+    The log-spaced ends let every curve leave the plot's y range instead of stopping in
+    mid-air (log(1 - D) only reaches -20 at D = 1 - exp(-20), about 1 - 2e-9).
     Computed with gankit.losses (the costs on the logit l = log D - log(1 - D) and the
     closed-form dJ/dl), in float64, so the figure shows exactly what training uses.
     """
-    assert num >= 2 and 0.0 < eps < 0.5
+    assert num >= 2 and 0.0 < tail <= eps < 0.5
     d = torch.linspace(eps, 1.0 - eps, num, dtype=torch.float64)
+    if tail < eps:
+        decades = torch.linspace(math.log10(eps), math.log10(tail), 41, dtype=torch.float64)
+        small = 10.0 ** decades[1:]  # (40,) from just below eps down to tail
+        d = torch.cat([small.flip(0), d, 1.0 - small])
     logits = torch.log(d) - torch.log1p(-d)
     cost, grad = {}, {}
     for name in GENERATOR_GAMES:

@@ -3,8 +3,10 @@
 Each is an equal-weight mixture of isotropic Gaussians that knows its mode centres and
 std, so the toy metrics (gankit.toy_metrics) can score samples against it exactly.
 
-- `gaussian1d`: N(4, 0.5^2), the target of the "GAN in 50 lines of code" post the notes cite
-  (mean 4, std 0.5 there too).
+- `gaussian1d`: N(4, 0.5^2), the target of John Glover's AYLIEN introduction to GANs (2016).
+  It is not the toy of the "GAN in 50 lines of code" post the notes cite (Dev Nag, 2017): that
+  post uses N(4, 1.25^2), uniform 1-D noise and a D that is fed statistics of the whole
+  minibatch.
 - `ring2d`: 8 Gaussians evenly spaced on a circle of radius 2, std 0.02, the mode-collapse
   benchmark of Unrolled GAN (Metz et al. 2016) and VEEGAN (Srivastava et al. 2017).
 - `grid2d`: 25 Gaussians on a 5 x 5 grid with centres at {-4, -2, 0, 2, 4}^2, std 0.05,
@@ -73,7 +75,8 @@ class ToyDistribution:
 
 def _gaussian1d() -> ToyDistribution:
     return ToyDistribution(
-        "gaussian1d", torch.tensor([[4.0]]), 0.5, "1-D Gaussian N(4, 0.5^2) ('GAN in 50 lines')"
+        "gaussian1d", torch.tensor([[4.0]]), 0.5,
+        "1-D Gaussian N(4, 0.5^2) (the AYLIEN tutorial's target)",
     )
 
 

@@ -4,7 +4,7 @@ Every metric in `gankit.metrics` is computed in this network's feature space: th
 penultimate layer (for FID, KID, precision/recall, density/coverage) and the 10-class
 softmax (for the classifier score, mode coverage and confidence). Inception weights suit
 28 x 28 digits badly and cannot be downloaded offline; the field's advice is a classifier
-trained on MNIST (THEORY.md section 4). Figures from different extractors are not comparable.
+trained on MNIST (docs/theory.md, section 8). Figures from different extractors are not comparable.
 
 Images enter as float tensors (B, 1, 28, 28) in [-1, 1], the range a generator emits.
 The weights ship as `gankit/assets/mnist_extractor.safetensors`, with a json beside it that

@@ -1,7 +1,7 @@
 """The metrics as pure functions of extractor outputs: feature arrays and class probabilities.
 
 Nothing here knows about images, models or files. Features are (N, D) arrays, class
-probabilities (N, 10) arrays, all computed in float64. Formulas: THEORY.md section 4.
+probabilities (N, 10) arrays, all computed in float64. Formulas: docs/theory.md, section 8.
 
 - `fid`: ||mu1 - mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^1/2), with Tr((C1 C2)^1/2) the sum of the
   square roots of the eigenvalues of sqrt(C1) C2 sqrt(C1) (symmetric PSD, so stable).

@@ -1,0 +1,108 @@
+"""The repository holds its whole lesson: no reference to files outside a clone.
+
+Greps every tracked file (CHANGELOG.md excepted: it is history) for references to the
+team's private notes, and every tracked Markdown file for relative links to missing files.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HISTORY = {"CHANGELOG.md"}
+# Spelled in pieces so that this file does not match itself.
+DEAD = ("../" + "shared", "THEORY" + ".md")
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def _tracked() -> list[Path]:
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    names = [n for n in out.decode().split("\0") if n]
+    return [ROOT / n for n in names if n not in HISTORY and (ROOT / n).is_file()]
+
+
+def _text(path: Path) -> str | None:
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        return None  # binary (images, weights)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def dead_references(files: list[Path], root: Path = ROOT) -> list[str]:
+    """'path:line: needle' for each line of `files` that names a file outside the repo."""
+    hits = []
+    for path in files:
+        text = _text(path)
+        if text is None:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            for needle in DEAD:
+                if needle in line:
+                    hits.append(f"{path.relative_to(root)}:{number}: {needle}")
+    return hits
+
+
+def broken_links(files: list[Path], root: Path = ROOT) -> list[str]:
+    """'path:line: target' for each relative Markdown link whose target is missing."""
+    hits = []
+    for path in files:
+        if path.suffix.lower() != ".md":
+            continue
+        text = _text(path) or ""
+        for number, line in enumerate(text.splitlines(), 1):
+            for target in LINK.findall(line):
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("#"):
+                    continue  # a URL (http:, mailto:) or an anchor in the same page
+                local = (path.parent / target.split("#", 1)[0]).resolve()
+                if root not in local.parents or not local.exists():
+                    hits.append(f"{path.relative_to(root)}:{number}: {target}")
+    return hits
+
+
+def test_no_tracked_file_names_the_private_notes():
+    hits = dead_references(_tracked())
+    assert not hits, "references to files a clone does not have:\n" + "\n".join(hits)
+
+
+def test_markdown_links_point_to_files_in_the_repo():
+    hits = broken_links(_tracked())
+    assert not hits, "relative links to missing files:\n" + "\n".join(hits)
+
+
+def test_the_checks_catch_what_they_look_for(tmp_path):
+    root = tmp_path.resolve()
+    (root / "docs").mkdir()
+    (root / "docs" / "here.png").write_bytes(b"\x89PNG")
+    page = root / "docs" / "guide.md"
+    page.write_text(
+        "ok ![a](here.png) [web](https://arxiv.org/abs/1406.2661) [top](#refs) [up](../docs)\n"
+        "bad [gone](missing.png) [out](../../elsewhere/README.md)\n"
+        "see " + DEAD[1] + " and " + DEAD[0] + "/seed\n"
+    )
+    assert dead_references([page], root) == [
+        "docs/guide.md:3: " + DEAD[0],
+        "docs/guide.md:3: " + DEAD[1],
+    ]
+    assert broken_links([page], root) == [
+        "docs/guide.md:2: missing.png",
+        "docs/guide.md:2: ../../elsewhere/README.md",
+    ]
+
+
+def test_the_guide_exists_in_both_languages_and_the_readme_links_it():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("docs/theory.md", "docs/theory.zh.md"):
+        assert (ROOT / name).is_file(), name
+        assert f"]({name})" in readme, f"README.md does not link {name}"
