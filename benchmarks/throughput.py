@@ -447,6 +447,11 @@ def main(argv: list[str] | None = None) -> int:
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
              f" ({os.cpu_count()} CPUs, {torch.get_num_threads()} threads, "
              f"{torch.backends.cpu.get_cpu_capability()})"))
+    if device.type == "cpu":
+        from gankit.cpu import cpu_summary, has_native_bf16
+
+        print(f"CPU: {cpu_summary()}; bf16 matmuls "
+              f"{'native' if has_native_bf16() else 'EMULATED (several times slower than fp32)'}")
     print(f"model: G {[cfg.model.z_dim, *cfg.model.g_hidden, PIXELS]}, "
           f"D {[PIXELS, *cfg.model.d_hidden, 1]}, dropout {cfg.model.dropout}, batch {b}")
     print(f"FLOP per iteration: {exact / 1e9:.3f} G exact useful matmuls "

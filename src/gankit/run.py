@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from gankit import checkpoint as ckpt
-from gankit import distributed
+from gankit import cpu, distributed
 from gankit.config import (
     Config,
     apply_overrides,
@@ -286,6 +286,10 @@ def _train(
         f"({len(data)} samples), batch {t.batch_size}{ranks}, "
         f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
         f"{t.epochs}, on {device} ({trainer.precision}); run folder {out}")
+    if trainer.precision == "bf16" and device.type == "cpu" and not cpu.has_native_bf16():
+        log(f"warning: --precision bf16 on a CPU without native bf16 ({cpu.cpu_summary()}): "
+            f"PyTorch emulates it, about {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32 here; "
+            "use --precision fp32 (or auto, which picks fp32 on this CPU)")
     toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
     toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
     evaluator = None
