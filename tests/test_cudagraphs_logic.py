@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from gankit.config import build_config
-from gankit.cudagraphs import WARMUP, IterationGraphs
+from gankit.runtime.graphs import WARMUP, IterationGraphs
 from gankit.trainer import Trainer
 
 

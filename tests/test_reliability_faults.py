@@ -16,10 +16,11 @@ import pytest
 import torch
 
 from gankit import checkpoint as ckpt
-from gankit import cli, guard, run
+from gankit import cli, run
 from gankit.data import load_dataset
 from gankit.errors import CheckpointError, GankitError
 from gankit.log import read_metrics
+from gankit.runtime import guard
 from gankit.trainer import Trainer
 from reliability_support import final_tensors, make_idx_dir, small_config
 

@@ -25,7 +25,6 @@ from typing import Any
 import torch
 
 from gankit import checkpoint as ckpt
-from gankit import distributed
 from gankit.config import (
     Config,
     apply_overrides,
@@ -38,9 +37,10 @@ from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.fileio import write_text_atomic
-from gankit.guard import train_epoch_guarded
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
+from gankit.runtime import distributed
+from gankit.runtime.guard import train_epoch_guarded
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 

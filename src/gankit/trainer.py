@@ -50,12 +50,12 @@ from torch import Tensor, nn
 
 from gankit import __version__, diagnostics
 from gankit.config import Config
-from gankit.cudagraphs import Draw, IterationGraphs
-from gankit.distributed import DistInfo, all_gather_objects, mean_over_ranks
 from gankit.ema import EMA
 from gankit.errors import CheckpointError, ConfigError
 from gankit.losses import get_game, gradient_penalty
 from gankit.models import build_models, class_grid_labels
+from gankit.runtime.distributed import DistInfo, all_gather_objects, mean_over_ranks
+from gankit.runtime.graphs import Draw, IterationGraphs
 
 STATE_FORMAT = 1
 """Version of the checkpoint layout; bumped when it changes incompatibly."""
