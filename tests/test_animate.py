@@ -14,9 +14,9 @@ from PIL import Image
 from gankit import checkpoint as ckpt
 from gankit.animate import interpolation_path, progress_gif, save_gif, slerp
 from gankit.config import build_config
+from gankit.core.trainer import Trainer
 from gankit.errors import GankitError
 from gankit.images import save_grid
-from gankit.trainer import Trainer
 
 
 def test_slerp_endpoints_and_norm() -> None:

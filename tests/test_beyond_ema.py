@@ -8,8 +8,8 @@ from torch import nn
 
 from gankit.checkpoint import save_atomic
 from gankit.config import build_config
-from gankit.ema import EMA
-from gankit.trainer import Trainer, load_generator
+from gankit.core.ema import EMA
+from gankit.core.trainer import Trainer, load_generator
 
 
 def test_update_is_the_warmed_up_moving_average() -> None:

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from gankit.config import build_config
+from gankit.core.trainer import Trainer
 from gankit.errors import CheckpointError, ConfigError
-from gankit.trainer import Trainer
 
 SMALL = {"train.batch_size": 8, "model.g_hidden": [16], "model.d_hidden": [16], "model.z_dim": 4}
 
@@ -43,7 +43,7 @@ def test_d_only_iterations_leave_g_unchanged() -> None:
 
 
 def test_wgan_gp_step_adds_the_penalty(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gankit.trainer as trainer_mod
+    import gankit.core.trainer as trainer_mod
 
     calls = []
     real_gp = trainer_mod.gradient_penalty

@@ -7,8 +7,8 @@ import torch
 
 from gankit import checkpoint as ckpt
 from gankit.config import build_config
+from gankit.core.trainer import Trainer, load_generator
 from gankit.errors import CheckpointError
-from gankit.trainer import Trainer, load_generator
 
 
 def _trainer(toy_images):

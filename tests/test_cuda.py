@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gankit.config import build_config
-from gankit.trainer import Trainer
+from gankit.core.trainer import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

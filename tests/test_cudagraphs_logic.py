@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from gankit.config import build_config
+from gankit.core.trainer import Trainer
 from gankit.runtime.graphs import WARMUP, IterationGraphs
-from gankit.trainer import Trainer
 
 
 class _FakeGraph:

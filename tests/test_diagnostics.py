@@ -9,7 +9,13 @@ import torch
 from pytest import approx
 from torch import nn
 
-from gankit.diagnostics import d_means, grad_norm, js_hat, js_hat_from_logits, mean_abs_dj_dlogit
+from gankit.core.diagnostics import (
+    d_means,
+    grad_norm,
+    js_hat,
+    js_hat_from_logits,
+    mean_abs_dj_dlogit,
+)
 from gankit.losses import get_game
 
 
@@ -46,8 +52,8 @@ def test_grad_norm_is_the_l2_norm_of_all_gradients():
 def test_trainer_logs_the_diagnostics_of_its_batches():
     """The trainer's per-step stats are these functions applied to its logits."""
     from gankit.config import build_config
+    from gankit.core.trainer import Trainer
     from gankit.data.toy import make_toy
-    from gankit.trainer import Trainer
 
     cfg = build_config("toy", overrides={"data.toy_samples": 128, "train.batch_size": 64,
                                          "loss.real_label": 0.9})
@@ -71,7 +77,7 @@ def test_d_outputs_are_probabilities_only_for_the_bce_games(game, probabilistic)
     import copy
 
     from gankit.config import build_config
-    from gankit.trainer import Trainer
+    from gankit.core.trainer import Trainer
 
     cfg = build_config("smoke", None, {"loss.game": game, "model.dropout": 0.0,
                                        "train.batch_size": 16, "train.device": "cpu",

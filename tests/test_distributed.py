@@ -11,9 +11,9 @@ import torch
 
 from dist_support import launch
 from gankit.config import build_config
+from gankit.core.trainer import Trainer
 from gankit.errors import ConfigError
 from gankit.runtime.distributed import DistInfo, from_env
-from gankit.trainer import Trainer
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -17,11 +17,11 @@ import torch
 
 from gankit import checkpoint as ckpt
 from gankit import cli, run
+from gankit.core.trainer import Trainer
 from gankit.data import load_dataset
 from gankit.errors import CheckpointError, GankitError
 from gankit.log import read_metrics
-from gankit.runtime import guard
-from gankit.trainer import Trainer
+from gankit.runs import guard
 from reliability_support import final_tensors, make_idx_dir, small_config
 
 TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "train.epochs": 4}

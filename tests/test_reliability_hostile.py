@@ -216,7 +216,7 @@ def test_config_round_trips_under_a_unicode_path(name):
 # ------------------------------------------------------------------------- checkpoints
 @pytest.fixture(scope="module")
 def checkpoint_state() -> dict:
-    from gankit.trainer import Trainer
+    from gankit.core.trainer import Trainer
 
     cfg = build_config("smoke", overrides={"model.g_hidden": [4], "model.d_hidden": [4],
                                            "model.z_dim": 2, "train.batch_size": 2})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gankit.config import build_config
-from gankit.trainer import Trainer, make_adam
+from gankit.core.trainer import Trainer, make_adam
 
 
 def _cfg(**extra: object):  # noqa: ANN202

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from gankit.config import build_config
+from gankit.core.trainer import Trainer, epoch_permutation
 from gankit.errors import ConfigError
-from gankit.trainer import Trainer, epoch_permutation
 
 
 def _cfg(**extra):
@@ -111,7 +111,7 @@ def test_bf16_autocast_trains(toy_images):
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
-    import gankit.trainer as tr
+    import gankit.core.trainer as tr
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: True)

@@ -74,7 +74,7 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    """The optimisation loop (gankit.trainer)."""
+    """The optimisation loop (gankit.core.trainer)."""
 
     epochs: int = 400
     """Passes over a fresh shuffle of the whole training set."""

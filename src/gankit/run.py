@@ -33,16 +33,16 @@ from gankit.config import (
     read_config_file,
     validate,
 )
+from gankit.core.trainer import Trainer, check_state, resolve_device
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.fileio import write_text_atomic
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
+from gankit.runs.guard import train_epoch_guarded
 from gankit.runtime import distributed
-from gankit.runtime.guard import train_epoch_guarded
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
-from gankit.trainer import Trainer, check_state, resolve_device
 
 RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
                       "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",

@@ -141,8 +141,8 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
     if args.value_range is not None or args.key is not None:
         raise ConfigError("--range and --key apply only to --images")
     from gankit.checkpoint import resolve_checkpoint
+    from gankit.core.trainer import load_generator
     from gankit.metrics.evaluate import sample_generator
-    from gankit.trainer import load_generator
 
     ckpt = resolve_checkpoint(args.target)
     g, cfg = load_generator(ckpt, device=args.device)

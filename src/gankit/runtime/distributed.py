@@ -5,7 +5,7 @@ variables RANK, WORLD_SIZE and LOCAL_RANK set; `from_env()` reads them (None whe
 or WORLD_SIZE is 1: a plain single-process run). `session(device)` joins the process
 group (gloo on CPU, nccl on CUDA) and leaves it at the end.
 
-How a distributed run splits the work (gankit.trainer does the splitting):
+How a distributed run splits the work (gankit.core.trainer does the splitting):
 - every rank holds the whole data set and the same shuffle of each epoch; rank r trains
   on rows [r*b, (r+1)*b) of each global batch of B = train.batch_size images, b = B / N;
 - every rank draws the global batch's noise (B vectors) from a generator seeded alike on

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from gankit.trainer import Trainer
+    from gankit.core.trainer import Trainer
 
 WARMUP = 3
 """Eager iterations of each kind before its capture."""

@@ -16,7 +16,7 @@ steps per epoch. A game with a gradient penalty (WGAN-GP) adds lambda * GP to D'
 
 Conditional runs (`model.conditional`) feed labels: real images with their own labels,
 fakes with labels drawn uniformly from the K classes, in D's and in G's steps.
-With `train.ema`, an EMA of G's weights (gankit.ema) is updated after every G step and
+With `train.ema`, an EMA of G's weights (gankit.core.ema) is updated after every G step and
 used for samples, grids and `load_generator`; before it is used or saved, its BatchNorm
 statistics are recomputed for its weights (EMA_CALIBRATION_BATCHES batches of fresh noise
 from a generator seeded by (seed, EMA updates), so the global RNG and resume are untouched).
@@ -48,9 +48,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gankit import __version__, diagnostics
+from gankit import __version__
 from gankit.config import Config
-from gankit.ema import EMA
+from gankit.core import diagnostics
+from gankit.core.ema import EMA
 from gankit.errors import CheckpointError, ConfigError
 from gankit.losses import get_game, gradient_penalty
 from gankit.models import build_models, class_grid_labels

@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
+from gankit.core.trainer import STAT_NAMES, Trainer
 from gankit.errors import GankitError
-from gankit.trainer import STAT_NAMES, Trainer
 
 Progress = Callable[[int, dict[str, float] | None], None]
 
