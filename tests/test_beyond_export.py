@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gankit.checkpoint import save_atomic
+from gankit.checkpoint import load_generator, save_atomic
 from gankit.commands import export as export_cmd
 from gankit.config import build_config
-from gankit.core.trainer import Trainer, load_generator
+from gankit.core.trainer import Trainer
 from gankit.errors import GankitError
 from gankit.export import example_inputs, export_generator, run_exported
 from gankit.models import build_models

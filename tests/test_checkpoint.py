@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from gankit import checkpoint as ckpt
+from gankit.checkpoint import load_generator
 from gankit.config import build_config
-from gankit.core.trainer import Trainer, load_generator
+from gankit.core.trainer import Trainer
 from gankit.errors import CheckpointError
 
 

@@ -20,23 +20,13 @@ from gankit.runtime.graphs import WARMUP, IterationGraphs
 
 class _FakeGraph:
     def __init__(self, runner: IterationGraphs, fn: Any, out: torch.Tensor) -> None:
-        t = runner.trainer
-        self.t, self.fn, self.out = t, fn, out
-        self.draws = list(t.static_draws or [])
-        self.ema_weight = t.static_ema_weight
-        t.static_draws.clear()  # a real capture consumes them
+        self.noise, self.fn, self.out = runner.noise, fn, out
+        self.draws = list(runner.noise.pending or [])
+        runner.noise.pending.clear()  # a real capture consumes them
 
     def replay(self) -> None:
-        t = self.t
-        counters = (t.g_steps, t.ema.updates if t.ema is not None else 0)
-        t.static_draws, t.static_ema_weight = list(self.draws), self.ema_weight
-        try:
+        with self.noise.from_buffers(self.draws):
             self.out.copy_(self.fn())
-        finally:
-            t.static_draws, t.static_ema_weight = None, None
-            t.g_steps = counters[0]
-            if t.ema is not None:
-                t.ema.updates = counters[1]
 
 
 class _FakeGraphs(IterationGraphs):
@@ -58,7 +48,7 @@ def _trainer(graphs: bool, **extra: object) -> Trainer:
     data = torch.rand(128, 1, 28, 28, generator=torch.Generator().manual_seed(3)) * 2 - 1
     t = Trainer(cfg, data, "cpu", labels=labels)
     if graphs:
-        t.graphs = _FakeGraphs(t)
+        t.attach_graphs(_FakeGraphs)
     return t
 
 
@@ -113,7 +103,7 @@ def test_a_failed_capture_falls_back_to_eager_training_with_a_warning() -> None:
     eager = _trainer(False)
     eager.train_epoch()
     t = _trainer(True)
-    t.graphs = _Failing(t)
+    t.attach_graphs(_Failing)
     with pytest.warns(RuntimeWarning, match="CUDA graph capture failed .operation not permitted"):
         t.train_epoch()
     assert t.graphs is None and t.g_steps == eager.g_steps

@@ -158,8 +158,8 @@ def _poison(monkeypatch, when):
     calls = {"n": 0, "hit": 0}
     original = Trainer.d_step
 
-    def d_step(self, real):
-        stats = original(self, real)
+    def d_step(self, real, labels=None):
+        stats = original(self, real, labels)
         calls["n"] += 1
         if when(self, calls["n"]):
             calls["hit"] += 1
@@ -226,8 +226,8 @@ def test_inf_weight_is_caught_too(tmp_path, monkeypatch, cfg):
     calls = {"n": 0}
     original = Trainer.g_step
 
-    def g_step(self, b):
-        stats = original(self, b)
+    def g_step(self, b, ema_weight=None):
+        stats = original(self, b, ema_weight)
         calls["n"] += 1
         if calls["n"] == 13:  # epoch 2, first try: an inf that the losses may not show yet
             with torch.no_grad():

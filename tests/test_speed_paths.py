@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from gankit.config import build_config
-from gankit.core.trainer import Trainer, make_adam
+from gankit.core.trainer import Trainer
+from gankit.runtime.device import make_adam
 
 
 def _cfg(**extra: object):  # noqa: ANN202

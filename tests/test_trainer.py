@@ -111,7 +111,7 @@ def test_bf16_autocast_trains(toy_images):
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
-    import gankit.core.trainer as tr
+    import gankit.runtime.device as tr
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: True)

@@ -14,6 +14,7 @@ import os
 import pickle
 import re
 import struct
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -23,7 +24,10 @@ from typing import Any
 
 import torch
 
+from gankit.config import Config
+from gankit.core.trainer import check_state
 from gankit.errors import CheckpointError
+from gankit.models import build_models
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
@@ -177,3 +181,32 @@ def remove_stale_temps(run_dir: str | Path) -> list[Path]:
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
+
+
+def load_generator(
+    path: Any, device: torch.device | str = "cpu", warn: Callable[[str], None] | None = None
+) -> tuple[torch.nn.Module, Config]:
+    """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed.
+
+    G holds the EMA weights when the run kept an EMA. A conditional G (`g.n_classes > 0`)
+    is called as g(z, labels); `gankit.models.generate(g, z, labels)` handles both kinds.
+
+    A run folder gives its newest checkpoint that loads; a corrupt newer one is named through
+    `warn` (default: a line on stderr).
+    """
+    if Path(path).is_dir():
+        _, state = latest_valid(path, warn or (lambda m: print(m, file=sys.stderr)))
+    else:
+        state = load(resolve_checkpoint(path))
+    check_state(state)
+    cfg = Config.from_dict(state["config"])
+    g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
+                        cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
+                        width=cfg.model.width, n_classes=int(state.get("n_classes", 0)))
+    weights = state["ema"]["model"] if state.get("ema") else state["g"]
+    try:
+        g.load_state_dict(weights)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"checkpoint generator does not fit its config: {first}") from None
+    return g.to(device).eval(), cfg

@@ -132,7 +132,7 @@ def parse_games(text: str | Sequence[str] | None) -> list[str]:
 
 def _final_samples(run_dir: Path, toy_name: str | None) -> np.ndarray:
     """Samples of a finished run's generator: the toy evaluation latents, or 64 images."""
-    from gankit.core.trainer import load_generator
+    from gankit.checkpoint import load_generator
     from gankit.models import generate
     from gankit.toy_run import eval_latents, generate_toy
 

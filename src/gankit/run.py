@@ -33,7 +33,7 @@ from gankit.config import (
     read_config_file,
     validate,
 )
-from gankit.core.trainer import Trainer, check_state, resolve_device
+from gankit.core.trainer import Trainer, check_state
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError
@@ -42,6 +42,7 @@ from gankit.images import save_grid
 from gankit.log import JsonlLogger
 from gankit.runs.guard import train_epoch_guarded
 from gankit.runtime import distributed
+from gankit.runtime.device import resolve_device
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 
 RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",

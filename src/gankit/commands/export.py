@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit.core.trainer import load_generator
+    from gankit.checkpoint import load_generator
     from gankit.errors import GankitError
     from gankit.export import FORMATS, export_generator, require_onnx, verify_export
 

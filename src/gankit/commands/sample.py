@@ -42,10 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from gankit.core.trainer import load_generator, resolve_device
+    from gankit.checkpoint import load_generator
     from gankit.errors import GankitError
     from gankit.images import save_samples
     from gankit.models import generate
+    from gankit.runtime.device import resolve_device
 
     if args.interpolate:
         return interpolate(args)
@@ -106,10 +107,11 @@ def interpolate(args: argparse.Namespace) -> int:
     import torch
 
     from gankit.animate import interpolation_path, save_gif
-    from gankit.core.trainer import load_generator, resolve_device
+    from gankit.checkpoint import load_generator
     from gankit.errors import GankitError
     from gankit.images import make_grid
     from gankit.models import generate
+    from gankit.runtime.device import resolve_device
 
     n = 16 if args.n is None else args.n
     if n <= 0:

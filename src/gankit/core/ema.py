@@ -37,9 +37,15 @@ class EMA:
         """The decay the next update uses: min(decay, (1 + n) / (10 + n))."""
         return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
 
-    @torch.no_grad()
     def update(self, model: nn.Module, weight: torch.Tensor | None = None) -> None:
-        """Move the average toward `model`'s weights; copy its buffers.
+        """Move the average toward `model`'s weights, copy its buffers, count the update."""
+        self.blend(model, weight)
+        self.updates += 1
+
+    @torch.no_grad()
+    def blend(self, model: nn.Module, weight: torch.Tensor | None = None) -> None:
+        """The tensor work of `update`, without counting it (the caller counts: a CUDA graph
+        replays this without running Python).
 
         `weight`: a 0-dim tensor holding 1 - current_decay(), set by the caller (CUDA-graph
         replays, where a Python number would be frozen at capture); None: computed here.
@@ -54,7 +60,6 @@ class EMA:
                 e.lerp_(p, weight)
         for b_ema, b in zip(self.model.buffers(), model.buffers(), strict=True):
             b_ema.copy_(b)
-        self.updates += 1
 
     @torch.no_grad()
     def recalibrate_batchnorm(self, batches: Iterable[tuple[Any, ...]]) -> bool:

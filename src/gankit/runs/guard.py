@@ -7,14 +7,14 @@ checked once as well. A bad epoch is rolled back to the in-memory copy of the st
 before it (weights, both optimisers, counters, RNG state) and run again.
 
 What changes on a retry, exactly: retry k (k = 1, 2, ...) of epoch e reseeds the trainer's
-random streams with `trainer.reseed(retry_seed(seed, e, k))` right after the rollback: the
-noise generator (z fed to G) and the global torch RNG (D's dropout masks), so those differ
-from the failed try. Everything else is
-the last good state: weights, optimiser moments, the data order of epoch e (a function of
-(seed, e) only), the fixed sample latents and the config (train.seed is not changed). The
-RNG state saved with the next checkpoint is the one after the retried epoch, so resuming
-a run that needed a retry is still exact. After `retries` failed retries of one epoch the
-run stops with a GankitError; it never loops.
+random streams with `trainer.reseed(retry_seed(seed, e, k))` (gankit.seeds) right after the
+rollback: the noise generator (z fed to G) and the global torch RNG (D's dropout masks), so
+those differ from the failed try. Everything else is the last good state: weights,
+optimiser moments, the data order of epoch e (a function of (seed, e) only), the fixed
+sample latents and the config (train.seed is not changed). The RNG state saved with the
+next checkpoint is the one after the retried epoch, so resuming a run that needed a retry
+is still exact. After `retries` failed retries of one epoch the run stops with a
+GankitError; it never loops.
 """
 
 from __future__ import annotations
@@ -22,19 +22,20 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gankit.core.trainer import STAT_NAMES, Trainer
 from gankit.errors import GankitError
+from gankit.seeds import retry_seed
+from gankit.stats import STAT_NAMES
+
+if TYPE_CHECKING:
+    from gankit.core.trainer import Trainer
+
+__all__ = ["nonfinite", "retry_seed", "train_epoch_guarded"]
 
 Progress = Callable[[int, dict[str, float] | None], None]
-
-
-def retry_seed(seed: int, epoch: int, attempt: int) -> int:
-    """The global RNG seed for retry `attempt` (1, 2, ...) of `epoch`; a pure function."""
-    return ((seed * 1_000_003 + epoch) * 7_919 + attempt) % (2**63)
 
 
 def nonfinite(trainer: Trainer, record: dict[str, Any]) -> list[str]:

@@ -165,3 +165,11 @@ def mean_over_ranks(info: DistInfo | None, t: torch.Tensor) -> torch.Tensor:
     out = t.clone()
     dist.all_reduce(out)
     return out / info.world_size
+
+
+def wrap_ddp(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`module` in DistributedDataParallel (gradients averaged over the ranks)."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device] if device.type == "cuda" else None
+    return DDP(module, device_ids=ids, gradient_as_bucket_view=True)
