@@ -199,3 +199,12 @@ def test_python_dash_m_and_help():
         res = subprocess.run([sys.executable, "-m", "gankit", *cmd], capture_output=True,
                              text=True, timeout=120, env=env)
         assert res.returncode == 0 and "usage: gankit" in res.stdout
+
+
+def test_building_the_parser_imports_neither_torch_nor_numpy() -> None:
+    # `gankit --help` must answer at once: heavy libraries load only when a command runs
+    code = ("import sys; from gankit.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'numpy', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
