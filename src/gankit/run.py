@@ -43,6 +43,7 @@ from gankit.log import JsonlLogger
 from gankit.runs.guard import train_epoch_guarded
 from gankit.runtime import distributed
 from gankit.runtime.device import resolve_device
+from gankit.stats import d_labels
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 
 RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
@@ -221,11 +222,6 @@ def train(
             wanted = out or default_run_dir(cfg)
             out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
         return _train(cfg, out, state, device, info, log)
-
-
-def d_labels(probabilistic: bool) -> tuple[str, str]:
-    """Names of the logged D outputs: probabilities D(x), D(G(z)) or mean scores."""
-    return ("D(x)", "D(G(z))") if probabilistic else ("D score(x)", "D score(G(z))")
 
 
 def _quiet(_: str) -> None:

@@ -13,13 +13,9 @@ from typing import Any
 from torch import Tensor
 
 from gankit.errors import GankitError
+from gankit.stats import TB_TAGS
 
-SCALAR_GROUPS = {
-    "loss_d": "loss/D", "loss_g": "loss/G", "d_real": "D_output/real_D(x)",
-    "d_fake": "D_output/fake_D(G(z))", "js_hat": "diagnostics/js_hat",
-    "g_grad_norm": "diagnostics/g_grad_norm", "dj_dl": "diagnostics/dJ_dlogit",
-    "images_per_s": "speed/images_per_s", "seconds": "speed/epoch_seconds",
-}
+SCALAR_GROUPS = TB_TAGS
 """Record keys -> TensorBoard tags (grouped so related curves share a panel section)."""
 
 

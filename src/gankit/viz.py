@@ -18,6 +18,7 @@ import torch
 from gankit.errors import ConfigError
 from gankit.fileio import write_atomic
 from gankit.losses import GENERATOR_GAMES, get_game
+from gankit.stats import LOG_SCALE
 
 FIGURE_FORMATS = (".png", ".svg")
 """File suffixes the drawing functions accept."""
@@ -35,7 +36,7 @@ GAME_COLOURS = {
     "maximum-likelihood": "tab:green",
 }
 
-LOG_SCALE_METRICS = ("g_grad_norm", "dj_dl")
+LOG_SCALE_METRICS = LOG_SCALE
 """Metrics drawn on a log axis by `plot_curves` (they span orders of magnitude)."""
 
 COST_YLIM = (-20.0, 5.0)
