@@ -10,10 +10,12 @@ under a checkpoint's name.
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import struct
 import sys
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -23,9 +25,8 @@ from typing import Any
 import torch
 
 from gankit.config import Config
-from gankit.core.trainer import check_state
+from gankit.core.state import check_state
 from gankit.errors import CheckpointError
-from gankit.fileio import write_atomic
 from gankit.models import build_models
 
 CHECKPOINT_DIR = "checkpoints"
@@ -39,11 +40,37 @@ def checkpoint_name(epoch: int) -> str:
 
 
 def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
-    """Write `state` to `path` atomically (gankit.fileio.write_atomic: temp file, fsync,
-    rename)."""
+    """Write `state` to `path` atomically (temp file + fsync + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, lambda tmp: torch.save(state, tmp))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            Path(tmp).unlink(missing_ok=True)
+        except OSError:
+            pass  # the original error matters more; a stale temp file is harmless
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _crc_failure(path: Path) -> str | None:

@@ -107,7 +107,7 @@ class TrainConfig:
     """torch.compile G and D (opt-in: compiling takes a while; see benchmarks/)."""
     cuda_graphs: bool = True
     """Replay each training iteration as a CUDA graph (single-process CUDA runs; no effect
-    on the CPU, under torchrun or with compile). See gankit.cudagraphs."""
+    on the CPU, under torchrun or with compile). See gankit.runtime.graphs."""
     threads: int = 0
     """CPU threads for PyTorch (torch.set_num_threads); 0 keeps PyTorch's default. On a
     machine shared with other jobs, 1 can be several times faster than one per core."""
@@ -118,7 +118,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     """Keep the newest this many checkpoints."""
     nan_retries: int = 3
-    """Retries of an epoch whose losses or weights became NaN/inf (see gankit.guard); 0 = stop."""
+    """Retries of an epoch whose losses or weights became NaN/inf (gankit.runs.guard); 0 = stop."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
     eval_every: int | None = None

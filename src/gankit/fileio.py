@@ -18,14 +18,17 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+def write_atomic(
+    path: str | Path, write: Callable[[Path], object], durable: bool = False
+) -> Path:
     """Call `write(temp_path)`, flush the temp file to disk, then rename it over `path`.
 
     The only atomic writer in gankit (checkpoints, the MNIST cache, grids, reports, logs,
     tables). The temp file (`.NAME.<pid>.<random>.tmp`, created exclusively, mode as the
     umask allows) sits in the same folder, so the rename is atomic: a crash leaves the old
-    file or the new one, never half of one, and two writers never share a temp file. The
-    file and its folder are fsynced, so the new file survives a power cut once this returns.
+    file or the new one, never half of one, and two writers never share a temp file. With
+    `durable` the file and its folder are fsynced, so the new file survives a power cut once
+    this returns (the MNIST cache; checkpoints do the same through `torch.save` on a file).
     A failed write removes the temp file and re-raises; callers turn OSError into their own
     one-line message.
     """
@@ -34,8 +37,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -43,7 +47,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
         except OSError:
             pass  # the original error matters more; a stale temp file is harmless
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return path
 
 

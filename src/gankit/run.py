@@ -9,7 +9,7 @@ Layout of a run folder:
                          snapshot instead: samples and D(x) (gankit.toy_run)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
 
-Under torchrun (gankit.distributed) every rank trains; only rank 0 writes the run folder,
+Under torchrun (gankit.runtime.distributed) every rank trains; only rank 0 writes the run folder,
 logs, evaluates and shows progress. Every rank reads the checkpoint when resuming.
 """
 
@@ -33,7 +33,8 @@ from gankit.config import (
     read_config_file,
     validate,
 )
-from gankit.core.trainer import Trainer, check_state
+from gankit.core.state import check_state
+from gankit.core.trainer import Trainer
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError

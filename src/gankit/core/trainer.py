@@ -53,6 +53,7 @@ from gankit import __version__, seeds
 from gankit.config import Config
 from gankit.core import diagnostics
 from gankit.core.ema import EMA
+from gankit.core.state import STATE_FORMAT, check_fits, check_state
 from gankit.errors import CheckpointError, ConfigError
 from gankit.losses import get_game, gradient_penalty
 from gankit.models import build_models, class_grid_labels
@@ -61,12 +62,6 @@ from gankit.runtime.distributed import DistInfo, mean_over_ranks, wrap_ddp
 from gankit.runtime.graphs import IterationGraphs
 from gankit.runtime.noise import NoiseSource
 from gankit.stats import G_STAT_NAMES, STAT_NAMES
-
-STATE_FORMAT = 1
-"""Version of the checkpoint layout; bumped when it changes incompatibly."""
-
-REQUIRED_KEYS = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d", "epoch",
-                 "iteration", "fixed_z", "rng")
 
 EMA_CALIBRATION_BATCHES = 32
 """Batches (of train.batch_size latents) that recompute the EMA G's BatchNorm statistics."""
@@ -440,25 +435,3 @@ def num_classes(cfg: Config, labels: Tensor | None) -> int:
     if int(labels.min()) < 0:
         raise ConfigError(f"class labels must be >= 0, got {int(labels.min())}")
     return int(labels.max()) + 1
-
-
-def check_state(state: dict[str, Any]) -> None:
-    """Raise CheckpointError unless `state` is a whole-run state this version can read."""
-    missing = [k for k in REQUIRED_KEYS if k not in state]
-    if missing:
-        raise CheckpointError(f"checkpoint lacks {', '.join(missing)}; it is not a whole-run "
-                              "gankit checkpoint")
-    if state["format"] != STATE_FORMAT:
-        raise CheckpointError(f"checkpoint format {state['format']} is not supported by gankit "
-                              f"{__version__} (format {STATE_FORMAT}); use the gankit version "
-                              f"that wrote it ({state.get('gankit_version', 'unknown')})")
-
-
-def check_fits(state: dict[str, Any], sample_shape: list[int], n_classes: int) -> None:
-    """Raise CheckpointError when `state` was trained on other samples or classes."""
-    if list(state["sample_shape"]) != sample_shape:
-        raise CheckpointError(f"checkpoint was trained on samples of shape "
-                              f"{state['sample_shape']}, the data here are {sample_shape}")
-    if int(state.get("n_classes", 0)) != n_classes:
-        raise CheckpointError(f"checkpoint has {state.get('n_classes', 0)} classes, the "
-                              f"data here {n_classes}")

@@ -396,7 +396,7 @@ def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> Non
         with open(tmp, "wb") as f:
             write(f)
 
-    write_atomic(path, to_file)
+    write_atomic(path, to_file, durable=True)
 
 
 def write_cache(
