@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit import checkpoint as ckpt
-from gankit.animate import interpolation_path, progress_gif, save_gif, slerp
 from gankit.config import build_config
 from gankit.core.trainer import Trainer
 from gankit.errors import GankitError
-from gankit.images import save_grid
+from gankit.runs import checkpoint as ckpt
+from gankit.viz.animate import interpolation_path, progress_gif, save_gif, slerp
+from gankit.viz.images import save_grid
 
 
 def test_slerp_endpoints_and_norm() -> None:

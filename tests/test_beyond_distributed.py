@@ -18,7 +18,7 @@ WORKER = textwrap.dedent("""
     from pathlib import Path
     import torch
     torch.set_num_threads(1)
-    from gankit import run
+    from gankit.runs import loop as run
     from gankit.config import build_config
     from gankit.data import Dataset
 

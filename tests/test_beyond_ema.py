@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.checkpoint import load_generator, save_atomic
 from gankit.config import build_config
 from gankit.core.ema import EMA
 from gankit.core.trainer import Trainer
+from gankit.runs.checkpoint import load_generator, save_atomic
 
 
 def test_update_is_the_warmed_up_moving_average() -> None:

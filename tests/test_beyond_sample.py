@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.checkpoint import save_atomic
 from gankit.commands import sample as sample_cmd
 from gankit.commands.sample import sample_labels
 from gankit.config import build_config
 from gankit.core.trainer import Trainer
 from gankit.errors import GankitError
+from gankit.runs.checkpoint import save_atomic
 
 
 def test_sample_labels() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gankit import checkpoint as ckpt
-from gankit.checkpoint import load_generator
 from gankit.config import build_config
 from gankit.core.trainer import Trainer
 from gankit.errors import CheckpointError
+from gankit.runs import checkpoint as ckpt
+from gankit.runs.checkpoint import load_generator
 
 
 def _trainer(toy_images):

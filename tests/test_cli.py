@@ -113,7 +113,7 @@ def test_a_score_game_logs_d_scores_not_probabilities(tmp_path, idx_dir, capsys,
     assert "D score(x)" in text and "D(x)" not in text
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["d_output"] == "score" and "js_hat" not in record
-    from gankit import report
+    from gankit.report import page as report
 
     panels = {}
     monkeypatch.setattr(report, "curve_png", lambda title, ylabel, lines, hline, logy: (

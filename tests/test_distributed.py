@@ -50,7 +50,7 @@ WORKER = textwrap.dedent("""
     sys.path.insert(0, {src!r})
     import torch
     torch.set_num_threads(1)
-    from gankit import run
+    from gankit.runs import loop as run
     from gankit.config import build_config
     from gankit.data import Dataset
 

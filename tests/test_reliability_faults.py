@@ -15,13 +15,14 @@ import tempfile
 import pytest
 import torch
 
-from gankit import checkpoint as ckpt
-from gankit import cli, run
+from gankit import cli
 from gankit.core.trainer import Trainer
 from gankit.data import load_dataset
 from gankit.errors import CheckpointError, GankitError
-from gankit.log import read_metrics
+from gankit.runs import checkpoint as ckpt
 from gankit.runs import guard
+from gankit.runs import loop as run
+from gankit.runs.log import read_metrics
 from reliability_support import final_tensors, make_idx_dir, small_config
 
 TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "train.epochs": 4}

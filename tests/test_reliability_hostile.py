@@ -24,11 +24,11 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gankit import checkpoint as ckpt
 from gankit.config import Config, DataConfig, build_config, dump_yaml
 from gankit.data import load_dataset
 from gankit.data.idx import DTYPES, read_idx, write_idx
 from gankit.errors import GankitError
+from gankit.runs import checkpoint as ckpt
 from reliability_support import final_tensors
 
 FAST = settings(max_examples=60, deadline=2000,

@@ -17,8 +17,7 @@ from PIL import Image
 from gankit.cli import main
 from gankit.data.idx import write_idx
 from gankit.errors import GankitError
-from gankit.log import read_metrics
-from gankit.report import (
+from gankit.report.page import (
     fmt,
     markdown_table,
     pick_grids,
@@ -28,6 +27,7 @@ from gankit.report import (
     try_write_report,
     write_report,
 )
+from gankit.runs.log import read_metrics
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -172,7 +172,7 @@ def test_write_report_errors(tmp_path: Path) -> None:
 
 
 def test_report_failure_is_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import gankit.report as report
+    import gankit.report.page as report
 
     def boom(*a: object, **k: object) -> Path:
         raise RuntimeError("disk on fire")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.tb import MISSING, require_tensorboard
+from gankit.runs.tb import MISSING, require_tensorboard
 
 
 def test_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +35,7 @@ def test_scalars_and_grids_in_event_files(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from gankit.tb import TensorBoardLogger
+    from gankit.runs.tb import TensorBoardLogger
 
     logger = TensorBoardLogger(tmp_path / "tb")
     for epoch, loss in ((1, 1.25), (2, 0.75)):
@@ -56,7 +56,7 @@ def test_scalars_and_grids_in_event_files(tmp_path: Path) -> None:
 
 def test_train_with_tensorboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tensorboard")
-    import gankit.run as run_mod
+    import gankit.runs.loop as run_mod
     from gankit.config import build_config
     from gankit.data import Dataset
 

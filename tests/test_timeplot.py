@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gankit.errors import GankitError
-from gankit.timeplot import metric_key, plot_time_to_quality, time_to_quality
+from gankit.viz.timeplot import metric_key, plot_time_to_quality, time_to_quality
 
 RECORDS = [
     {"epoch": 1, "elapsed": 10.0, "loss_d": 1.2},

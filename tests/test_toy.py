@@ -11,7 +11,7 @@ from scipy import integrate, stats
 
 from gankit.data.toy import TOY_DATASETS, get_toy, make_toy
 from gankit.errors import DataError
-from gankit.toy_metrics import js_divergence_discrete, js_divergence_hist, mode_report, toy_metrics
+from gankit.metrics.toy import js_divergence_discrete, js_divergence_hist, mode_report, toy_metrics
 
 
 def test_the_three_toy_sets_as_documented():

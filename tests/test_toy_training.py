@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from gankit import config as config_mod
-from gankit.compare import compare, markdown_table, parse_games, summarise
 from gankit.config import build_config
 from gankit.data import toy as toy_mod
 from gankit.errors import ConfigError
-from gankit.log import read_metrics
 from gankit.models import build_models
-from gankit.run import train
-from gankit.toy_run import eval_latents, toy_epoch_metrics
+from gankit.report.compare import compare, markdown_table, parse_games, summarise
+from gankit.runs.log import read_metrics
+from gankit.runs.loop import train
+from gankit.runs.toy import eval_latents, toy_epoch_metrics
 
 TINY = {"data.toy_samples": 512, "train.batch_size": 64, "model.g_hidden": [16],
         "model.d_hidden": [16]}

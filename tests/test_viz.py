@@ -7,7 +7,7 @@ import pytest
 
 from gankit.cli import main as cli_main  # noqa: F401  (the CLI imports cleanly)
 from gankit.errors import ConfigError
-from gankit.viz import COST_YLIM, games_curves, plot_games
+from gankit.viz.plots import COST_YLIM, games_curves, plot_games
 
 
 def _at(curves, name, d, which="grad"):

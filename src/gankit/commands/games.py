@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and print where it went."""
-    from gankit.viz import plot_games  # matplotlib and torch: only when drawing
+    from gankit.viz.plots import plot_games  # matplotlib and torch: only when drawing
 
     path = plot_games(args.out)
     print(f"wrote {path}")

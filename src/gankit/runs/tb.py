@@ -54,7 +54,7 @@ class TensorBoardLogger:
 
     def log_images(self, tag: str, images: Tensor, step: int, nrow: int = 10) -> None:
         """A grid of (B, C, H, W) images in [-1, 1]."""
-        from gankit.images import make_grid
+        from gankit.viz.images import make_grid
 
         grid = make_grid(images, nrow)  # uint8 (H, W) or (H, W, C)
         self.writer.add_image(tag, grid, step, dataformats="HW" if grid.ndim == 2 else "HWC")

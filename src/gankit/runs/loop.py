@@ -3,10 +3,10 @@
 Layout of a run folder:
   config.yaml            the full config, readable
   metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing;
-                         toy sets add modes_covered, hq_share, js_hist: gankit.toy_run)
+                         toy sets add modes_covered, hq_share, js_hist: gankit.runs.toy)
   samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
                          `sample_every` epochs, and the last epoch); for toy sets a
-                         snapshot instead: samples and D(x) (gankit.toy_run)
+                         snapshot instead: samples and D(x) (gankit.runs.toy)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
 
 Under torchrun (gankit.runtime.distributed) every rank trains; only rank 0 writes the run folder,
@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 
-from gankit import checkpoint as ckpt
 from gankit.config import (
     Config,
     apply_overrides,
@@ -39,13 +38,14 @@ from gankit.data import load_dataset
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.fileio import write_text_atomic
-from gankit.images import save_grid
-from gankit.log import JsonlLogger
+from gankit.runs import checkpoint as ckpt
 from gankit.runs.guard import train_epoch_guarded
+from gankit.runs.log import JsonlLogger
+from gankit.runs.toy import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.runtime import distributed
 from gankit.runtime.device import resolve_device
 from gankit.stats import d_labels
-from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
+from gankit.viz.images import save_grid
 
 RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
                       "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
@@ -214,7 +214,7 @@ def train(
         state = None
 
     if cfg.train.tensorboard:
-        from gankit.tb import require_tensorboard
+        from gankit.runs.tb import require_tensorboard
 
         require_tensorboard()
     device = distributed.device_for(info, resolve_device(cfg.train.device))
@@ -258,7 +258,7 @@ def _train(
             log(f"run already has {trainer.epoch} epochs (target {cfg.train.epochs}); raise "
                 "--epochs to train further")
             if main and not (out / "report.html").is_file():  # stopped before writing it
-                from gankit.report import try_write_report
+                from gankit.report.page import try_write_report
 
                 try_write_report(out, log)
             return out
@@ -271,7 +271,7 @@ def _train(
             metrics.truncate_after(trainer.epoch)
     tb = None
     if cfg.train.tensorboard and main:
-        from gankit.tb import TensorBoardLogger
+        from gankit.runs.tb import TensorBoardLogger
 
         with _writing(out, out / "tensorboard"):
             tb = TensorBoardLogger(out / "tensorboard")
@@ -332,7 +332,7 @@ def _train(
     if tb is not None:
         tb.close()
     if main:
-        from gankit.report import try_write_report
+        from gankit.report.page import try_write_report
 
         try_write_report(out, log)
     return out

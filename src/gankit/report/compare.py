@@ -1,6 +1,6 @@
 """Side-by-side comparison of the generator games: same data, seeds and budget for each.
 
-`compare` trains one run per (game, seed) with gankit.run.train and writes one folder:
+`compare` trains one run per (game, seed) with gankit.runs.loop.train and writes one folder:
   runs/<game>-seed<S>/   the runs themselves (config, metrics.jsonl, snapshots, checkpoint)
   samples.png            final samples, one row per game, one column per seed
   curves.png             training curves of all runs overlaid, one colour per game
@@ -26,8 +26,8 @@ from gankit.config import build_config
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError
 from gankit.fileio import write_text_atomic
-from gankit.log import read_metrics
 from gankit.losses import GAMES, GENERATOR_GAMES, get_game
+from gankit.runs.log import read_metrics
 
 TABLE_METRICS = (
     "modes_covered", "hq_share", "js_hist", "js_hat", "d_real", "d_fake",
@@ -133,9 +133,9 @@ def parse_games(text: str | Sequence[str] | None) -> list[str]:
 
 def _final_samples(run_dir: Path, toy_name: str | None) -> np.ndarray:
     """Samples of a finished run's generator: the toy evaluation latents, or 64 images."""
-    from gankit.checkpoint import load_generator
     from gankit.models import generate
-    from gankit.toy_run import eval_latents, generate_toy
+    from gankit.runs.checkpoint import load_generator
+    from gankit.runs.toy import eval_latents, generate_toy
 
     g, cfg = load_generator(run_dir, "cpu")
     if toy_name is not None:
@@ -159,8 +159,8 @@ def compare(
     `preset` defaults to `toy` for toy data sets and `default` otherwise; `epochs` and
     `overrides` (dotted config keys) apply to every run alike, so the budget is the same.
     """
-    from gankit.run import prepare_run_dir, train
-    from gankit.viz import plot_curves, plot_samples_side_by_side
+    from gankit.runs.loop import prepare_run_dir, train
+    from gankit.viz.plots import plot_curves, plot_samples_side_by_side
 
     games = parse_games(games)
     if seeds < 1:
@@ -216,7 +216,7 @@ def compare(
               for game in games for s, run_dir in enumerate(runs[game])]
     real, limits = None, None
     if dist is not None:
-        from gankit.toy_run import reference_sample
+        from gankit.runs.toy import reference_sample
 
         real, limits = reference_sample(dist).numpy(), dist.extent()
     plot_samples_side_by_side(out / "samples.png", panels, real, limits=limits, cols=seeds)

@@ -35,7 +35,7 @@ import yaml
 from gankit import __version__
 from gankit.errors import GankitError
 from gankit.fileio import write_text_atomic
-from gankit.log import read_metrics
+from gankit.runs.log import read_metrics
 
 MAX_GRIDS = 24
 """At most this many epoch grids on a page (evenly spaced, first and last always kept)."""
@@ -630,7 +630,7 @@ def write_report(path: str | Path, out: str | Path | None = None,
 
     For a run with epoch grids, also writes `PATH/progress.gif` (when `gif`) and embeds it.
     """
-    from gankit.animate import progress_gif
+    from gankit.viz.animate import progress_gif
 
     p = Path(path)
     if not p.is_dir():

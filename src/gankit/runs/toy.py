@@ -15,8 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from gankit.data.toy import ToyDistribution
-from gankit.toy_metrics import toy_metrics
-from gankit.viz import plot_snapshot_1d, plot_snapshot_2d
+from gankit.metrics.toy import toy_metrics
+from gankit.viz.plots import plot_snapshot_1d, plot_snapshot_2d
 
 EVAL_SAMPLES = 2500
 """Generated samples scored per evaluation (2,500 as in the VEEGAN / PacGAN benchmarks)."""

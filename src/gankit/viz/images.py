@@ -78,7 +78,7 @@ def save_samples(images: Tensor, path: str | Path, nrow: int | None = None) -> P
 
 
 def _save_points(samples: Tensor, path: Path) -> Path:
-    from gankit.viz import plot_points
+    from gankit.viz.plots import plot_points
 
     arr = samples.detach().float().cpu().numpy()
     suffix = path.suffix.lower()
