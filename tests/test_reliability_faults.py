@@ -19,10 +19,10 @@ from gankit import cli
 from gankit.core.trainer import Trainer
 from gankit.data import load_dataset
 from gankit.errors import CheckpointError, GankitError
+from gankit.log import JsonlLogger, read_metrics
 from gankit.runs import checkpoint as ckpt
 from gankit.runs import guard
 from gankit.runs import loop as run
-from gankit.runs.log import read_metrics
 from reliability_support import final_tensors, make_idx_dir, small_config
 
 TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "train.epochs": 4}
@@ -279,7 +279,7 @@ FAULTS = {
     "fsync fails (I/O error)": (
         lambda mp: _failing(mp, ckpt.os, "fsync", 3, errno.EIO), "Input/output error"),
     "metrics log append fails": (
-        lambda mp: _failing(mp, run.JsonlLogger, "log", 3, errno.ENOSPC), "No space left"),
+        lambda mp: _failing(mp, JsonlLogger, "log", 3, errno.ENOSPC), "No space left"),
 }
 
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 import yaml
 
+from gankit.log import read_metrics
 from gankit.runs import checkpoint as ckpt
 from gankit.runs import loop as run
-from gankit.runs.log import read_metrics
 from reliability_support import (
     child_argv,
     child_env,

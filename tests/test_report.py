@@ -17,6 +17,7 @@ from PIL import Image
 from gankit.cli import main
 from gankit.data.idx import write_idx
 from gankit.errors import GankitError
+from gankit.log import read_metrics
 from gankit.report.page import (
     fmt,
     markdown_table,
@@ -27,7 +28,6 @@ from gankit.report.page import (
     try_write_report,
     write_report,
 )
-from gankit.runs.log import read_metrics
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 

@@ -13,9 +13,9 @@ from gankit import config as config_mod
 from gankit.config import build_config
 from gankit.data import toy as toy_mod
 from gankit.errors import ConfigError
+from gankit.log import read_metrics
 from gankit.models import build_models
-from gankit.report.compare import compare, markdown_table, parse_games, summarise
-from gankit.runs.log import read_metrics
+from gankit.runs.compare import compare, markdown_table, parse_games, summarise
 from gankit.runs.loop import train
 from gankit.runs.toy import eval_latents, toy_epoch_metrics
 

@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print its table."""
     from gankit.errors import ConfigError
-    from gankit.report.compare import compare
+    from gankit.runs.compare import compare
 
     overrides = {}
     for item in args.set:

@@ -35,7 +35,7 @@ import yaml
 from gankit import __version__
 from gankit.errors import GankitError
 from gankit.fileio import write_text_atomic
-from gankit.runs.log import read_metrics
+from gankit.log import read_metrics
 
 MAX_GRIDS = 24
 """At most this many epoch grids on a page (evenly spaced, first and last always kept)."""

@@ -1,51 +1,34 @@
-"""A training run on disk: the run folder, its config, grids, checkpoints and metrics log.
+"""A training run: build, resume, then per epoch train, log and write (`train`).
 
-Layout of a run folder:
-  config.yaml            the full config, readable
-  metrics.jsonl          one record per epoch (losses, D(x), D(G(z)), diagnostics, timing;
-                         toy sets add modes_covered, hq_share, js_hist: gankit.runs.toy)
-  samples/epoch_0001.png 10 x 10 grids from the fixed latents (epoch 1, every
-                         `sample_every` epochs, and the last epoch); for toy sets a
-                         snapshot instead: samples and D(x) (gankit.runs.toy)
-  checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
-
-Under torchrun (gankit.runtime.distributed) every rank trains; only rank 0 writes the run folder,
-logs, evaluates and shows progress. Every rank reads the checkpoint when resuming.
+The run folder's writing lives in gankit.runs.folder (RunFolder); the algorithm in
+gankit.core.trainer. Under torchrun (gankit.runtime.distributed) every rank trains; only
+rank 0 writes the run folder, logs, evaluates and shows progress. Every rank reads the
+checkpoint when resuming.
 """
 
 from __future__ import annotations
 
-import errno
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gankit.config import (
-    Config,
-    apply_overrides,
-    config_value,
-    dump_yaml,
-    read_config_file,
-    validate,
-)
+from gankit.config import Config, apply_overrides, config_value, read_config_file, validate
 from gankit.core.state import check_state
 from gankit.core.trainer import Trainer
-from gankit.data import load_dataset
-from gankit.data.toy import get_toy, is_toy
+from gankit.data import Dataset, load_dataset
+from gankit.data.toy import is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError
-from gankit.fileio import write_text_atomic
 from gankit.runs import checkpoint as ckpt
+from gankit.runs.folder import RunFolder, prepare_run_dir, writing
 from gankit.runs.guard import train_epoch_guarded
-from gankit.runs.log import JsonlLogger
-from gankit.runs.toy import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.runtime import distributed
 from gankit.runtime.device import resolve_device
 from gankit.stats import d_labels
-from gankit.viz.images import save_grid
+
+__all__ = ["RESUME_OVERRIDABLE", "default_run_dir", "prepare_run_dir", "train"]
 
 RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
                       "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
@@ -63,39 +46,6 @@ def default_run_dir(cfg: Config) -> Path:
     return Path("runs") / f"{cfg.preset}-{cfg.loss.game}-{stamp}"
 
 
-def prepare_run_dir(out: Path) -> Path:
-    """Create a new, empty run folder; refuse to reuse one that holds anything."""
-    if out.exists() and not out.is_dir():
-        raise GankitError(f"output {str(out)!r} is a file, not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()):
-        raise GankitError(f"run folder {str(out)!r} already exists and is not empty; add "
-                          "--resume to continue it, or choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise GankitError(f"cannot write to output folder {str(out)!r}: "
-                          f"{err.strerror or err}; choose a writable --out") from None
-    return out
-
-
-@contextmanager
-def _writing(out: Path, target: Path) -> Iterator[None]:
-    """Turn an OSError while writing `target` into a one-line GankitError naming the folder."""
-    try:
-        yield
-    except OSError as err:
-        code = errno.errorcode.get(err.errno or 0, "")
-        reason = f"{err.strerror or err}" + (f" [{code}]" if code else "")
-        raise GankitError(
-            f"cannot write {target.name} in run folder {str(out)!r}: {reason}; the newest "
-            f"checkpoint in it is intact: free space or fix the folder, then continue with "
-            f"gankit train --resume --out {out}"
-        ) from None
-
-
 def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
     """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
 
@@ -108,7 +58,7 @@ def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str
         check_state(state)
         log(f"resuming from {path} (epoch {state['epoch']})")
         return path.parent.parent, state
-    with _writing(out, out / ckpt.CHECKPOINT_DIR):
+    with writing(out, out / ckpt.CHECKPOINT_DIR):
         stale = ckpt.remove_stale_temps(out)
     for p in stale:
         log(f"removed {p.name}, left by a checkpoint write that was interrupted")
@@ -234,106 +184,87 @@ def _train(
     info: distributed.DistInfo | None, log: Callable[[str], None],
 ) -> Path:
     """The training loop of `train`, inside the process group when distributed."""
-    main = info is None or info.is_main
+    main, t = info is None or info.is_main, cfg.train
+    data = _load(cfg, device, info, log)
+    trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
+    folder = RunFolder(out, cfg, main)
+    if state is not None:
+        _restore(trainer, state, len(data))
+        if trainer.epoch >= t.epochs:
+            log(f"run already has {trainer.epoch} epochs (target {t.epochs}); raise "
+                "--epochs to train further")
+            if main and not (out / "report.html").is_file():  # stopped before writing it
+                folder.report(log)
+            return out
+    folder.open(trainer.epoch)
+    log(_banner(trainer, data, info, out))
+    evaluator = None
+    while trainer.epoch < t.epochs:
+        bar = (lambda: _progress_bar(trainer, t.epochs)) if t.progress and main else (
+            lambda: None)
+        record = train_epoch_guarded(trainer, t.nan_retries, bar, log)
+        e = trainer.epoch
+        last = e == t.epochs
+        # every rank: the state gathers the ranks' RNG states
+        whole = trainer.state_dict() if e % t.checkpoint_every == 0 or last else None
+        if not main:
+            continue
+        record.update(folder.epoch_metrics(trainer))
+        if t.eval_every and (e % t.eval_every == 0 or last):
+            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
+            record.update(evaluator(trainer))
+        folder.log(record)
+        if e == 1 or e % t.sample_every == 0 or last:
+            folder.samples(trainer, e)
+        if whole is not None:
+            folder.checkpoint(whole, e)
+        if not t.progress:
+            log(_epoch_line(record, t.epochs, trainer.game.probabilistic))
+    log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
+        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    folder.close(log)
+    return out
+
+
+def _load(cfg: Config, device: torch.device, info: distributed.DistInfo | None,
+          log: Callable[[str], None]) -> Dataset:
+    """Threads for this run, then the data: rank 0 loads (and may download) first, then the
+    others read the cached files."""
     if is_toy(cfg.data.dataset) and device.type == "cpu":
         # The toy MLPs are tiny: intra-op threads only add overhead (10x slower on 2 busy cores).
         torch.set_num_threads(1)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    # Rank 0 loads (and may download) first; then the others read the cached files.
     loaded: dict[str, Any] = {}
     distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
-    data = loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
-    trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
-    if state is not None:
-        saved = state.get("data_sha256")  # absent in checkpoints of gankit before it
-        if saved is not None and saved != trainer.data_fingerprint():
-            raise CheckpointError(
-                f"the training data here ({len(data)} samples, sha256 "
-                f"{trainer.data_fingerprint()[:12]}) are not the data the run was trained on "
-                f"(sha256 {saved[:12]}); point --data-dir at the run's data, or train a new "
-                "run with another --out")
-        trainer.load_state_dict(state)
-        if trainer.epoch >= cfg.train.epochs:
-            log(f"run already has {trainer.epoch} epochs (target {cfg.train.epochs}); raise "
-                "--epochs to train further")
-            if main and not (out / "report.html").is_file():  # stopped before writing it
-                from gankit.report.page import try_write_report
+    return loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
 
-                try_write_report(out, log)
-            return out
 
-    metrics = JsonlLogger(out / "metrics.jsonl")
-    if main:
-        with _writing(out, out / "config.yaml"):
-            write_text_atomic(out / "config.yaml", dump_yaml(cfg))
-        with _writing(out, metrics.path):
-            metrics.truncate_after(trainer.epoch)
-    tb = None
-    if cfg.train.tensorboard and main:
-        from gankit.runs.tb import TensorBoardLogger
+def _restore(trainer: Trainer, state: dict[str, Any], n: int) -> None:
+    """Load a checkpoint's state, after checking it was trained on these data."""
+    saved = state.get("data_sha256")  # absent in checkpoints of gankit before it
+    if saved is not None and saved != trainer.data_fingerprint():
+        raise CheckpointError(
+            f"the training data here ({n} samples, sha256 {trainer.data_fingerprint()[:12]}) "
+            f"are not the data the run was trained on (sha256 {saved[:12]}); point --data-dir "
+            "at the run's data, or train a new run with another --out")
+    trainer.load_state_dict(state)
 
-        with _writing(out, out / "tensorboard"):
-            tb = TensorBoardLogger(out / "tensorboard")
-    t = cfg.train
+
+def _banner(trainer: Trainer, data: Dataset, info: distributed.DistInfo | None,
+            out: Path) -> str:
+    """The line that opens a run: what trains on what, where."""
+    cfg, t = trainer.cfg, trainer.cfg.train
     ranks = f" over {info.world_size} processes" if info is not None else ""
-    log(f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
-        f"({len(data)} samples), batch {t.batch_size}{ranks}, "
-        f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
-        f"{t.epochs}, on {device} ({trainer.precision}); run folder {out}")
-    toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
-    toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
-    evaluator = None
-    while trainer.epoch < t.epochs:
-        record = train_epoch_guarded(
-            trainer, t.nan_retries,
-            (lambda: _progress_bar(trainer, t.epochs)) if t.progress and main
-            else (lambda: None), log)
-        e = trainer.epoch
-        last = e == t.epochs
-        if e % t.checkpoint_every == 0 or last:
-            whole = trainer.state_dict()  # every rank: it gathers the ranks' RNG states
-        if not main:
-            continue
-        if toy is not None:
-            record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
-        if t.eval_every and (trainer.epoch % t.eval_every == 0 or trainer.epoch == t.epochs):
-            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
-            record.update(evaluator(trainer))
-        with _writing(out, metrics.path):
-            metrics.log(record)
-        if tb is not None:
-            with _writing(out, out / "tensorboard"):
-                tb.log(record)
-        if e == 1 or e % t.sample_every == 0 or last:
-            picture = out / "samples" / f"epoch_{e:04d}.png"
-            if toy is None:
-                grid = trainer.sample()
-                save_grid(grid, picture, nrow=10)
-                if tb is not None:
-                    with _writing(out, out / "tensorboard"):
-                        tb.log_images("samples", grid, e)
-            else:
-                with _writing(out, picture):
-                    save_toy_snapshot(trainer.g, trainer.d, toy, toy_z, picture,
-                                      title=f"{toy.name}, {cfg.loss.game} game, epoch {e}")
-        if e % t.checkpoint_every == 0 or last:
-            target = out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e)
-            with _writing(out, target):
-                ckpt.save_atomic(whole, target)
-                ckpt.prune(out, t.keep_checkpoints)
-        if not t.progress:
-            real, fake = d_labels(trainer.game.probabilistic)
-            log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "
-                f"{record['loss_g']:.3f}, {real} {record['d_real']:.2f}, {fake} "
-                f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")
-    log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
-        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
-    if tb is not None:
-        tb.close()
-    if main:
-        from gankit.report.page import try_write_report
+    return (f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
+            f"({len(data)} samples), batch {t.batch_size}{ranks}, "
+            f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
+            f"{t.epochs}, on {trainer.device} ({trainer.precision}); run folder {out}")
 
-        try_write_report(out, log)
-    return out
 
+def _epoch_line(record: dict[str, Any], epochs: int, probabilistic: bool) -> str:
+    """The log line of an epoch (when there is no progress bar)."""
+    real, fake = d_labels(probabilistic)
+    return (f"epoch {record['epoch']}/{epochs}: D loss {record['loss_d']:.3f}, G loss "
+            f"{record['loss_g']:.3f}, {real} {record['d_real']:.2f}, {fake} "
+            f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.errors import GankitError
-from gankit.runs.log import read_metrics
+from gankit.log import read_metrics
 
 LABELS = {"fid": "FID", "kid": "KID", "classifier_score": "classifier score",
           "precision": "precision", "recall": "recall"}

@@ -26,8 +26,8 @@ from gankit.config import build_config
 from gankit.data.toy import get_toy, is_toy
 from gankit.errors import ConfigError
 from gankit.fileio import write_text_atomic
+from gankit.log import read_metrics
 from gankit.losses import GAMES, GENERATOR_GAMES, get_game
-from gankit.runs.log import read_metrics
 
 TABLE_METRICS = (
     "modes_covered", "hq_share", "js_hist", "js_hat", "d_real", "d_fake",
