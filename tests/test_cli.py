@@ -113,12 +113,13 @@ def test_a_score_game_logs_d_scores_not_probabilities(tmp_path, idx_dir, capsys,
     assert "D score(x)" in text and "D(x)" not in text
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["d_output"] == "score" and "js_hat" not in record
-    from gankit.report import page as report
+    from gankit.report import figures
+    from gankit.report.read import read_run
 
     panels = {}
-    monkeypatch.setattr(report, "curve_png", lambda title, ylabel, lines, hline, logy: (
+    monkeypatch.setattr(figures, "curve_png", lambda title, ylabel, lines, hline, logy: (
         panels.setdefault(title, (ylabel, [name for name, *_ in lines], hline)) and b""))
-    report.run_curves(report.read_run(out))
+    figures.run_curves(read_run(out))
     assert panels["Discriminator outputs"] == ("mean score (not a probability)",
                                                ["D score, real", "D score, fake"], None)
     assert "Jensen-Shannon estimate" not in panels

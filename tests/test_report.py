@@ -18,16 +18,9 @@ from gankit.cli import main
 from gankit.data.idx import write_idx
 from gankit.errors import GankitError
 from gankit.log import read_metrics
-from gankit.report.page import (
-    fmt,
-    markdown_table,
-    pick_grids,
-    read_eval,
-    read_run,
-    read_tables,
-    try_write_report,
-    write_report,
-)
+from gankit.report.figures import fmt, pick_grids
+from gankit.report.page import try_write_report, write_report
+from gankit.report.read import markdown_table, read_eval, read_run, read_tables
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 

@@ -18,355 +18,37 @@ runs, the config keys that differ, overlaid curves and each run's last grid.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
-import io
 import json
-import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from gankit import __version__
 from gankit.errors import GankitError
 from gankit.fileio import write_text_atomic
-from gankit.log import read_metrics
-
-MAX_GRIDS = 24
-"""At most this many epoch grids on a page (evenly spaced, first and last always kept)."""
-
-CURVES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("Losses", "loss (nats)", (("loss_d", "D loss"), ("loss_g", "G loss"))),
-    ("Discriminator outputs", "mean probability", (("d_real", "D(x), real"),
-                                                   ("d_fake", "D(G(z)), fake"))),
-    ("Jensen-Shannon estimate", "JS estimate (nats)", (("js_hat", "JS-hat from D"),)),
-    ("Generator gradient", "L2 norm of dJ(G)/dθ", (("g_grad_norm", "|∇θ J(G)|"),)),
-    ("Gradient at the logit", "mean |dJ(G)/dl|", (("dj_dl", "|dJ/dl|"),)),
+from gankit.report.figures import data_uri, file_uri, fmt, overlay_curves, pick_grids, run_curves
+from gankit.report.read import (
+    EvalResult,
+    RunData,
+    as_number,
+    epoch_of,
+    flatten,
+    is_run_dir,
+    read_run,
+    read_tables,
+    sub_runs,
 )
-"""Panels of the curves figure: (title, y-axis label, ((record key, legend), ...))."""
+from gankit.stats import BY_KEY
 
-SUMMARY_KEYS: tuple[tuple[str, str], ...] = (
-    ("loss_d", "D loss"), ("loss_g", "G loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"),
-    ("js_hat", "JS-hat"), ("g_grad_norm", "G grad norm"), ("dj_dl", "|dJ/dl|"),
-    ("images_per_s", "images/s"),
-)
+SUMMARY_KEYS: tuple[tuple[str, str], ...] = tuple(
+    (key, BY_KEY[key].label) for key in ("loss_d", "loss_g", "d_real", "d_fake", "js_hat",
+                                         "g_grad_norm", "dj_dl", "images_per_s"))
 """Per-epoch record keys shown in the summary and per-epoch tables, with their labels."""
 
 
-# --------------------------------------------------------------------------- reading
-@dataclass
-class EvalResult:
-    """One evaluation file: metric values, the real-data floor of each, other entries."""
 
-    source: str
-    values: dict[str, float | None]
-    floor: dict[str, float | None] = field(default_factory=dict)
-    info: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class RunData:
-    """What a run folder holds, read once."""
-
-    path: Path
-    name: str
-    config: dict[str, Any] | None
-    config_text: str | None
-    metrics: list[dict[str, Any]]
-    grids: list[Path]
-    evals: list[EvalResult]
-
-    @property
-    def last(self) -> dict[str, Any]:
-        """The final epoch's record (empty when the log is empty)."""
-        return self.metrics[-1] if self.metrics else {}
-
-
-def is_run_dir(path: Path) -> bool:
-    """A folder `gankit train` wrote: it has metrics.jsonl or config.yaml."""
-    return path.is_dir() and ((path / "metrics.jsonl").is_file()
-                              or (path / "config.yaml").is_file())
-
-
-def sub_runs(path: Path) -> list[Path]:
-    """Run folders directly inside `path`, sorted by name (a comparison's runs)."""
-    return sorted(p for p in path.iterdir() if is_run_dir(p)) if path.is_dir() else []
-
-
-def _number(v: Any) -> float | None:
-    """A finite float, or None for null / NaN / infinities."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return float(v) if math.isfinite(v) else None
-
-
-def _is_number_like(v: Any) -> bool:
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
-def read_eval(path: str | Path) -> EvalResult:
-    """Read an evaluation JSON generically; tolerant of these shapes (mixable):
-
-      {"fid": 12.3, "kid": 0.01, "floor": {"fid": 0.9, "kid": 0.0}}
-      {"metrics": {"fid": 12.3}, "floor": {"fid": 0.9}}      (also "real_floor", "floors")
-      {"fid": {"value": 12.3, "floor": 0.9}}                 (a dict with "value")
-      {"precision_recall": {"precision": 0.7, "recall": 0.5}} (nested -> "a.b" names)
-
-    Numbers (or null) become metrics; strings, booleans and lists (e.g. "checkpoint",
-    "n_samples" lists) become `info`. Anything unreadable raises GankitError.
-    """
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise GankitError(f"cannot read evaluation file {str(p)!r}: {err}") from None
-    if not isinstance(data, dict):
-        raise GankitError(f"evaluation file {str(p)!r} must hold a JSON object of "
-                          "metric -> value")
-    result = EvalResult(source=p.name, values={})
-    data = dict(data)
-    for key in ("floor", "real_floor", "floors"):
-        floor = data.pop(key, None)
-        if isinstance(floor, dict):
-            for name, v in _flatten(floor).items():
-                if _is_number_like(v):
-                    result.floor[name] = _number(v)
-    metrics = data.pop("metrics", None)
-    if isinstance(metrics, dict):
-        data = {**metrics, **data}
-    for name, v in data.items():
-        if isinstance(v, dict) and "value" in v:
-            result.values[name] = _number(v["value"])
-            if "floor" in v and _is_number_like(v["floor"]):
-                result.floor[name] = _number(v["floor"])
-            continue
-        for sub, w in (_flatten(v, name + ".") if isinstance(v, dict) else {name: v}).items():
-            if _is_number_like(w):
-                result.values[sub] = _number(w)
-            else:
-                result.info[sub] = w if isinstance(w, str) else json.dumps(w)
-    return result
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _epoch_of(path: Path) -> int:
-    digits = re.sub(r"\D", "", path.stem)
-    return int(digits) if digits else -1
-
-
-def read_run(path: str | Path) -> RunData:
-    """Read a run folder (anything missing is simply absent from the result)."""
-    p = Path(path)
-    config, text = None, None
-    if (p / "config.yaml").is_file():
-        text = (p / "config.yaml").read_text(encoding="utf-8")
-        try:
-            loaded = yaml.safe_load(text)
-            config = loaded if isinstance(loaded, dict) else None
-        except yaml.YAMLError:
-            config = None
-    metrics = read_metrics(p / "metrics.jsonl") if (p / "metrics.jsonl").is_file() else []
-    grids = sorted((p / "samples").glob("epoch_*.png"), key=_epoch_of)
-    evals = [read_eval(e) for e in sorted(p.glob("eval*.json"))]
-    return RunData(p, p.resolve().name, config, text, metrics, grids, evals)
-
-
-def read_tables(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Tables a comparison folder holds: JSON (a list of row objects, {"rows": [...]}, or
-    {name: {column: value}}) and markdown pipe tables; a markdown file whose JSON twin
-    (same stem) was read is skipped. Returns (file name, rows)."""
-    tables: list[tuple[str, list[dict[str, Any]]]] = []
-    stems = set()
-    for f in sorted(path.glob("*.json")):
-        if f.name.startswith("eval"):
-            continue
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        rows = _json_rows(data)
-        if rows:
-            tables.append((f.name, rows))
-            stems.add(f.stem)
-    for f in sorted(path.glob("*.md")):
-        if f.stem in stems:
-            continue
-        rows = markdown_table(f.read_text(encoding="utf-8", errors="replace"))
-        if rows:
-            tables.append((f.name, rows))
-    return tables
-
-
-def _json_rows(data: Any) -> list[dict[str, Any]]:
-    if isinstance(data, dict) and isinstance(data.get("rows"), list):
-        data = data["rows"]
-    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
-        return [_flatten(r) for r in data]
-    if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
-        return [{"run": k, **_flatten(v)} for k, v in data.items()]
-    return []
-
-
-def markdown_table(text: str) -> list[dict[str, str]]:
-    """The first pipe table in markdown text as rows (header -> cell); [] when none."""
-    lines = [ln.strip() for ln in text.splitlines()]
-    for i in range(len(lines) - 1):
-        if lines[i].startswith("|") and re.fullmatch(r"\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?",
-                                                     lines[i + 1]):
-            header = _cells(lines[i])
-            rows = []
-            for ln in lines[i + 2:]:
-                if not ln.startswith("|"):
-                    break
-                cells = _cells(ln)
-                rows.append(dict(zip(header, cells + [""] * (len(header) - len(cells)),
-                                     strict=False)))
-            return rows
-    return []
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-# --------------------------------------------------------------------------- pictures
-def fmt(v: Any) -> str:
-    """How the report prints a value: 4 significant digits, thousands grouped, "—" for none."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}" if abs(v) >= 10_000 else str(v)
-    if isinstance(v, float):
-        if v != 0 and (abs(v) >= 10_000):
-            return f"{v:,.0f}"
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return ", ".join(fmt(x) for x in v)
-    return str(v)
-
-
-def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    xs, ys = [], []
-    for r in records:
-        y = _number(r.get(key))
-        x = _number(r.get("epoch"))
-        if y is not None and x is not None:
-            xs.append(x)
-            ys.append(y)
-    return xs, ys
-
-
-def curve_png(title: str, ylabel: str,
-              lines: Sequence[tuple[str, Sequence[float], Sequence[float]]],
-              hline: tuple[float, str] | None = None, logy: bool = False) -> bytes:
-    """One matplotlib panel as PNG bytes: lines of (legend, epochs, values), axes labelled."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5.4, 3.3), dpi=140, layout="constrained")
-    ax = fig.add_subplot()
-    few = max((len(x) for _, x, _ in lines), default=0) <= 30
-    for label, xs, ys in lines:
-        ax.plot(xs, ys, label=label, marker="o" if few else None, markersize=3, linewidth=1.6)
-    if hline is not None:
-        ax.axhline(hline[0], color="0.45", linestyle=":", linewidth=1.2, label=hline[1])
-    values = [y for _, _, ys in lines for y in ys]
-    if logy and values and min(values) > 0 and max(values) > 10 * min(values):
-        ax.set_yscale("log")
-    ax.set_title(title, fontsize=11)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize=8, frameon=False)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
-def _hline_for(key: str) -> tuple[float, str] | None:
-    if key == "d_real":
-        return (0.5, "equilibrium, 1/2")
-    if key == "js_hat":
-        return (math.log(2.0), "maximum, ln 2")
-    return None
-
-
-SCORE_CURVE = ("Discriminator outputs", "mean score (not a probability)",
-               (("d_real", "D score, real"), ("d_fake", "D score, fake")))
-"""The D-output panel of games whose D outputs a score (records with d_output = score)."""
-
-
-def _scores(run: RunData) -> bool:
-    return any(r.get("d_output") == "score" for r in run.metrics)
-
-
-def run_curves(run: RunData) -> list[tuple[str, bytes]]:
-    """The curve panels of one run that have data: (title, PNG)."""
-    out = []
-    for title, ylabel, keys in CURVES:
-        hline = _hline_for(keys[0][0])
-        if keys[0][0] == "d_real" and _scores(run):
-            title, ylabel, keys = SCORE_CURVE
-            hline = None
-        lines = [(label, *_series(run.metrics, key)) for key, label in keys]
-        lines = [ln for ln in lines if ln[1]]
-        if lines:
-            out.append((title, curve_png(title, ylabel, lines, hline,
-                                         logy=keys[0][0] == "g_grad_norm")))
-    return out
-
-
-def overlay_curves(runs: Sequence[RunData]) -> list[tuple[str, bytes]]:
-    """One panel per statistic with a line per run: (title, PNG)."""
-    out = []
-    for _title, ylabel, keys in CURVES:
-        for key, label in keys:
-            lines = [(r.name, *_series(r.metrics, key)) for r in runs]
-            lines = [ln for ln in lines if ln[1]]
-            hline = _hline_for(key)
-            if key in ("d_real", "d_fake") and any(_scores(r) for r in runs):
-                ylabel, hline = "mean D output (probability, or score for score games)", None
-            if lines:
-                out.append((label, curve_png(label, ylabel, lines, hline,
-                                             logy=key == "g_grad_norm")))
-    return out
-
-
-def pick_grids(grids: Sequence[Path], limit: int = MAX_GRIDS) -> list[Path]:
-    """At most `limit` grids, evenly spaced over the run, first and last kept."""
-    if len(grids) <= limit:
-        return list(grids)
-    idx = sorted({round(i * (len(grids) - 1) / (limit - 1)) for i in range(limit)})
-    return [grids[i] for i in idx]
-
-
-def data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def _file_uri(path: Path) -> str:
-    mime = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg",
-            ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}[path.suffix.lower()]
-    return data_uri(path.read_bytes(), mime)
-
-
-# --------------------------------------------------------------------------- HTML
 CSS = """
 :root { --fg:#1d2430; --muted:#5b6575; --line:#dde2ea; --bg:#f6f7f9; --card:#fff;
         --accent:#2f6fde; }
@@ -454,7 +136,7 @@ def _subtitle(run: RunData) -> str:
         target = _cfg(c, "train.epochs")
         ep = f"{last.get('epoch')} epochs" + (f" of {target}" if target else "")
         bits.append(ep)
-        if _number(last.get("elapsed")) is not None:
+        if as_number(last.get("elapsed")) is not None:
             bits.append(f"{_duration(float(last['elapsed']))} of training")
     return " · ".join(bits)
 
@@ -516,7 +198,7 @@ def _config_section(run: RunData) -> str:
     for section, values in cfg.items():
         if isinstance(values, dict):
             parts.append(f"<div><h3>{_e(section)}</h3>"
-                         f"{_table(('key', 'value'), list(_flatten(values).items()), text_cols=2)}"
+                         f"{_table(('key', 'value'), list(flatten(values).items()), text_cols=2)}"
                          "</div>")
     if top:
         parts.append(f"<div><h3>run</h3>{_table(('key', 'value'), top, text_cols=2)}</div>")
@@ -533,8 +215,8 @@ def _grids_section(grids: Sequence[Path], title: str = "Samples over the epochs"
     shown = pick_grids(grids)
     note = (f'<p class="muted">Showing {len(shown)} of {len(grids)} grids.</p>'
             if len(shown) < len(grids) else "")
-    figs = "".join(_img(_file_uri(g), f"samples at epoch {_epoch_of(g)}",
-                        f"epoch {_epoch_of(g)}", pixel=True) for g in shown)
+    figs = "".join(_img(file_uri(g), f"samples at epoch {epoch_of(g)}",
+                        f"epoch {epoch_of(g)}", pixel=True) for g in shown)
     return (f"<h2>{_e(title)}</h2><p class=\"muted\">Every grid shows the same 100 fixed "
             f"latents, so the same cell is the same z at each epoch.</p>{note}"
             f'<div class="grid">{figs}</div>')
@@ -565,10 +247,10 @@ def render_run(run: RunData, gif: Path | None = None) -> str:
     hero = []
     if run.grids:
         last = run.grids[-1]
-        hero.append(_img(_file_uri(last), "final samples",
-                         f"samples at epoch {_epoch_of(last)}", pixel=True))
+        hero.append(_img(file_uri(last), "final samples",
+                         f"samples at epoch {epoch_of(last)}", pixel=True))
     if gif is not None and gif.is_file():
-        hero.append(_img(_file_uri(gif), "training progress",
+        hero.append(_img(file_uri(gif), "training progress",
                          "training progress (animated)", pixel=True))
     body = [
         f'<h2>Samples</h2><div class="hero">{"".join(hero)}</div>' if hero else "",
@@ -583,7 +265,7 @@ def render_run(run: RunData, gif: Path | None = None) -> str:
 
 
 def _config_diff(runs: Sequence[RunData]) -> str:
-    flat = [_flatten(r.config or {}) for r in runs]
+    flat = [flatten(r.config or {}) for r in runs]
     keys = sorted({k for f in flat for k in f})
     differ = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
     if not differ:
@@ -610,8 +292,8 @@ def render_comparison(path: Path, runs: Sequence[RunData]) -> str:
     final = ("<h2>Final epoch, side by side</h2>"
              + _table(["run", "game", "epoch"] + [dict(SUMMARY_KEYS)[k] for k in keys]
                       + ev_names, rows, text_cols=2))
-    last_grids = "".join(_img(_file_uri(r.grids[-1]), f"{r.name} final samples",
-                              f"{r.name}, epoch {_epoch_of(r.grids[-1])}", pixel=True)
+    last_grids = "".join(_img(file_uri(r.grids[-1]), f"{r.name} final samples",
+                              f"{r.name}, epoch {epoch_of(r.grids[-1])}", pixel=True)
                          for r in runs if r.grids)
     body = [
         tables,
