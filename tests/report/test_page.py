@@ -22,7 +22,7 @@ from gankit.report.figures import fmt, pick_grids
 from gankit.report.page import try_write_report, write_report
 from gankit.report.read import markdown_table, read_eval, read_run, read_tables
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def blob_idx(folder: Path, n: int = 192) -> Path:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from dist_support import launch
+
 from gankit.config import build_config
 from gankit.core.trainer import Trainer
 from gankit.errors import ConfigError
 from gankit.runtime.distributed import DistInfo, from_env
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_from_env_reads_torchrun_variables() -> None:

@@ -195,7 +195,7 @@ def test_python_dash_m_and_help():
     import os
     from pathlib import Path
 
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
     for cmd in (["--help"], ["train", "--help"], ["sample", "--help"], ["data", "--help"]):
         res = subprocess.run([sys.executable, "-m", "gankit", *cmd], capture_output=True,
                              text=True, timeout=120, env=env)

@@ -71,7 +71,7 @@ def child_env() -> dict[str, str]:
     """One thread per process: identical arithmetic in every run, and kind to shared CPUs."""
     env = dict(os.environ)
     env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "PYTHONPATH": str(HERE.parent / "src")})
+                "PYTHONPATH": str(HERE.parents[1] / "src")})
     return env
 
 

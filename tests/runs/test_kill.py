@@ -13,10 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
-from gankit.log import read_metrics
-from gankit.runs import checkpoint as ckpt
-from gankit.runs import loop as run
 from reliability_support import (
     child_argv,
     child_env,
@@ -26,6 +22,10 @@ from reliability_support import (
     run_child,
     small_config,
 )
+
+from gankit.log import read_metrics
+from gankit.runs import checkpoint as ckpt
+from gankit.runs import loop as run
 
 EPOCHS = 12
 pytestmark = pytest.mark.slow

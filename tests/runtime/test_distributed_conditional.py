@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from dist_support import launch
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 WORKER = textwrap.dedent("""
     import sys

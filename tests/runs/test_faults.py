@@ -14,6 +14,7 @@ import tempfile
 
 import pytest
 import torch
+from reliability_support import final_tensors, make_idx_dir, small_config
 
 from gankit import cli
 from gankit.core.trainer import Trainer
@@ -23,7 +24,6 @@ from gankit.log import JsonlLogger, read_metrics
 from gankit.runs import checkpoint as ckpt
 from gankit.runs import guard
 from gankit.runs import loop as run
-from reliability_support import final_tensors, make_idx_dir, small_config
 
 TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "train.epochs": 4}
 

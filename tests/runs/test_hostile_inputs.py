@@ -23,13 +23,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from reliability_support import final_tensors
 
 from gankit.config import Config, DataConfig, build_config, dump_yaml
 from gankit.data import load_dataset
 from gankit.data.idx import DTYPES, read_idx, write_idx
 from gankit.errors import GankitError
 from gankit.runs import checkpoint as ckpt
-from reliability_support import final_tensors
 
 FAST = settings(max_examples=60, deadline=2000,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
