@@ -98,6 +98,7 @@ def test_parse_games():
         parse_games("minimax,minimax")
 
 
+@pytest.mark.slow
 def test_compare_writes_table_curves_and_samples(tmp_path):
     result = compare("gaussian1d", tmp_path / "cmp", games=["minimax", "maximum-likelihood"],
                      seeds=2, epochs=1, overrides=TINY, log=lambda _m: None)
