@@ -19,8 +19,7 @@ fakes with labels drawn uniformly from the K classes, in D's and in G's steps. E
 called as g(z, labels) and every D as d(x, labels), labels None when unconditional.
 With `train.ema`, an EMA of G's weights (gankit.core.ema) is updated after every G step and
 used for samples, grids and `load_generator`; before it is used or saved, its BatchNorm
-statistics are recomputed for its weights (EMA_CALIBRATION_BATCHES batches of fresh noise
-from a generator seeded by (seed, EMA updates), so the global RNG and resume are untouched).
+statistics are recomputed for its weights (gankit.core.sampling).
 
 The trainer knows nothing about files: the run loop (gankit.runs) saves `state_dict()`.
 Resume is exact on CPU: the shuffle of epoch e depends only on (seed, e), and the noise
@@ -43,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -53,22 +52,21 @@ from gankit import __version__, seeds
 from gankit.config import Config
 from gankit.core import diagnostics
 from gankit.core.ema import EMA
+from gankit.core.sampling import Sampling
 from gankit.core.state import STATE_FORMAT, check_fits, check_state
 from gankit.errors import CheckpointError, ConfigError
 from gankit.losses import get_game, gradient_penalty
-from gankit.models import build_models, class_grid_labels
+from gankit.models import build_models
 from gankit.runtime import device as rt
 from gankit.runtime.distributed import DistInfo, mean_over_ranks, wrap_ddp
 from gankit.runtime.graphs import IterationGraphs
 from gankit.runtime.noise import NoiseSource
 from gankit.stats import G_STAT_NAMES, STAT_NAMES
 
-EMA_CALIBRATION_BATCHES = 32
-"""Batches (of train.batch_size latents) that recompute the EMA G's BatchNorm statistics."""
 
-
-class Trainer:
-    """Owns G, D, their optimisers and the run's counters; trains on one data tensor."""
+class Trainer(Sampling):
+    """Owns G, D, their optimisers and the run's counters; trains on one data tensor.
+    Samples come through `Sampling` (gankit.core.sampling): `sampler`, `sample`, `fixed_grid`."""
 
     def __init__(
         self, cfg: Config, data: Tensor, device: torch.device | str = "cpu",
@@ -291,53 +289,6 @@ class Trainer:
                        "images_per_s": n_iter * b / seconds if seconds > 0 else float("nan"),
                        "elapsed": self.elapsed})
         return record
-
-    # ------------------------------------------------------------------ sampling
-    @property
-    def sampler(self) -> nn.Module:
-        """The G that draws samples: the EMA copy (BatchNorm recalibrated) when EMA is on."""
-        if self.ema is None:
-            return self.g
-        if self._ema_calibrated_at != self.ema.updates:  # once per EMA state
-            self.ema.recalibrate_batchnorm(self._calibration_batches())
-            self._ema_calibrated_at = self.ema.updates
-        return self.ema.model
-
-    def _calibration_batches(self) -> Iterator[tuple[Tensor, ...]]:
-        """Inputs that recompute the EMA G's BatchNorm statistics: fresh noise from a
-        generator seeded by (seed, EMA updates), deterministic and apart from the run's."""
-        assert self.ema is not None
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(seeds.ema_calibration_seed(self.cfg.train.seed, self.ema.updates))
-        b, zdim = self.cfg.train.batch_size, self.cfg.model.z_dim
-        for _ in range(EMA_CALIBRATION_BATCHES):
-            z = torch.randn(b, zdim, generator=gen, device=self.device)
-            if not self.n_classes:
-                yield (z,)
-            else:
-                yield z, torch.randint(0, self.n_classes, (b,), generator=gen, device=self.device)
-
-    def fixed_grid(self) -> tuple[Tensor, Tensor | None]:
-        """(z, labels) of the sample grid: the 100 fixed latents; conditional: one row per
-        class, K x 10, column j using the same latent fixed_z[j] in every row."""
-        if not self.n_classes:
-            return self.fixed_z, None
-        labels = class_grid_labels(self.n_classes, 10)
-        return self.fixed_z[:10].repeat(self.n_classes, 1), labels
-
-    @torch.no_grad()
-    def sample(self, z: Tensor | None = None, labels: Tensor | None = None) -> Tensor:
-        """Images from G (EMA when on) in eval mode; the fixed grid by default. (B, C, H, W).
-        A conditional G without labels draws the classes 0..K-1 in turn."""
-        if z is None:
-            z, labels = self.fixed_grid()
-        g = self.sampler
-        was = g.training
-        g.eval()
-        labels = labels.to(self.device) if labels is not None and self.n_classes else None
-        out = g(z.to(self.device), labels).float().cpu()
-        g.train(was)
-        return out
 
     # ------------------------------------------------------------------ state
     def reseed(self, seed: int) -> None:
