@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gankit-installed
 ARGS ?=
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,9 @@ lint: setup
 test: lint
 	sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
+
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not slow and not network"
 
 bench: setup
 	$(BIN)/python benchmarks/throughput.py $(ARGS)

@@ -49,8 +49,8 @@ fi
 
 say "0. CUDA tests"
 LOOPS=reference,gankit-fp32,gankit-bf16,gankit-fp32-eager,gankit-bf16-eager
-if ! timeout 240 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py \
-        tests/test_cudagraphs_logic.py 2>&1 | tee -a "$LOG"; then
+if ! timeout 240 $PY -m pytest -q -p no:cacheprovider tests/runtime/test_graphs_cuda.py \
+        tests/runtime/test_graphs.py 2>&1 | tee -a "$LOG"; then
     say "CUDA tests failed: the rest runs without CUDA graphs"
     LOOPS=reference,gankit-fp32-eager,gankit-bf16-eager
     TRAIN_ARGS="$TRAIN_ARGS --set train.cuda_graphs=false"

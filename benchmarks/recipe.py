@@ -4,7 +4,7 @@ that learns on every machine).
 Runs `gankit train --preset default` once per (seed, precision), evaluates the final G on
 10,000 samples (gankit's FID against the MNIST test set, classes covered) and prints one table
 row per run: seed, precision, CPU kind and flags, training seconds, FID, classes, and whether
-the run's health checks (gankit.health) flagged anything. The bar the default must pass:
+the run's health checks (gankit.runs.health) flagged anything. The bar the default must pass:
 every run FID <= 100 with all 10 classes and no alarm.
 
     python benchmarks/recipe.py                        # 5 seeds x fp32, bf16; one run at a time
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gankit.cpu import cpu_kind, cpu_summary  # noqa: E402
+from gankit.runtime.cpu import cpu_kind, cpu_summary  # noqa: E402
 
 AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
             "DNNL_MAX_CPU_ISA": "AVX2"}

@@ -55,8 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from gankit.config import build_config  # noqa: E402
+from gankit.core.trainer import Trainer  # noqa: E402
 from gankit.models import build_models  # noqa: E402
-from gankit.trainer import Trainer  # noqa: E402
 
 PIXELS = 784
 IMAGE_SHAPE = (1, 28, 28)
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
              f" ({os.cpu_count()} CPUs, {torch.get_num_threads()} threads, "
              f"{torch.backends.cpu.get_cpu_capability()})"))
     if device.type == "cpu":
-        from gankit.cpu import cpu_summary, has_native_bf16
+        from gankit.runtime.cpu import cpu_summary, has_native_bf16
 
         print(f"CPU: {cpu_summary()}; bf16 matmuls "
               f"{'native' if has_native_bf16() else 'EMULATED (several times slower than fp32)'}")

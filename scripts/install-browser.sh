@@ -1,7 +1,7 @@
 #!/usr/bin/env sh
 # Install headless Chromium (Debian's `chromium` package) for the report's browser test.
 # Idempotent: does nothing when /usr/bin/chromium is already there. Needs root (CI runs as
-# root); tests/test_report.py skips its browser tests, with this script's name, without it.
+# root); tests/report/test_page.py skips its browser tests, with this script's name, without it.
 set -eu
 if [ -x /usr/bin/chromium ]; then
     echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null | tail -n 1)"

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from gankit.diagnostics import js_hat
+from gankit.core.diagnostics import js_hat
 from gankit.losses import d_loss_bce, get_game
 
 K = 12

@@ -77,7 +77,7 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    """The optimisation loop (gankit.trainer)."""
+    """The optimisation loop (gankit.core.trainer)."""
 
     epochs: int = 400
     """Passes over a fresh shuffle of the whole training set."""
@@ -110,7 +110,7 @@ class TrainConfig:
     """torch.compile G and D (opt-in: compiling takes a while; see benchmarks/)."""
     cuda_graphs: bool = True
     """Replay each training iteration as a CUDA graph (single-process CUDA runs; no effect
-    on the CPU, under torchrun or with compile). See gankit.cudagraphs."""
+    on the CPU, under torchrun or with compile). See gankit.runtime.graphs."""
     threads: int = 0
     """CPU threads for PyTorch (torch.set_num_threads); 0 keeps PyTorch's default. On a
     machine shared with other jobs, 1 can be several times faster than one per core."""
@@ -121,7 +121,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     """Keep the newest this many checkpoints."""
     nan_retries: int = 3
-    """Retries of an epoch whose losses or weights became NaN/inf (see gankit.guard); 0 = stop."""
+    """Retries of an epoch whose losses or weights became NaN/inf (gankit.runs.guard); 0 = stop."""
     progress: bool = True
     """Show a tqdm progress bar per epoch."""
     eval_every: int | None = None
@@ -131,7 +131,7 @@ class TrainConfig:
     tensorboard: bool = False
     """Also log scalars and sample grids to RUN/tensorboard (needs gankit[tensorboard])."""
     on_collapse: str = "warn"
-    """What a detected D win, mode collapse or stalled G does (gankit.health): `warn` (a line,
+    """What a detected D win, mode collapse or stalled G does (gankit.runs.health): `warn` (a line,
     a mark in metrics.jsonl, the progress bar and the report), `stop` (the same, then a
     checkpoint and exit status 3) or `off` (no checks)."""
 

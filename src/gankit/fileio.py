@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,22 +18,52 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Call `write(temp_path)`, then rename the temp file over `path`.
+def write_atomic(
+    path: str | Path, write: Callable[[Path], object], durable: bool = False
+) -> Path:
+    """Call `write(temp_path)`, flush the temp file to disk, then rename it over `path`.
 
-    The temp file (`.NAME.tmp`) sits in the same folder, so the rename is atomic: a crash
-    leaves the old file or the new one, never half of one. A failed write removes the temp
-    file and re-raises; callers turn OSError into their own one-line message.
+    The only atomic writer in gankit (checkpoints, the MNIST cache, grids, reports, logs,
+    tables). The temp file (`.NAME.<pid>.<random>.tmp`, created exclusively, mode as the
+    umask allows) sits in the same folder, so the rename is atomic: a crash leaves the old
+    file or the new one, never half of one, and two writers never share a temp file. With
+    `durable` the file and its folder are fsynced, so the new file survives a power cut once
+    this returns (the MNIST cache; checkpoints do the same through `torch.save` on a file).
+    A failed write removes the temp file and re-raises; callers turn OSError into their own
+    one-line message.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         write(tmp)
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the original error matters more; a stale temp file is harmless
         raise
+    if durable:
+        _fsync_dir(path.parent)
     return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (where the platform allows opening folders)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

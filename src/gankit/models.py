@@ -291,7 +291,8 @@ class ToyGenerator(nn.Module):
         layers.append(nn.Linear(width, dim))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        assert labels is None, "labels given to an unconditional generator"
         return self.net(z)  # (B, Z) -> (B, V)
 
 
@@ -310,7 +311,8 @@ class ToyDiscriminator(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        assert labels is None, "labels given to an unconditional discriminator"
         return self.net(x).squeeze(1)  # (B, V) -> (B, 1) -> (B,)
 
 

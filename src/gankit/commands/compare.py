@@ -35,8 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print its table."""
-    from gankit.compare import compare
     from gankit.errors import ConfigError
+    from gankit.runs.compare import compare
 
     overrides = {}
     for item in args.set:

@@ -6,9 +6,6 @@ import argparse
 import json
 import zipfile
 
-import numpy as np
-
-from gankit.data import mnist
 from gankit.errors import DataError
 
 
@@ -49,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from gankit.data import mnist  # torch: only when run
+
     npz = mnist.fetch_mnist(data_dir=args.data_dir, cache_dir=args.cache_dir)
     _, meta = mnist.cache_paths(args.cache_dir)
     source = json.loads(meta.read_text()).get("source", "unknown")
@@ -58,6 +57,10 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gankit.data import mnist  # torch: only when run
+
     npz, meta = mnist.cache_paths(args.cache_dir)
     if not npz.is_file() or not meta.is_file():
         raise DataError(f"{npz}: no MNIST cache; run `gankit data fetch`")

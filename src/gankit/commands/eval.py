@@ -140,9 +140,8 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
         return str(args.images), load_images(args.images, args.value_range, args.key), out
     if args.value_range is not None or args.key is not None:
         raise ConfigError("--range and --key apply only to --images")
-    from gankit.checkpoint import resolve_checkpoint
     from gankit.metrics.evaluate import sample_generator
-    from gankit.trainer import load_generator
+    from gankit.runs.checkpoint import load_generator, resolve_checkpoint
 
     ckpt = resolve_checkpoint(args.target)
     g, cfg = load_generator(ckpt, device=args.device)

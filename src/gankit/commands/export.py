@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from gankit.errors import GankitError
     from gankit.export import FORMATS, export_generator, require_onnx, verify_export
-    from gankit.trainer import load_generator
+    from gankit.runs.checkpoint import load_generator
 
     if args.format not in FORMATS:
         raise GankitError(f"--format {args.format!r} is unknown; choose one of: "

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from gankit.viz import plot_games
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Declare `gankit games plot`."""
@@ -27,6 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and print where it went."""
+    from gankit.viz.plots import plot_games  # matplotlib and torch: only when drawing
+
     path = plot_games(args.out)
     print(f"wrote {path}")
     return 0

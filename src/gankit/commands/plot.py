@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit.timeplot import plot_time_to_quality
+    from gankit.viz.timeplot import plot_time_to_quality
 
     out = plot_time_to_quality([Path(r) for r in args.runs], Path(args.out), args.key,
                                args.log_y)

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit.report import write_report
+    from gankit.report.page import write_report
 
     out = write_report(args.run_dir, args.out, gif=not args.no_gif)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); open it in a browser")

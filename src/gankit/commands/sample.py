@@ -43,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from gankit.errors import GankitError
-    from gankit.images import save_samples
     from gankit.models import generate
-    from gankit.trainer import load_generator, resolve_device
+    from gankit.runs.checkpoint import load_generator
+    from gankit.runtime.device import resolve_device
+    from gankit.viz.images import save_samples
 
     if args.interpolate:
         return interpolate(args)
@@ -105,11 +106,12 @@ def interpolate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from gankit.animate import interpolation_path, save_gif
     from gankit.errors import GankitError
-    from gankit.images import make_grid
     from gankit.models import generate
-    from gankit.trainer import load_generator, resolve_device
+    from gankit.runs.checkpoint import load_generator
+    from gankit.runtime.device import resolve_device
+    from gankit.viz.animate import interpolation_path, save_gif
+    from gankit.viz.images import make_grid
 
     n = 16 if args.n is None else args.n
     if n <= 0:

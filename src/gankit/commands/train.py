@@ -123,7 +123,7 @@ def data_overrides(source: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit.run import train
+    from gankit.runs.loop import train
 
     overrides = overrides_from_args(args)
     out = Path(args.out) if args.out else None

@@ -1,7 +1,7 @@
 """Toy distributions (the notes' Example 1): a 1-D Gaussian and two 2-D Gaussian mixtures.
 
 Each is an equal-weight mixture of isotropic Gaussians that knows its mode centres and
-std, so the toy metrics (gankit.toy_metrics) can score samples against it exactly.
+std, so the toy metrics (gankit.metrics.toy) can score samples against it exactly.
 
 - `gaussian1d`: N(4, 0.5^2), the target of John Glover's AYLIEN introduction to GANs (2016).
   It is not the toy of the "GAN in 50 lines of code" post the notes cite (Dev Nag, 2017): that

@@ -1,0 +1,1 @@
+"""The GAN itself: the training algorithm (Trainer), the EMA of G, the per-step diagnostics."""

@@ -1,0 +1,1 @@
+"""Reading finished runs: the HTML report and the comparison of games over seeds."""

@@ -1,0 +1,148 @@
+"""The report's pictures: metric curves as PNG bytes, the choice of grids, data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gankit.report.read import RunData, as_number
+
+MAX_GRIDS = 24
+"""At most this many epoch grids on a page (evenly spaced, first and last always kept)."""
+
+CURVES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("Losses", "loss (nats)", (("loss_d", "D loss"), ("loss_g", "G loss"))),
+    ("Discriminator outputs", "mean probability", (("d_real", "D(x), real"),
+                                                   ("d_fake", "D(G(z)), fake"))),
+    ("Jensen-Shannon estimate", "JS estimate (nats)", (("js_hat", "JS-hat from D"),)),
+    ("Generator gradient", "L2 norm of dJ(G)/dθ", (("g_grad_norm", "|∇θ J(G)|"),)),
+    ("Gradient at the logit", "mean |dJ(G)/dl|", (("dj_dl", "|dJ/dl|"),)),
+)
+"""Panels of the curves figure: (title, y-axis label, ((record key, legend), ...))."""
+
+def fmt(v: Any) -> str:
+    """How the report prints a value: 4 significant digits, thousands grouped, "—" for none."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    if isinstance(v, float):
+        if v != 0 and (abs(v) >= 10_000):
+            return f"{v:,.0f}"
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(fmt(x) for x in v)
+    return str(v)
+
+
+def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for r in records:
+        y = as_number(r.get(key))
+        x = as_number(r.get("epoch"))
+        if y is not None and x is not None:
+            xs.append(x)
+            ys.append(y)
+    return xs, ys
+
+
+def curve_png(title: str, ylabel: str,
+              lines: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+              hline: tuple[float, str] | None = None, logy: bool = False) -> bytes:
+    """One matplotlib panel as PNG bytes: lines of (legend, epochs, values), axes labelled."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.4, 3.3), dpi=140, layout="constrained")
+    ax = fig.add_subplot()
+    few = max((len(x) for _, x, _ in lines), default=0) <= 30
+    for label, xs, ys in lines:
+        ax.plot(xs, ys, label=label, marker="o" if few else None, markersize=3, linewidth=1.6)
+    if hline is not None:
+        ax.axhline(hline[0], color="0.45", linestyle=":", linewidth=1.2, label=hline[1])
+    values = [y for _, _, ys in lines for y in ys]
+    if logy and values and min(values) > 0 and max(values) > 10 * min(values):
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8, frameon=False)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _hline_for(key: str) -> tuple[float, str] | None:
+    if key == "d_real":
+        return (0.5, "equilibrium, 1/2")
+    if key == "js_hat":
+        return (math.log(2.0), "maximum, ln 2")
+    return None
+
+
+SCORE_CURVE = ("Discriminator outputs", "mean score (not a probability)",
+               (("d_real", "D score, real"), ("d_fake", "D score, fake")))
+"""The D-output panel of games whose D outputs a score (records with d_output = score)."""
+
+
+def _scores(run: RunData) -> bool:
+    return any(r.get("d_output") == "score" for r in run.metrics)
+
+
+def run_curves(run: RunData) -> list[tuple[str, bytes]]:
+    """The curve panels of one run that have data: (title, PNG)."""
+    out = []
+    for title, ylabel, keys in CURVES:
+        hline = _hline_for(keys[0][0])
+        if keys[0][0] == "d_real" and _scores(run):
+            title, ylabel, keys = SCORE_CURVE
+            hline = None
+        lines = [(label, *_series(run.metrics, key)) for key, label in keys]
+        lines = [ln for ln in lines if ln[1]]
+        if lines:
+            out.append((title, curve_png(title, ylabel, lines, hline,
+                                         logy=keys[0][0] == "g_grad_norm")))
+    return out
+
+
+def overlay_curves(runs: Sequence[RunData]) -> list[tuple[str, bytes]]:
+    """One panel per statistic with a line per run: (title, PNG)."""
+    out = []
+    for _title, ylabel, keys in CURVES:
+        for key, label in keys:
+            lines = [(r.name, *_series(r.metrics, key)) for r in runs]
+            lines = [ln for ln in lines if ln[1]]
+            hline = _hline_for(key)
+            if key in ("d_real", "d_fake") and any(_scores(r) for r in runs):
+                ylabel, hline = "mean D output (probability, or score for score games)", None
+            if lines:
+                out.append((label, curve_png(label, ylabel, lines, hline,
+                                             logy=key == "g_grad_norm")))
+    return out
+
+
+def pick_grids(grids: Sequence[Path], limit: int = MAX_GRIDS) -> list[Path]:
+    """At most `limit` grids, evenly spaced over the run, first and last kept."""
+    if len(grids) <= limit:
+        return list(grids)
+    idx = sorted({round(i * (len(grids) - 1) / (limit - 1)) for i in range(limit)})
+    return [grids[i] for i in idx]
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def file_uri(path: Path) -> str:
+    mime = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg",
+            ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}[path.suffix.lower()]
+    return data_uri(path.read_bytes(), mime)
+
+

@@ -1,0 +1,303 @@
+"""A training run: build, resume, then per epoch train, log and write (`train`).
+
+The run folder's writing lives in gankit.runs.folder (RunFolder); the algorithm in
+gankit.core.trainer. Under torchrun (gankit.runtime.distributed) every rank trains; only
+rank 0 writes the run folder, logs, evaluates and shows progress. Every rank reads the
+checkpoint when resuming.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.config import Config, apply_overrides, config_value, read_config_file, validate
+from gankit.core.state import check_state
+from gankit.core.trainer import Trainer
+from gankit.data import Dataset, load_dataset
+from gankit.data.toy import is_toy
+from gankit.errors import CheckpointError, ConfigError, GankitError, TrainingStopped
+from gankit.runs import checkpoint as ckpt
+from gankit.runs.folder import RunFolder, prepare_run_dir, writing
+from gankit.runs.guard import train_epoch_guarded
+from gankit.runs.health import Alarm, HealthMonitor
+from gankit.runtime import cpu, distributed
+from gankit.runtime.device import resolve_device
+from gankit.stats import d_labels
+
+__all__ = ["RESUME_OVERRIDABLE", "default_run_dir", "prepare_run_dir", "train"]
+
+RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
+                      "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+                      "train.progress", "train.device", "train.tensorboard", "train.nan_retries",
+                      "train.threads", "train.cuda_graphs", "train.on_collapse")
+"""Config keys a resumed run may change; anything else would break exact resume.
+
+`data.data_dir` may point elsewhere (the data moved): the checkpoint's fingerprint of the
+training data must still match (Trainer.load_state_dict)."""
+
+
+def default_run_dir(cfg: Config) -> Path:
+    """runs/<preset>-<game>-<YYYYmmdd-HHMMSS>."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.preset}-{cfg.loss.game}-{stamp}"
+
+
+def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
+    """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
+
+    A newest checkpoint that is corrupt or truncated is skipped with a warning naming it; a
+    run killed before its first checkpoint is started over from its config.yaml.
+    """
+    if not out.is_dir():
+        path = ckpt.resolve_checkpoint(out)
+        state = ckpt.load(path)
+        check_state(state)
+        log(f"resuming from {path} (epoch {state['epoch']})")
+        return path.parent.parent, state
+    with writing(out, out / ckpt.CHECKPOINT_DIR):
+        stale = ckpt.remove_stale_temps(out)
+    for p in stale:
+        log(f"removed {p.name}, left by a checkpoint write that was interrupted")
+    if not ckpt.list_checkpoints(out) and (out / "config.yaml").is_file():
+        log(f"{out} has no checkpoint yet (stopped during its first epochs); starting it "
+            "over from its config.yaml")
+        return out, None
+    path, state = ckpt.latest_valid(out, warn=log)
+    check_state(state)
+    log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
+    return out, state
+
+
+def _progress_bar(trainer: Trainer, total_epochs: int, alarms: str = "") -> Callable[..., Any]:
+    """A tqdm bar for the coming epoch, fed by Trainer.train_epoch's progress callback;
+    `alarms` (the last epoch's health alarms, gankit.runs.health) show in its description."""
+    from tqdm.auto import tqdm
+
+    n_iter = trainer.iterations_per_epoch()
+    desc = f"epoch {trainer.epoch + 1}/{total_epochs}" + (f" [{alarms}!]" if alarms else "")
+    bar = tqdm(total=n_iter, desc=desc, unit="it",
+               dynamic_ncols=True, leave=True)
+    start = time.perf_counter()
+    b = trainer.cfg.train.batch_size
+
+    def update(done: int, means: dict[str, float] | None) -> None:
+        bar.update(done - bar.n)
+        if means is not None:
+            rate = done * b / max(time.perf_counter() - start, 1e-9)
+            real, fake = d_labels(trainer.game.probabilistic)
+            bar.set_postfix({"D loss": f"{means['loss_d']:.3f}", "G loss": f"{means['loss_g']:.3f}",
+                             real: f"{means['d_real']:.2f}", fake: f"{means['d_fake']:.2f}",
+                             "img/s": f"{rate:.0f}"}, refresh=False)
+        if done == n_iter:
+            bar.close()
+
+    return update
+
+
+class _Evaluator:
+    """`--eval-every`: gankit eval's metrics of the current G, with a context loaded once."""
+
+    def __init__(self, cfg: Config, shape: tuple[int, ...], device: Any, log: Callable) -> None:
+        if tuple(shape) != (1, 28, 28):
+            raise ConfigError(f"--eval-every needs 28 x 28 grayscale digits; this data set's "
+                              f"samples are {tuple(shape)}: drop --eval-every")
+        from gankit.metrics.evaluate import load_context
+
+        self.cfg, self.device, self.log = cfg, device, log
+        self.ctx = load_context(str(device))
+
+    def __call__(self, trainer: Trainer) -> dict[str, float]:
+        import warnings
+
+        from gankit.metrics.evaluate import evaluate_generator
+
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # n < 10,000 is the user's choice
+            m = evaluate_generator(trainer.sampler, self.cfg.model.z_dim, n=self.cfg.train.eval_n,
+                                   device=self.device, seed=0, ctx=self.ctx)
+        m = {k: float(v) for k, v in m.items()}
+        self.log(f"epoch {trainer.epoch} eval (n={m['n']:.0f}, {time.perf_counter() - start:.0f}"
+                 f" s): FID {m['fid']:.2f}, classifier score {m['classifier_score']:.2f}, "
+                 f"{m['classes_covered']:.0f} classes")
+        return {("eval_n" if k == "n" else k): v for k, v in m.items()}
+
+
+def train(
+    cfg: Config | None,
+    out: Path | None = None,
+    resume: bool = False,
+    resume_overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Train a run to `cfg.train.epochs`; with `resume`, continue the run in `out`.
+
+    When resuming, `cfg` is ignored (pass None): the config comes from the checkpoint,
+    changed only by `resume_overrides` among RESUME_OVERRIDABLE.
+    """
+    info = distributed.from_env()
+    if info is not None and not info.is_main:
+        log = _quiet
+    if resume:
+        if out is None:
+            raise GankitError("--resume needs the run folder: add --out RUN_DIR")
+        out, state = _resume_state(out, log)
+        if state is None:
+            cfg = Config.from_dict(read_config_file(out / "config.yaml"))
+        else:
+            cfg = Config.from_dict(state["config"])
+        extra = resume_overrides or {}
+        # a flag that repeats the run's own value changes nothing and is accepted
+        wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
+        bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
+                     and config_value(wanted_cfg, k) != config_value(cfg, k))
+        if bad:
+            raise ConfigError(f"cannot change {', '.join(bad)} when resuming (exact resume "
+                              f"needs the same run); only {', '.join(RESUME_OVERRIDABLE)} may "
+                              "change")
+        validate(apply_overrides(cfg, extra))
+    else:
+        if cfg is None:
+            raise GankitError("a new run needs a config")
+        state = None
+
+    if cfg.train.tensorboard:
+        from gankit.runs.tb import require_tensorboard
+
+        require_tensorboard()
+    device = distributed.device_for(info, resolve_device(cfg.train.device))
+    with distributed.session(info, device):
+        if not resume:
+            wanted = out or default_run_dir(cfg)
+            out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
+        return _train(cfg, out, state, device, info, log)
+
+
+def _quiet(_: str) -> None:
+    """The log of ranks other than 0."""
+
+
+def _train(
+    cfg: Config, out: Path, state: dict[str, Any] | None, device: torch.device,
+    info: distributed.DistInfo | None, log: Callable[[str], None],
+) -> Path:
+    """The training loop of `train`, inside the process group when distributed."""
+    main, t = info is None or info.is_main, cfg.train
+    data = _load(cfg, device, info, log)
+    trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
+    folder = RunFolder(out, cfg, main)
+    if state is not None:
+        _restore(trainer, state, len(data))
+        if trainer.epoch >= t.epochs:
+            log(f"run already has {trainer.epoch} epochs (target {t.epochs}); raise "
+                "--epochs to train further")
+            if main and not (out / "report.html").is_file():  # stopped before writing it
+                folder.report(log)
+            return out
+    folder.open(trainer.epoch)
+    log(_banner(trainer, data, info, out))
+    if trainer.precision == "bf16" and trainer.device.type == "cpu" and not cpu.has_native_bf16():
+        log(f"warning: --precision bf16 on a CPU without native bf16 ({cpu.cpu_summary()}): "
+            f"PyTorch emulates it, about {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32 here; "
+            "use --precision fp32 (or auto, which picks fp32 on this CPU)")
+    evaluator = None
+    monitor = (HealthMonitor(cfg, trainer.data, trainer.game.probabilistic, folder.toy)
+               if main and t.on_collapse != "off" else None)
+    alarms: list[Alarm] = []
+    while trainer.epoch < t.epochs:
+        flag = ", ".join(a.kind for a in alarms)
+        bar = (lambda f=flag: _progress_bar(trainer, t.epochs, f)) if t.progress and main else (
+            lambda: None)
+        record = train_epoch_guarded(trainer, t.nan_retries, bar, log)
+        e = trainer.epoch
+        # health (gankit.runs.health): D winning, mode collapse, a stalled G; a line each
+        alarms = monitor.check(trainer.sampler, record) if monitor is not None else []
+        for alarm in alarms:
+            log(alarm.message)
+        stop = t.on_collapse == "stop" and _any_rank(info, bool(alarms))
+        last = e == t.epochs or stop
+        # every rank: the state gathers the ranks' RNG states
+        whole = trainer.state_dict() if e % t.checkpoint_every == 0 or last else None
+        if not main:
+            if stop:
+                break
+            continue
+        record.update(folder.epoch_metrics(trainer))
+        if t.eval_every and (e % t.eval_every == 0 or last):
+            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
+            record.update(evaluator(trainer))
+        folder.log(record)
+        if e == 1 or e % t.sample_every == 0 or last:
+            folder.samples(trainer, e)
+        if whole is not None:
+            folder.checkpoint(whole, e)
+        if not t.progress:
+            log(_epoch_line(record, t.epochs, trainer.game.probabilistic))
+        if stop:
+            break
+    folder.close(log)
+    if stop:
+        seen = ", ".join(a.kind for a in alarms) or "an alarm on another process"
+        raise TrainingStopped(
+            f"stopped after epoch {trainer.epoch} ({seen}; train.on_collapse=stop); its "
+            f"checkpoint and grid are in {out}; to train on anyway: gankit train --resume "
+            f"--out {out} --set train.on_collapse=warn")
+    log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
+        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    return out
+
+
+def _any_rank(info: distributed.DistInfo | None, flag: bool) -> bool:
+    """True when `flag` is true on any process (every rank must call this together)."""
+    if info is None:
+        return flag
+    return any(distributed.all_gather_objects(info, flag))
+
+
+def _load(cfg: Config, device: torch.device, info: distributed.DistInfo | None,
+          log: Callable[[str], None]) -> Dataset:
+    """Threads for this run, then the data: rank 0 loads (and may download) first, then the
+    others read the cached files."""
+    if is_toy(cfg.data.dataset) and device.type == "cpu":
+        # The toy MLPs are tiny: intra-op threads only add overhead (10x slower on 2 busy cores).
+        torch.set_num_threads(1)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    loaded: dict[str, Any] = {}
+    distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
+    return loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
+
+
+def _restore(trainer: Trainer, state: dict[str, Any], n: int) -> None:
+    """Load a checkpoint's state, after checking it was trained on these data."""
+    saved = state.get("data_sha256")  # absent in checkpoints of gankit before it
+    if saved is not None and saved != trainer.data_fingerprint():
+        raise CheckpointError(
+            f"the training data here ({n} samples, sha256 {trainer.data_fingerprint()[:12]}) "
+            f"are not the data the run was trained on (sha256 {saved[:12]}); point --data-dir "
+            "at the run's data, or train a new run with another --out")
+    trainer.load_state_dict(state)
+
+
+def _banner(trainer: Trainer, data: Dataset, info: distributed.DistInfo | None,
+            out: Path) -> str:
+    """The line that opens a run: what trains on what, where."""
+    cfg, t = trainer.cfg, trainer.cfg.train
+    ranks = f" over {info.world_size} processes" if info is not None else ""
+    return (f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
+            f"({len(data)} samples), batch {t.batch_size}{ranks}, "
+            f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
+            f"{t.epochs}, on {trainer.device} ({trainer.precision}); run folder {out}")
+
+
+def _epoch_line(record: dict[str, Any], epochs: int, probabilistic: bool) -> str:
+    """The log line of an epoch (when there is no progress bar)."""
+    real, fake = d_labels(probabilistic)
+    return (f"epoch {record['epoch']}/{epochs}: D loss {record['loss_d']:.3f}, G loss "
+            f"{record['loss_g']:.3f}, {real} {record['d_real']:.2f}, {fake} "
+            f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")

@@ -1,0 +1,92 @@
+"""`gankit export`: the exported generator gives the same images as the original."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+import torch
+
+from gankit.commands import export as export_cmd
+from gankit.config import build_config
+from gankit.core.trainer import Trainer
+from gankit.errors import GankitError
+from gankit.export import example_inputs, export_generator, run_exported
+from gankit.models import build_models
+from gankit.runs.checkpoint import load_generator, save_atomic
+
+# torch.jit.load is deprecated in PyTorch >= 2.9 but is what users of a TorchScript file call.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+
+
+def _g(name: str, n_classes: int) -> torch.nn.Module:
+    torch.manual_seed(0)
+    g, _ = build_models(name, 8, (1, 28, 28), (16,), (16,), width=4, n_classes=n_classes)
+    for p in g.parameters():  # DCGAN's init is tiny: make the weights matter
+        p.data.normal_(0, 0.5)
+    return g.eval()
+
+
+@pytest.mark.parametrize("name", ["mlp", "dcgan"])
+@pytest.mark.parametrize("n_classes", [0, 10])
+def test_torchscript_gives_the_same_images(tmp_path: Path, name: str, n_classes: int) -> None:
+    g = _g(name, n_classes)
+    path = export_generator(g, tmp_path / "g.pt", "torchscript")
+    inputs = example_inputs(g, batch=5, seed=3)  # another batch size than the trace's
+    with torch.no_grad():
+        expected = g(*inputs)
+    loaded = torch.jit.load(str(path))
+    assert torch.allclose(loaded(*inputs), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mlp", "dcgan"])
+@pytest.mark.parametrize("n_classes", [0, 10])
+def test_onnx_gives_the_same_images(tmp_path: Path, name: str, n_classes: int) -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    g = _g(name, n_classes)
+    path = export_generator(g, tmp_path / "g.onnx", "onnx")
+    inputs = example_inputs(g, batch=5, seed=3)
+    with torch.no_grad():
+        expected = g(*inputs)
+    got = run_exported(path, "onnx", inputs)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_unknown_format_and_missing_onnx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(GankitError, match="torchscript, onnx"):
+        export_generator(_g("mlp", 0), tmp_path / "g", "tflite")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else real(name, *a))
+    with pytest.raises(GankitError, match=r"gankit\[export\]"):
+        export_generator(_g("mlp", 0), tmp_path / "g.onnx", "onnx")
+
+
+def test_export_command_uses_the_ema_weights(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = build_config("smoke", overrides={"model.z_dim": 8, "model.g_hidden": [16],
+                                           "model.d_hidden": [16], "train.batch_size": 8,
+                                           "train.ema": 0.5, "model.conditional": True})
+    t = Trainer(cfg, torch.rand(16, 1, 28, 28) * 2 - 1, labels=torch.arange(16) % 10)
+    t.train_epoch()
+    ckpt = save_atomic(t.state_dict(), tmp_path / "c.pt")
+    parser = argparse.ArgumentParser()
+    export_cmd.add_parser(parser.add_subparsers())
+    out = tmp_path / "g.pt"
+    args = parser.parse_args(["export", "--checkpoint", str(ckpt), "--out", str(out)])
+    assert args.func(args) == 0
+    assert "(z, labels)" in capsys.readouterr().out
+    z, y = t.fixed_grid()
+    with torch.no_grad():
+        got = torch.jit.load(str(out))(z, y)
+    assert torch.allclose(got, t.sample(), atol=1e-6)  # the EMA G's grid
+    g, _ = load_generator(ckpt)
+    assert torch.allclose(got, g(z, y), atol=1e-6)
+    bad = parser.parse_args(["export", "--checkpoint", str(ckpt), "--format", "gif"])
+    with pytest.raises(GankitError, match="torchscript, onnx"):
+        bad.func(bad)

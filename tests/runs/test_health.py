@@ -1,0 +1,215 @@
+"""gankit.runs.health: the per-epoch checks for D winning, mode collapse and a stalled G."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gankit.config import Config, apply_overrides
+from gankit.data.toy import get_toy
+from gankit.runs.health import (
+    D_WINS_BELOW,
+    MIN_CLASSES,
+    PROBE_N,
+    HealthMonitor,
+    classes_present,
+    mean_pairwise_distance,
+)
+
+
+def test_mean_pairwise_distance_closed_forms():
+    # two points 5 apart: every pair (both orders) is 5 apart
+    assert mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+    # an equilateral triangle of side 2
+    tri = torch.tensor([[0.0, 0.0], [2.0, 0.0], [1.0, math.sqrt(3.0)]])
+    assert mean_pairwise_distance(tri) == pytest.approx(2.0)
+    # the same point repeated: no diversity
+    assert mean_pairwise_distance(torch.ones(10, 3)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_classes_present_counts_classes_above_the_share():
+    probs = np.zeros((200, 10))
+    probs[:150, 3] = 1.0  # 75% threes
+    probs[150:198, 5] = 1.0  # 24% fives
+    probs[198:, 7] = 1.0  # 1% sevens: counts at min_share 0.01
+    assert classes_present(probs) == 3
+    assert classes_present(probs, min_share=0.02) == 2
+
+
+class Const(nn.Module):
+    """A G that draws the same image (or point) whatever z is: total mode collapse."""
+
+    def __init__(self, sample: torch.Tensor) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+        self.sample = sample
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.sample.expand(z.shape[0], *self.sample.shape).clone() + 0 * self.w
+
+
+class Lookup(nn.Module):
+    """A G that returns real samples picked by z: as diverse as the data."""
+
+    def __init__(self, data: torch.Tensor, shift: float = 0.0) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+        self.data, self.shift = data, shift
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        idx = (z[:, 0].abs() * 1e4).long() % self.data.shape[0]
+        return self.data[idx] + self.shift + 0 * self.w
+
+
+@pytest.fixture
+def digits() -> torch.Tensor:
+    """300 rendered digits (all ten classes) as (N, 1, 28, 28) in [-1, 1]: the classifier
+    reads them as digits, as it would MNIST."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from digits import render_digits
+
+    images, _ = render_digits(300, seed=1)
+    return torch.from_numpy(images).float().div(127.5).sub(1.0).unsqueeze(1)
+
+
+def image_cfg(dataset: str = "mnist") -> Config:
+    return apply_overrides(Config(), {"data.dataset": dataset, "model.z_dim": 8})
+
+
+def record(epoch: int = 1, d_fake: float = 0.3) -> dict:
+    return {"epoch": epoch, "d_real": 0.7, "d_fake": d_fake, "g_grad_norm": 1.0}
+
+
+def test_d_winning_is_flagged_only_below_the_threshold(digits):
+    mon = HealthMonitor(image_cfg(), digits, probabilistic=True)
+    healthy = record(1, d_fake=0.3)
+    assert mon.check(Lookup(digits), healthy) == []
+    losing = record(2, d_fake=D_WINS_BELOW / 4)
+    alarms = mon.check(Lookup(digits, shift=0.01), losing)
+    assert [a.kind for a in alarms] == ["d_wins"] == losing["alarms"]
+    assert "epoch 2" in alarms[0].message and f"{D_WINS_BELOW / 4:.3f}" in alarms[0].message
+    assert "\n" not in alarms[0].message
+
+
+def test_score_games_are_not_read_as_probabilities(toy_images):
+    mon = HealthMonitor(image_cfg(), toy_images, probabilistic=False)
+    rec = record(1, d_fake=-3.0)  # a mean WGAN score, not a probability
+    mon.check(Lookup(toy_images), rec)
+    assert "d_wins" not in rec["alarms"]
+
+
+def test_a_constant_generator_is_mode_collapse_and_a_diverse_one_is_not(digits):
+    mon = HealthMonitor(image_cfg(), digits, probabilistic=True)
+    diverse = record(1)
+    mon.check(Lookup(digits), diverse)
+    assert diverse["alarms"] == []
+    assert diverse["probe_diversity"] > 0.8 and diverse["probe_classes"] == 10
+    collapsed = record(2)
+    alarms = mon.check(Const(digits[0]), collapsed)
+    assert "mode_collapse" in collapsed["alarms"]
+    assert collapsed["probe_diversity"] < 1e-6
+    assert collapsed["probe_classes"] < MIN_CLASSES
+    assert any("mode collapse" in a.message for a in alarms)
+
+
+def test_other_image_data_use_the_diversity_alone(toy_images):
+    mon = HealthMonitor(image_cfg("idx"), toy_images, probabilistic=True)
+    rec = record(1)
+    mon.check(Const(toy_images[0]), rec)
+    assert rec["alarms"] == ["mode_collapse"]
+    assert "probe_classes" not in rec  # the digit classifier only reads MNIST
+
+
+def test_a_generator_that_stops_moving_is_stalled(toy_images):
+    mon = HealthMonitor(image_cfg("idx"), toy_images, probabilistic=True)
+    g = Lookup(toy_images)
+    first = record(1)
+    mon.check(g, first)
+    assert "g_change" not in first  # nothing to compare with yet
+    second = record(2)
+    mon.check(g, second)
+    assert second["g_change"] == 0.0
+    assert second["alarms"] == ["stalled"]
+    third = record(3)
+    mon.check(Lookup(toy_images, shift=0.05), third)
+    assert third["g_change"] > 0.01 and "stalled" not in third["alarms"]
+
+
+def test_toy_mode_collapse_on_the_ring():
+    cfg = apply_overrides(Config(), {"data.dataset": "ring2d", "model.name": "toy-mlp",
+                                     "model.z_dim": 4})
+    toy = get_toy("ring2d")
+    data = toy.sample(2000, torch.Generator().manual_seed(0))
+    mon = HealthMonitor(cfg, data, probabilistic=True, toy=toy)
+    one_mode = record(1)
+    mon.check(Const(toy.centres[0].float()), one_mode)
+    assert one_mode["alarms"] == ["mode_collapse"]
+    all_modes = record(2)
+    mon.check(Lookup(data, shift=0.0), all_modes)
+    assert all_modes["alarms"] == []
+
+
+def test_probe_leaves_the_run_untouched(toy_images):
+    """The probe draws from its own generator: the global RNG is not advanced."""
+    mon = HealthMonitor(image_cfg(), toy_images, probabilistic=True)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    mon.check(Lookup(toy_images), record())
+    assert torch.equal(before, torch.get_rng_state())
+    assert mon.z.shape == (PROBE_N, 8)
+
+
+def _toy_run(tmp_path, name, overrides):
+    from gankit.config import from_preset
+    from gankit.runs.loop import train
+
+    cfg = apply_overrides(from_preset("toy"), {"data.toy_samples": 2048, **overrides})
+    lines: list[str] = []
+    out = tmp_path / name
+    return cfg, out, lines, lambda: train(cfg, out, log=lines.append)
+
+
+def test_a_run_built_to_collapse_is_flagged_in_the_epoch_it_happens(tmp_path):
+    """D ten times faster than G and G nearly frozen: D wins within the first epochs."""
+    cfg, out, lines, go = _toy_run(tmp_path, "failing", {
+        "train.epochs": 3, "train.lr_d": 1e-2, "train.lr_g": 1e-6})
+    go()
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    flagged = [r["epoch"] for r in records if "d_wins" in r["alarms"]]
+    assert flagged, records
+    first = flagged[0]
+    assert records[first - 1]["d_fake"] < D_WINS_BELOW  # flagged the epoch D won
+    assert all(r["d_fake"] >= D_WINS_BELOW for r in records[: first - 1])
+    assert any(line.startswith(f"epoch {first}: D is winning") for line in lines)
+
+
+def test_on_collapse_stop_checkpoints_and_exits_3(tmp_path):
+    from gankit.errors import TrainingStopped
+    from gankit.runs.checkpoint import list_checkpoints
+
+    cfg, out, lines, go = _toy_run(tmp_path, "stop", {
+        "train.epochs": 6, "train.lr_d": 1e-2, "train.lr_g": 1e-6,
+        "train.on_collapse": "stop"})
+    with pytest.raises(TrainingStopped) as err:
+        go()
+    assert err.value.exit_code == 3
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    stopped_at = records[-1]["epoch"]
+    assert records[-1]["alarms"] and stopped_at < 6
+    assert [p.name for p in list_checkpoints(out)][-1] == f"epoch_{stopped_at:04d}.pt"
+    assert "--resume" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_healthy_toy_run_raises_no_alarm(tmp_path):
+    cfg, out, lines, go = _toy_run(tmp_path, "healthy", {"train.epochs": 4})
+    go()
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["alarms"] for r in records] == [[]] * 4
+    assert not any("D is winning" in line or "collapse" in line for line in lines)
