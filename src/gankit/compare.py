@@ -175,7 +175,8 @@ def compare(
         (game, seed): build_config(preset, None, {**common, "loss.game": game, "train.seed": seed})
         for game in games for seed in range(seeds)
     }
-    out = prepare_run_dir(Path(out))
+    out = prepare_run_dir(Path(out), again="a comparison always starts afresh: choose "
+                          "another --out or remove that folder")
     start = time.perf_counter()
     runs: dict[str, list[Path]] = {g: [] for g in games}
     records: dict[str, list[list[dict[str, Any]]]] = {g: [] for g in games}

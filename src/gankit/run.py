@@ -8,6 +8,12 @@ Layout of a run folder:
                          `sample_every` epochs, and the last epoch); for toy sets a
                          snapshot instead: samples and D(x) (gankit.toy_run)
   checkpoints/epoch_NNNN.pt  whole-run states (the newest `keep_checkpoints`)
+  .gankit.lock           who trains the folder now (gankit.runlock); one process at a time
+
+config.yaml ends with the run's `run_id`, which every checkpoint of the run also holds: a
+checkpoint of another run copied into the folder is never resumed from nor counted when
+pruning. On --resume, hand edits of config.yaml are compared with the checkpoint's config:
+edits of RESUME_OVERRIDABLE keys are applied, any other edit is refused, naming the keys.
 
 Under torchrun (gankit.distributed) every rank trains; only rank 0 writes the run folder,
 logs, evaluates and shows progress. Every rank reads the checkpoint when resuming.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +36,7 @@ from gankit import distributed
 from gankit.config import (
     Config,
     apply_overrides,
+    config_changes,
     config_value,
     dump_yaml,
     read_config_file,
@@ -41,6 +49,7 @@ from gankit.fileio import write_text_atomic
 from gankit.guard import train_epoch_guarded
 from gankit.images import save_grid
 from gankit.log import JsonlLogger
+from gankit.runlock import LOCK_NAME, RunLock
 from gankit.toy_run import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.trainer import Trainer, check_state, resolve_device
 
@@ -60,13 +69,23 @@ def default_run_dir(cfg: Config) -> Path:
     return Path("runs") / f"{cfg.preset}-{cfg.loss.game}-{stamp}"
 
 
-def prepare_run_dir(out: Path) -> Path:
-    """Create a new, empty run folder; refuse to reuse one that holds anything."""
+def prepare_run_dir(out: Path, lock: RunLock | None = None,
+                    again: str = "add --resume to continue it, or choose another --out") -> Path:
+    """Create a new, empty run folder; refuse to reuse one that holds anything.
+
+    With `lock`, the folder is locked first (gankit.runlock), so two processes racing for
+    the same new folder cannot both pass the emptiness check. `again`: the fix to suggest.
+    """
     if out.exists() and not out.is_dir():
         raise GankitError(f"output {str(out)!r} is a file, not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()):
-        raise GankitError(f"run folder {str(out)!r} already exists and is not empty; add "
-                          "--resume to continue it, or choose another --out")
+    if lock is not None and (out.is_dir() or not out.exists()):
+        try:
+            lock.acquire(out)
+        except OSError as err:
+            raise GankitError(f"cannot write to output folder {str(out)!r}: "
+                              f"{err.strerror or err}; choose a writable --out") from None
+    if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
+        raise GankitError(f"run folder {str(out)!r} already exists and is not empty; {again}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -96,12 +115,13 @@ def _writing(out: Path, target: Path) -> Iterator[None]:
 def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
     """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
 
-    A newest checkpoint that is corrupt or truncated is skipped with a warning naming it; a
-    run killed before its first checkpoint is started over from its config.yaml.
+    A newest checkpoint that is corrupt, truncated, renamed or from another run is skipped
+    with a warning naming it; a run killed before its first checkpoint is started over from
+    its config.yaml.
     """
     if not out.is_dir():
         path = ckpt.resolve_checkpoint(out)
-        state = ckpt.load(path)
+        state = ckpt.load_valid(path, _run_id_of(path.parent.parent))
         check_state(state)
         log(f"resuming from {path} (epoch {state['epoch']})")
         return path.parent.parent, state
@@ -113,10 +133,50 @@ def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str
         log(f"{out} has no checkpoint yet (stopped during its first epochs); starting it "
             "over from its config.yaml")
         return out, None
-    path, state = ckpt.latest_valid(out, warn=log)
+    path, state = ckpt.latest_valid(out, warn=log, run_id=_run_id_of(out))
     check_state(state)
     log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
     return out, state
+
+
+def _run_id_of(run_dir: Path) -> str | None:
+    """The run id in a run folder's config.yaml, or None (none kept, or no readable file)."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return None
+    try:
+        found = read_config_file(path).get("run_id")
+    except GankitError:
+        return None
+    return found if isinstance(found, str) else None
+
+
+def _hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
+    """Edits of the run's config.yaml against the checkpoint's config, as overrides.
+
+    Edits of RESUME_OVERRIDABLE keys are returned (to apply); any other edit is refused
+    with one line naming the keys, since config.yaml would otherwise be silently ignored
+    and then overwritten.
+    """
+    path = out / "config.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        edited = Config.from_dict(read_config_file(path))
+    except GankitError as err:
+        raise ConfigError(f"{path} cannot be read back ({err}); restore it, or delete it to "
+                          "resume with the checkpoint's config") from None
+    changed = config_changes(cfg, edited)
+    refused = sorted(k for k in changed if k not in RESUME_OVERRIDABLE)
+    if refused:
+        raise ConfigError(
+            f"{path} was edited since the checkpoint: {', '.join(refused)} changed, which a "
+            f"resumed run cannot change (exact resume); undo those edits (only "
+            f"{', '.join(RESUME_OVERRIDABLE)} may change), or start a new run with "
+            f"--config {path} --out NEW_DIR")
+    for key, value in changed.items():
+        log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
+    return changed
 
 
 def _progress_bar(trainer: Trainer, total_epochs: int) -> Callable[..., Any]:
@@ -182,20 +242,35 @@ def train(
     """Train a run to `cfg.train.epochs`; with `resume`, continue the run in `out`.
 
     When resuming, `cfg` is ignored (pass None): the config comes from the checkpoint,
-    changed only by `resume_overrides` among RESUME_OVERRIDABLE.
+    changed only by `resume_overrides` (and hand edits of config.yaml) among
+    RESUME_OVERRIDABLE. The run folder is locked (gankit.runlock) while training.
     """
+    with RunLock() as lock:
+        return _train_locked(cfg, out, resume, resume_overrides, log, lock)
+
+
+def _train_locked(
+    cfg: Config | None, out: Path | None, resume: bool,
+    resume_overrides: dict[str, Any] | None, log: Callable[[str], None], lock: RunLock,
+) -> Path:
+    """`train`, with `lock` to take on the run folder (rank 0 only)."""
     info = distributed.from_env()
     if info is not None and not info.is_main:
         log = _quiet
+    run_id = None
     if resume:
         if out is None:
             raise GankitError("--resume needs the run folder: add --out RUN_DIR")
+        folder = out if out.is_dir() else out.parent.parent
+        if (info is None or info.is_main) and folder.is_dir():
+            lock.acquire(folder)
         out, state = _resume_state(out, log)
         if state is None:
             cfg = Config.from_dict(read_config_file(out / "config.yaml"))
         else:
             cfg = Config.from_dict(state["config"])
-        extra = resume_overrides or {}
+        run_id = (state or {}).get("run_id") or _run_id_of(out)
+        extra = {**_hand_edits(out, cfg, log), **(resume_overrides or {})}
         # a flag that repeats the run's own value changes nothing and is accepted
         wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
         bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
@@ -218,8 +293,8 @@ def train(
     with distributed.session(info, device):
         if not resume:
             wanted = out or default_run_dir(cfg)
-            out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
-        return _train(cfg, out, state, device, info, log)
+            out = distributed.on_main(info, lambda: prepare_run_dir(wanted, lock))
+        return _train(cfg, out, state, device, info, log, run_id or uuid.uuid4().hex[:16])
 
 
 def d_labels(probabilistic: bool) -> tuple[str, str]:
@@ -233,7 +308,7 @@ def _quiet(_: str) -> None:
 
 def _train(
     cfg: Config, out: Path, state: dict[str, Any] | None, device: torch.device,
-    info: distributed.DistInfo | None, log: Callable[[str], None],
+    info: distributed.DistInfo | None, log: Callable[[str], None], run_id: str,
 ) -> Path:
     """The training loop of `train`, inside the process group when distributed."""
     main = info is None or info.is_main
@@ -268,7 +343,7 @@ def _train(
     metrics = JsonlLogger(out / "metrics.jsonl")
     if main:
         with _writing(out, out / "config.yaml"):
-            write_text_atomic(out / "config.yaml", dump_yaml(cfg))
+            write_text_atomic(out / "config.yaml", dump_yaml(cfg) + f"run_id: {run_id}\n")
         with _writing(out, metrics.path):
             metrics.truncate_after(trainer.epoch)
     tb = None
@@ -285,7 +360,9 @@ def _train(
         f"{t.epochs}, on {device} ({trainer.precision}); run folder {out}")
     toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
     toy_z = eval_latents(cfg.model.z_dim) if toy is not None else None
-    evaluator = None
+    # --eval-every: its context (and its check of the data's shape) before the first epoch
+    evaluator = _Evaluator(cfg, data.sample_shape, device, log) if t.eval_every and main \
+        else None
     while trainer.epoch < t.epochs:
         record = train_epoch_guarded(
             trainer, t.nan_retries,
@@ -295,12 +372,13 @@ def _train(
         last = e == t.epochs
         if e % t.checkpoint_every == 0 or last:
             whole = trainer.state_dict()  # every rank: it gathers the ranks' RNG states
+            whole["run_id"] = run_id
         if not main:
             continue
         if toy is not None:
             record.update(toy_epoch_metrics(trainer.g, toy, toy_z))
         if t.eval_every and (trainer.epoch % t.eval_every == 0 or trainer.epoch == t.epochs):
-            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
+            assert evaluator is not None
             record.update(evaluator(trainer))
         with _writing(out, metrics.path):
             metrics.log(record)
@@ -323,7 +401,7 @@ def _train(
             target = out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(e)
             with _writing(out, target):
                 ckpt.save_atomic(whole, target)
-                ckpt.prune(out, t.keep_checkpoints)
+                ckpt.prune(out, t.keep_checkpoints, run_id)
         if not t.progress:
             real, fake = d_labels(trainer.game.probabilistic)
             log(f"epoch {e}/{t.epochs}: D loss {record['loss_d']:.3f}, G loss "

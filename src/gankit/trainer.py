@@ -178,6 +178,11 @@ class Trainer:
                 f"batch size {t.batch_size} is larger than the data set ({data.shape[0]} "
                 f"samples); use --batch-size {min(256, data.shape[0])} or less"
             )
+        if t.n_critic > data.shape[0] // t.batch_size:
+            raise ConfigError(
+                f"train.n_critic={t.n_critic} is more than the {data.shape[0] // t.batch_size} "
+                f"iterations of an epoch, so G would never step; use --n-critic "
+                f"{max(1, min(5, data.shape[0] // t.batch_size))} or a smaller --batch-size")
         self.data = data.to(self.device)
         self._fingerprint: tuple[tuple[int, ...], str] | None = None
         self.game = get_game(cfg.loss.game)
@@ -554,9 +559,11 @@ class Trainer:
                     raise KeyError("ema (the checkpoint was trained without train.ema)")
                 self.ema.load_state_dict(state["ema"])
                 self._ema_calibrated_at = None
-        except (RuntimeError, ValueError, KeyError) as err:
-            first = str(err).strip().splitlines()[0]
-            raise CheckpointError(f"checkpoint does not fit this model: {first[:200]}") from None
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            from gankit.checkpoint import describe_load_error
+
+            raise CheckpointError(f"checkpoint does not fit this model: "
+                                  f"{describe_load_error(err)}") from None
         self.epoch = int(state["epoch"])
         self.iteration = int(state["iteration"])
         self.g_steps = int(state.get("g_steps", self.iteration))
@@ -598,6 +605,8 @@ REQUIRED_KEYS = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d",
 
 def check_state(state: dict[str, Any]) -> None:
     """Raise CheckpointError unless `state` is a whole-run state this version can read."""
+    from gankit.checkpoint import validate_state
+
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"checkpoint lacks {', '.join(missing)}; it is not a whole-run "
@@ -606,6 +615,7 @@ def check_state(state: dict[str, Any]) -> None:
         raise CheckpointError(f"checkpoint format {state['format']} is not supported by gankit "
                               f"{__version__} (format {STATE_FORMAT}); use the gankit version "
                               f"that wrote it ({state.get('gankit_version', 'unknown')})")
+    validate_state(state)  # schema, types, ranges, finite weights
 
 
 def load_generator(
@@ -622,12 +632,12 @@ def load_generator(
     import sys
     from pathlib import Path
 
-    from gankit.checkpoint import latest_valid, load, resolve_checkpoint
+    from gankit.checkpoint import describe_load_error, latest_valid, load_valid, resolve_checkpoint
 
     if Path(path).is_dir():
         _, state = latest_valid(path, warn or (lambda m: print(m, file=sys.stderr)))
     else:
-        state = load(resolve_checkpoint(path))
+        state = load_valid(resolve_checkpoint(path))
     check_state(state)
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
@@ -637,6 +647,6 @@ def load_generator(
     try:
         g.load_state_dict(weights)
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"checkpoint generator does not fit its config: {first}") from None
+        raise CheckpointError(f"checkpoint generator does not fit its config: "
+                              f"{describe_load_error(err)}") from None
     return g.to(device).eval(), cfg
