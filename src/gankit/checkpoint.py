@@ -159,7 +159,8 @@ def describe_load_error(err: BaseException, limit: int = 300) -> str:
     """torch's multi-line `load_state_dict` error as one line naming the keys and shapes."""
     text = str(err).strip()
     text = re.sub(r"^Error\(s\) in loading state_dict for (\w+):", r"\1:", text)
-    return short(" ".join(text.split()) or type(err).__name__, limit).strip("'\"")
+    text = " ".join(text.split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 MAX_CLASSES = 100_000
@@ -291,14 +292,14 @@ def load_valid(path: str | Path, run_id: str | None = None) -> dict[str, Any]:
     """
     path = Path(path)
     state = validate_state(load(path), where=f"checkpoint {short(str(path), 200)}")
-    named = epoch_of_name(path)
-    if named is not None and named != state["epoch"]:
-        raise CheckpointError(f"checkpoint {str(path)!r} is named for epoch {named} but holds "
-                              f"epoch {state['epoch']}; it was renamed or copied in: remove it")
     own = state.get("run_id")
     if run_id is not None and own is not None and own != run_id:
         raise CheckpointError(f"checkpoint {str(path)!r} belongs to another run (run id {own}, "
                               f"this run's is {run_id}); move it out of the run folder")
+    named = epoch_of_name(path)
+    if named is not None and named != state["epoch"]:
+        raise CheckpointError(f"checkpoint {str(path)!r} is named for epoch {named} but holds "
+                              f"epoch {state['epoch']}; it was renamed or copied in: remove it")
     return state
 
 
