@@ -198,9 +198,7 @@ def validate_state(state: Any, where: str = "checkpoint") -> dict[str, Any]:
     if not isinstance(state["config"], dict):
         raise bad("config", f"a {type(state['config']).__name__}, not a mapping")
     try:
-        cfg = Config.from_dict(state["config"])
-        cfg.train.threads = 0  # this machine's limit; a resume checks the value it will use
-        validate(cfg)
+        cfg = validate(Config.from_dict(state["config"]), machine=False)
     except GankitError as err:
         raise bad("config", str(err)) from None
     except (TypeError, ValueError, AttributeError, RecursionError) as err:
@@ -239,6 +237,7 @@ def validate_state(state: Any, where: str = "checkpoint") -> dict[str, Any]:
                 or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
                            for g in opt["param_groups"])):
             raise bad(key, "not an optimiser state (state + param_groups)")
+    _check_shapes(state, cfg, where)
     z = state["fixed_z"]
     if (not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] < 1
             or z.shape[1] != cfg.model.z_dim or not z.is_floating_point()):
@@ -283,6 +282,38 @@ def _check_weights(weights: Any, name: str, bad: Callable[[str, str], Checkpoint
             raise CheckpointError(f"checkpoint weights {name}.{short(key, 60)[1:-1]} hold NaN "
                                   "or infinity (the run diverged before this save); use an "
                                   "earlier checkpoint of the run")
+
+
+def _check_shapes(state: dict[str, Any], cfg: Any, where: str) -> None:
+    """G's, D's (and the EMA's) weights have the names and shapes the config builds.
+
+    The models are built on the meta device (nothing allocated), so a config asking for a
+    huge model beside small weights is refused before anything builds it.
+    """
+    from gankit.models import build_models
+
+    m = cfg.model
+    try:
+        with torch.device("meta"):
+            g, d = build_models(m.name, m.z_dim, tuple(state["sample_shape"]), m.g_hidden,
+                                m.d_hidden, m.dropout, width=m.width,
+                                n_classes=state.get("n_classes", 0))
+    except (GankitError, ValueError, RuntimeError, TypeError, IndexError) as err:
+        raise CheckpointError(f"{where}: its config cannot build a model for its samples "
+                              f"({short(str(err), 160)}); it is damaged") from None
+    pairs = [("g", g, state["g"]), ("d", d, state["d"])]
+    if state.get("ema") is not None:
+        pairs.append(("ema", g, state["ema"]["model"]))
+    for name, model, weights in pairs:
+        want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        have = {k: tuple(v.shape) for k, v in weights.items()}
+        if want != have:
+            key = next(k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k))
+            raise CheckpointError(
+                f"{where}: weights {name} do not fit the model of its config: "
+                f"{type(model).__name__}.{short(key, 60)[1:-1]} has shape "
+                f"{have.get(key, 'missing')} in the file, {want.get(key, 'none')} in the model; "
+                "the file is damaged or its config was edited")
 
 
 def load_valid(path: str | Path, run_id: str | None = None) -> dict[str, Any]:

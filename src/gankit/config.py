@@ -381,8 +381,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def validate(cfg: Config) -> Config:
-    """Check every value; raise one ConfigError listing all problems."""
+def validate(cfg: Config, machine: bool = True) -> Config:
+    """Check every value; raise one ConfigError listing all problems.
+
+    `machine` False skips the checks against this machine (threads, memory for training),
+    e.g. for a checkpoint's config that is only sampled from.
+    """
     from gankit.losses import GAMES
     from gankit.models import MODELS
 
@@ -439,8 +443,8 @@ def validate(cfg: Config) -> Config:
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
          f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
     cpus = os.cpu_count() or 1
-    need(0 <= t.threads <= cpus, f"train.threads={short(t.threads)} must be in 0..{cpus} (this "
-         "machine's CPUs; 0: PyTorch's default)")
+    need(0 <= t.threads <= (cpus if machine else 1 << 16), f"train.threads={short(t.threads)} "
+         f"must be in 0..{cpus} (this machine's CPUs; 0: PyTorch's default)")
     need(0 <= t.seed < 2**63, f"train.seed={short(t.seed)} must be in 0..2**63-1")
     need(t.eval_every is None or t.eval_every > 0,
          f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
@@ -454,7 +458,7 @@ def validate(cfg: Config) -> Config:
         problems.append(f"train.n_critic={t.n_critic} is more than the "
                         f"{d.toy_samples // t.batch_size} iterations of an epoch, so G would "
                         "never step; lower --n-critic or --batch-size")
-    if not problems:  # sizes are sane one by one: now what they add up to
+    if not problems and machine:  # sizes are sane one by one: now what they add up to
         need_bytes = memory_estimate(cfg)
         have = physical_memory()
         need(need_bytes <= have, f"this config needs about {need_bytes / 2**30:.1f} GiB "

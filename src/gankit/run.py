@@ -322,6 +322,11 @@ def _train(
     distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
     data = loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
     trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
+    if cfg.train.n_critic > trainer.iterations_per_epoch():
+        raise ConfigError(
+            f"train.n_critic={cfg.train.n_critic} is more than the "
+            f"{trainer.iterations_per_epoch()} iterations of an epoch, so G would never step; "
+            f"use --n-critic {min(5, trainer.iterations_per_epoch())} or a smaller --batch-size")
     if state is not None:
         saved = state.get("data_sha256")  # absent in checkpoints of gankit before it
         if saved is not None and saved != trainer.data_fingerprint():

@@ -178,11 +178,6 @@ class Trainer:
                 f"batch size {t.batch_size} is larger than the data set ({data.shape[0]} "
                 f"samples); use --batch-size {min(256, data.shape[0])} or less"
             )
-        if t.n_critic > data.shape[0] // t.batch_size:
-            raise ConfigError(
-                f"train.n_critic={t.n_critic} is more than the {data.shape[0] // t.batch_size} "
-                f"iterations of an epoch, so G would never step; use --n-critic "
-                f"{max(1, min(5, data.shape[0] // t.batch_size))} or a smaller --batch-size")
         self.data = data.to(self.device)
         self._fingerprint: tuple[tuple[int, ...], str] | None = None
         self.game = get_game(cfg.loss.game)

@@ -65,7 +65,9 @@ def _load_npy(p: Path) -> np.ndarray:
         with open(p, "rb") as fh:
             _check_header(fh, p.stat().st_size, str(p))
         return np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
+    except DataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - numpy's header parser raises many kinds
         raise DataError(f"--images {p}: not a readable .npy array ({_first_line(err)})") from None
 
 
@@ -80,8 +82,8 @@ def _check_header(fh, size: int | None, source: str) -> None:  # noqa: ANN001
     else:
         raise ValueError(f"unknown .npy format version {version}")
     if dtype.hasobject:
-        raise DataError(f"--images {source}: holds Python objects, not numbers; save the "
-                        "images as a numeric array")
+        raise DataError(f"--images {source}: not a readable image array: it holds Python "
+                        "objects, not numbers; save the images as a numeric array")
     count = shape[0] if len(shape) >= 2 or shape == (28, 28) else 1
     if len(shape) and shape != (28, 28) and count > MAX_IMAGES:
         raise DataError(f"--images {source}: holds {short(count)} images, more than "
@@ -104,8 +106,9 @@ def _load_npz(p: Path, key: str | None) -> np.ndarray:
                         raise DataError(f"--images {p}: member {short(info.filename, 60)} "
                                         f"is {info.file_size:,} bytes, more than "
                                         f"{MAX_IMAGES:,} images need")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
-            NotImplementedError, RuntimeError) as err:
+    except DataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - zipfile and numpy's header parser raise many kinds
         raise DataError(f"--images {p}: not a readable .npz archive ({_first_line(err)})") \
             from None
     try:
