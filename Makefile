@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gankit-installed
 ARGS ?=
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench recipe keras-venv keras-bench clean
 
 setup: $(STAMP)
 
@@ -31,5 +31,23 @@ test-fast: lint
 bench: setup
 	$(BIN)/python benchmarks/throughput.py $(ARGS)
 
+# The default preset over 5 seeds x fp32/bf16: seconds, FID, classes, health alarms.
+recipe: setup
+	$(BIN)/python benchmarks/recipe.py $(ARGS)
+
+# The notes' own Keras program (Keras 3, TensorFlow CPU) in its own environment.
+KERAS_VENV ?= .venv-keras
+$(KERAS_VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/keras.txt
+	test -x $(KERAS_VENV)/bin/python || $(PYTHON) -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/python -m pip install --quiet -c requirements/constraints.txt \
+		-c requirements/keras.txt -e ".[keras]"
+	touch $@
+
+keras-venv: $(KERAS_VENV)/.installed
+
+# The notes' program beside gankit's seed preset, over seeds and epochs (a long run).
+keras-bench: setup keras-venv
+	$(BIN)/python benchmarks/keras/side_by_side.py --keras-python $(KERAS_VENV)/bin/python $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(KERAS_VENV) .pytest_cache .ruff_cache

@@ -61,7 +61,7 @@ def test_unknown_preset():
 def test_file_then_flags(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"preset": "smoke", "train": {"epochs": 5, "seed": 3}}))
-    cfg = build_config("default", path, {"train.epochs": 6})
+    cfg = build_config(None, path, {"train.epochs": 6})  # the file names the preset
     assert cfg.preset == "smoke" and cfg.train.seed == 3 and cfg.train.epochs == 6
     assert cfg.data.limit == 512  # from the smoke preset named in the file
 

@@ -4,6 +4,13 @@
 built from a preset, then a file (`--config FILE`, YAML or JSON), then flag overrides, and
 validated up front: every problem is collected and reported in one `ConfigError`.
 Unknown keys raise. The whole config is saved as `config.yaml` in the run folder.
+
+Hostile input is bounded: a config file over MAX_CONFIG_BYTES is refused after reading at
+most that many bytes (so `--config /dev/zero` ends at once), error messages quote at most
+a short prefix of a value (`gankit.errors.short`), and sizes (model widths, image size,
+toy samples, threads, seed) are checked against limits and this machine's memory before
+anything is allocated. A `preset:` key in a --config file gives the starting preset; given
+together with a different --preset flag it is an error (neither silently wins).
 """
 
 from __future__ import annotations
@@ -11,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, short
 
 
 @dataclass
@@ -163,6 +171,7 @@ SECTIONS = ("data", "model", "loss", "train")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {
+        "model.init": "keras",
         "train.epochs": 400,
         "train.batch_size": 256,
         "train.sample_every": 50,
@@ -249,12 +258,12 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     if text.startswith("bool"):
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{name}={value!r} is not true/false")
+        raise ConfigError(f"{name}={short(value)} is not true/false")
     if text.startswith("int"):
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ConfigError(f"{name}={value!r} is not an integer")
+            raise ConfigError(f"{name}={short(value)} is not an integer")
         return value
     if text.startswith("float"):
         if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
@@ -263,13 +272,13 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name}={value!r} is not a number")
+            raise ConfigError(f"{name}={short(value)} is not a number")
         try:
             value = float(value)
         except OverflowError:
             value = math.inf
         if not math.isfinite(value):
-            raise ConfigError(f"{name}={value} is not a finite number")
+            raise ConfigError(f"{name}={short(value)} is not a finite number")
         return value
     if text.startswith("list"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -277,9 +286,11 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
-            raise ConfigError(f"{name}={value!r} is not a list of integers, e.g. [256,512]")
+            raise ConfigError(f"{name}={short(value)} is not a list of integers, e.g. [256,512]")
         return list(value)
     if text.startswith("str"):
+        if isinstance(value, (dict, list, tuple, set)):
+            raise ConfigError(f"{name}={short(value)} is not a string")
         return str(value)
     raise AssertionError(f"unhandled type {kind} for {name}")  # pragma: no cover
 
@@ -288,18 +299,21 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     """Set dotted keys (`train.epochs`) in place; unknown keys raise, listing the choices."""
     problems = []
     for key, value in overrides.items():
+        key = str(key)
         if key == "preset":
-            cfg.preset = str(value)
+            cfg.preset = short(value, 40) if not isinstance(value, str) else value[:100]
+            continue
+        if key in INFO_KEYS:
             continue
         section, _, attr = key.partition(".")
         if section not in SECTIONS:
-            problems.append(f"unknown config section {section!r} in {key!r} "
+            problems.append(f"unknown config section {short(section, 40)} in {short(key, 60)} "
                             f"(sections: {', '.join(SECTIONS)})")
             continue
         sub = getattr(cfg, section)
         known = {f.name: f for f in fields(sub)}
         if attr not in known:
-            problems.append(f"unknown config key {key!r} (keys of {section}: "
+            problems.append(f"unknown config key {short(key, 60)} (keys of {section}: "
                             f"{', '.join(known)})")
             continue
         try:
@@ -309,6 +323,16 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     if problems:
         raise ConfigError("; ".join(problems))
     return cfg
+
+
+INFO_KEYS = ("run_id",)
+"""Top-level keys of a run's config.yaml that are not settings (`gankit.run` writes them)."""
+
+
+def config_changes(old: Config, new: Config) -> dict[str, Any]:
+    """Dotted keys whose value differs from `old` in `new`, with the new values (no preset)."""
+    a, b = flatten(old.to_dict()), flatten(new.to_dict())
+    return {k: v for k, v in b.items() if k != "preset" and a.get(k) != v}
 
 
 def config_value(cfg: Config, key: str) -> Any:
@@ -322,36 +346,62 @@ def config_value(cfg: Config, key: str) -> Any:
 def from_preset(name: str) -> Config:
     """A fresh config of a named preset."""
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown preset {short(name, 60)}; choose one of: {', '.join(PRESETS)}")
     cfg = Config(preset=name)
     return apply_overrides(cfg, PRESETS[name])
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read (1 MiB); a real config is a few hundred bytes."""
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON config file into a nested dict, with one-line errors."""
+    """Read a YAML or JSON config file into a nested dict, with one-line errors.
+
+    Reads at most MAX_CONFIG_BYTES + 1 bytes, so a huge file or an endless stream
+    (/dev/zero) is refused at once instead of being read until memory runs out.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.is_dir():
+            raise ConfigError(f"config file {short(str(p), 200)} is a folder; give a .yaml file")
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as err:
-        raise ConfigError(f"cannot read config file {str(p)!r}: {err.strerror or err}") from None
+        raise ConfigError(f"cannot read config file {short(str(p), 200)}: "
+                          f"{err.strerror or err}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {short(str(p), 200)} is larger than "
+                          f"{MAX_CONFIG_BYTES >> 20} MiB; a config is a small YAML or JSON file")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config file {str(p)!r} is not UTF-8 text") from None
     try:
         data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ConfigError(f"config file {str(p)!r} is not valid YAML/JSON: {first}") from None
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML/JSON: "
+                          f"{short(first, 200)[1:-1]}") from None
     except RecursionError:
         raise ConfigError(f"config file {str(p)!r} is nested too deeply to be a config") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
+    for key, value in data.items():
+        if str(key) in SECTIONS and not isinstance(value, dict):
+            raise ConfigError(f"config file {str(p)!r}: section {key} must be a mapping of "
+                              f"keys, not {short(value, 60)}")
     return data
 
 
-def validate(cfg: Config) -> Config:
-    """Check every value; raise one ConfigError listing all problems."""
+def validate(cfg: Config, machine: bool = True) -> Config:
+    """Check every value; raise one ConfigError listing all problems.
+
+    `machine` False skips the checks against this machine (threads, memory for training),
+    e.g. for a checkpoint's config that is only sampled from.
+    """
     from gankit.losses import GAMES
     from gankit.models import INITS, MODELS
 
@@ -372,12 +422,15 @@ def validate(cfg: Config) -> Config:
         toy_data, toy_model = d.dataset in TOY_DATASETS, m.name == "toy-mlp"
         need(toy_data == toy_model, f"model.name={m.name!r} does not fit data.dataset="
              f"{d.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
-    need(d.toy_samples > 0, f"data.toy_samples={d.toy_samples} must be > 0")
-    need(m.init in INITS, f"model.init={m.init!r} is unknown; choose one of: {', '.join(INITS)}")
-    need(m.z_dim > 0, f"model.z_dim={m.z_dim} must be > 0")
-    need(m.width > 0, f"model.width={m.width} must be > 0")
-    need(d.image_size is None or d.image_size > 0,
-         f"data.image_size={d.image_size} must be > 0 (or null for the data set's default)")
+    need(0 < d.toy_samples <= MAX_TOY_SAMPLES, f"data.toy_samples={short(d.toy_samples)} must "
+         f"be in 1..{MAX_TOY_SAMPLES:,}")
+    need(m.init in INITS, f"model.init={short(m.init)} is unknown; choose one of: "
+         f"{', '.join(INITS)}")
+    need(0 < m.z_dim <= MAX_WIDTH, f"model.z_dim={short(m.z_dim)} must be in 1..{MAX_WIDTH:,}")
+    need(0 < m.width <= MAX_WIDTH, f"model.width={short(m.width)} must be in 1..{MAX_WIDTH:,}")
+    need(d.image_size is None or 0 < d.image_size <= MAX_IMAGE_SIZE,
+         f"data.image_size={short(d.image_size)} must be in 1..{MAX_IMAGE_SIZE} (or null for "
+         "the data set's default)")
     if m.name == "dcgan" and d.image_size is not None:
         need(d.image_size in (28, 32, 64), f"data.image_size={d.image_size} cannot be built "
              "by model dcgan; choose one of: 28, 32, 64")
@@ -386,7 +439,10 @@ def validate(cfg: Config) -> Config:
     need(t.n_critic >= 1, f"train.n_critic={t.n_critic} must be >= 1; use e.g. --n-critic 5")
     need(t.ema is None or 0.0 <= t.ema < 1.0,
          f"train.ema={t.ema} must be in [0, 1) (e.g. 0.999; 0 or null = off)")
-    need(all(h > 0 for h in m.g_hidden + m.d_hidden), "model hidden widths must all be > 0")
+    need(all(0 < h <= MAX_WIDTH for h in m.g_hidden + m.d_hidden)
+         and len(m.g_hidden) <= MAX_LAYERS and len(m.d_hidden) <= MAX_LAYERS,
+         f"model hidden widths must all be in 1..{MAX_WIDTH:,}, at most {MAX_LAYERS} layers "
+         f"(g_hidden={short(m.g_hidden, 60)}, d_hidden={short(m.d_hidden, 60)})")
     need(0.0 <= m.dropout < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
     need(lo.game in GAMES, f"loss.game={lo.game!r} is unknown; choose one of: {', '.join(GAMES)}")
     need(0.0 < lo.real_label <= 1.0, f"loss.real_label={lo.real_label} must be in (0, 1]")
@@ -403,10 +459,29 @@ def validate(cfg: Config) -> Config:
          f"of: {', '.join(PRECISIONS)}")
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
          f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
-    need(t.threads >= 0, f"train.threads={t.threads} must be >= 0 (0: PyTorch's default)")
+    cpus = os.cpu_count() or 1
+    need(0 <= t.threads <= (cpus if machine else 1 << 16), f"train.threads={short(t.threads)} "
+         f"must be in 0..{cpus} (this machine's CPUs; 0: PyTorch's default)")
+    need(0 <= t.seed < 2**63, f"train.seed={short(t.seed)} must be in 0..2**63-1")
     need(t.eval_every is None or t.eval_every > 0,
          f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
-    need(t.eval_n >= 2, f"train.eval_n={t.eval_n} must be >= 2 (10000 for reported figures)")
+    need(t.eval_every is None or d.dataset not in TOY_DATASETS,
+         f"train.eval_every={t.eval_every} needs image data (MNIST-like digits); toy set "
+         f"{d.dataset!r} has its own metrics in metrics.jsonl: drop --eval-every")
+    need(MIN_EVAL_N <= t.eval_n <= MAX_SAMPLES, f"train.eval_n={short(t.eval_n)} must be in "
+         f"{MIN_EVAL_N}..{MAX_SAMPLES:,} (10000 for reported figures)")
+    if d.dataset in TOY_DATASETS and 0 < t.batch_size <= d.toy_samples and t.n_critic > (
+            d.toy_samples // t.batch_size):
+        problems.append(f"train.n_critic={t.n_critic} is more than the "
+                        f"{d.toy_samples // t.batch_size} iterations of an epoch, so G would "
+                        "never step; lower --n-critic or --batch-size")
+    if not problems and machine:  # sizes are sane one by one: now what they add up to
+        need_bytes = memory_estimate(cfg)
+        have = physical_memory()
+        need(need_bytes <= have, f"this config needs about {need_bytes / 2**30:.1f} GiB "
+             f"(model weights, gradients and Adam state, and the training data), more than this "
+             f"machine's {have / 2**30:.1f} GiB; use smaller model.g_hidden / d_hidden / width "
+             "/ z_dim, data.image_size or data.toy_samples")
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")
@@ -416,6 +491,59 @@ def validate(cfg: Config) -> Config:
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
     return cfg
+
+
+MAX_WIDTH = 1 << 20
+"""Largest layer width, channel count or latent size accepted."""
+
+MAX_LAYERS = 64
+"""Most hidden layers of an MLP."""
+
+MAX_IMAGE_SIZE = 1024
+"""Largest image side accepted."""
+
+MAX_TOY_SAMPLES = 100_000_000
+"""Largest toy training set."""
+
+MAX_SAMPLES = 200_000
+"""Most samples one evaluation (or `gankit sample`) may ask for."""
+
+MIN_EVAL_N = 6
+"""Fewest samples an evaluation can score (its nearest-neighbour metrics need k + 1)."""
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine (a generous 1 TiB when the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def memory_estimate(cfg: Config) -> int:
+    """Bytes a training run of `cfg` needs at least: parameters of G and D (built on the
+    meta device, which allocates nothing) x 4 copies (weights, gradients, Adam's two
+    moments) + EMA, and the training data as float32 (MNIST-like: 70,000 images)."""
+    import torch
+
+    from gankit.models import build_models
+
+    d, m = cfg.data, cfg.model
+    if d.dataset in TOY_DATASETS:
+        shape: tuple[int, ...] = (1,) if d.dataset == "gaussian1d" else (2,)
+        n_data = d.toy_samples
+    else:
+        side = d.image_size or (32 if d.dataset == "folder" else 28)
+        shape = (3 if d.dataset == "folder" else 1, side, side)
+        n_data = d.limit or 70_000
+    try:
+        with torch.device("meta"):
+            g, dd = build_models(m.name, m.z_dim, shape, m.g_hidden, m.d_hidden, m.dropout,
+                                 width=m.width, n_classes=10 if m.conditional else 0)
+        params = sum(p.numel() for p in [*g.parameters(), *dd.parameters()])
+    except (RuntimeError, ValueError, OverflowError, KeyError, IndexError):
+        return 0  # a shape the model cannot take: build_models' own error names it later
+    return params * 4 * (4 + (1 if cfg.train.ema else 0)) + n_data * math.prod(shape) * 4
 
 
 TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
@@ -432,16 +560,23 @@ PRECISIONS = ("fp32", "bf16", "auto")
 
 
 def build_config(
-    preset: str = "default",
+    preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Config:
-    """Preset, then file, then overrides; validated."""
-    cfg = from_preset(preset)
-    if config_file is not None:
-        data = read_config_file(config_file)
-        if "preset" in data:
-            cfg = from_preset(str(data["preset"]))
+    """Preset, then file, then overrides; validated.
+
+    `preset` None: the file's `preset:` key, else `default`. A preset given both ways must
+    agree (a ConfigError names both), so neither silently beats the other.
+    """
+    data = read_config_file(config_file) if config_file is not None else {}
+    named = data.get("preset")
+    if named is not None and preset is not None and str(named) != preset:
+        raise ConfigError(f"--preset {short(preset, 40)} conflicts with preset: "
+                          f"{short(named, 40)} in {config_file}; drop one of them")
+    cfg = from_preset(preset if preset is not None else
+                      (named if isinstance(named, str) else "default"))
+    if data:
         apply_overrides(cfg, flatten(data))
     apply_overrides(cfg, overrides or {})
     return validate(cfg)

@@ -69,3 +69,24 @@ def _fsync_dir(folder: Path) -> None:
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write UTF-8 text atomically (see `write_atomic`)."""
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def refuse_overwrite(out: str | Path, inputs: list[str | Path], flag: str = "--out") -> None:
+    """GankitError when `out` is one of `inputs` (the same file, by any path or link), or
+    an existing folder: no command writes over what it reads."""
+    from gankit.errors import GankitError
+
+    target = Path(out)
+    if target.is_dir():
+        raise GankitError(f"{flag} {str(target)!r} is an existing folder; give a file name")
+    if not target.exists():
+        return
+    for given in inputs:
+        source = Path(given)
+        try:
+            same = source.exists() and os.path.samefile(source, target)
+        except OSError:
+            same = False
+        if same:
+            raise GankitError(f"{flag} {str(target)!r} is the input {str(source)!r}; writing "
+                              f"it would destroy the input: choose another {flag}")

@@ -358,7 +358,7 @@ def _band(ax, x: np.ndarray, values: np.ndarray, colour: str, label: str,  # noq
 
 def plot_saturation(path: str | Path, result: SaturationResult) -> Path:
     """G's gradient norm (log) and mean D(G(z)) against D steps; median and range over seeds."""
-    from gankit.viz import GAME_COLOURS, _check_suffix, _new_figure, _save
+    from gankit.viz.plots import GAME_COLOURS, _check_suffix, _new_figure, _save
 
     path = Path(path)
     _check_suffix(path)
@@ -388,7 +388,7 @@ def plot_saturation(path: str | Path, result: SaturationResult) -> Path:
 
 def plot_concentration(path: str | Path, result: ConcentrationResult) -> Path:
     """Share of G's gradient in the top 1% of samples, per game, over training."""
-    from gankit.viz import GAME_COLOURS, _check_suffix, _new_figure, _save
+    from gankit.viz.plots import GAME_COLOURS, _check_suffix, _new_figure, _save
 
     path = Path(path)
     _check_suffix(path)
@@ -415,7 +415,7 @@ def plot_concentration(path: str | Path, result: ConcentrationResult) -> Path:
 
 def plot_kl(path: str | Path, result: KLResult) -> Path:
     """The mixture p and the two Gaussian fits, with both KL values of each."""
-    from gankit.viz import _check_suffix, _new_figure, _save
+    from gankit.viz.plots import _check_suffix, _new_figure, _save
 
     path = Path(path)
     _check_suffix(path)

@@ -48,14 +48,25 @@ class JsonlLogger:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL metrics log; a torn last line (crash mid-write) is skipped."""
+    """Read a JSONL metrics log; a torn last line (crash mid-write) is skipped, and so is any
+    line that is not a flat JSON object of one epoch (a damaged or hand-edited log; a short
+    list of short strings, such as `alarms`, counts as flat)."""
     records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
         line = line.strip()
-        if not line:
+        if not line or len(line) > 1 << 20:
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
             continue
+        if isinstance(record, dict) and all(_flat(v) for v in record.values()):
+            records.append(record)
     return records
+
+
+def _flat(value: Any) -> bool:
+    """A value an epoch record may hold: a scalar, or a list of strings (the health alarms)."""
+    if isinstance(value, list):
+        return len(value) <= 16 and all(isinstance(x, str) and len(x) <= 64 for x in value)
+    return not isinstance(value, dict)

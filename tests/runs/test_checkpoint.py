@@ -78,7 +78,7 @@ def test_incompatible_format(tmp_path, toy_images):
 def test_prune_keeps_the_newest(tmp_path, toy_images):
     state = _trainer(toy_images).state_dict()
     for e in (1, 2, 3, 10):
-        ckpt.save_atomic(state, tmp_path / "checkpoints" / ckpt.checkpoint_name(e))
+        ckpt.save_atomic({**state, "epoch": e}, tmp_path / "checkpoints" / ckpt.checkpoint_name(e))
     ckpt.prune(tmp_path, 2)
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["epoch_0003.pt", "epoch_0010.pt"]
 

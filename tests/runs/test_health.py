@@ -188,6 +188,8 @@ def test_a_run_built_to_collapse_is_flagged_in_the_epoch_it_happens(tmp_path):
     assert records[first - 1]["d_fake"] < D_WINS_BELOW  # flagged the epoch D won
     assert all(r["d_fake"] >= D_WINS_BELOW for r in records[: first - 1])
     assert any(line.startswith(f"epoch {first}: D is winning") for line in lines)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Health: alarms" in page and "D is winning" in page
 
 
 def test_on_collapse_stop_checkpoints_and_exits_3(tmp_path):
@@ -213,3 +215,4 @@ def test_a_healthy_toy_run_raises_no_alarm(tmp_path):
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["alarms"] for r in records] == [[]] * 4
     assert not any("D is winning" in line or "collapse" in line for line in lines)
+    assert "No alarm" in (out / "report.html").read_text(encoding="utf-8")

@@ -77,7 +77,7 @@ def test_progress_gif_captions_each_epoch(tmp_path: Path) -> None:
 def checkpoint(tmp_path: Path) -> Path:
     cfg = build_config("smoke", overrides={"train.device": "cpu"})
     trainer = Trainer(cfg, torch.rand(64, 1, 28, 28) * 2 - 1)
-    path = tmp_path / "run" / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(1)
+    path = tmp_path / "run" / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(trainer.epoch)
     ckpt.save_atomic(trainer.state_dict(), path)
     return path
 

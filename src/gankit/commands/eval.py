@@ -77,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--n {args.n} is too small; use --n 10000 for a reported figure")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size {args.batch_size} must be positive")
+    from gankit.errors import SEED_MAX, check_range
+    from gankit.fileio import refuse_overwrite
+    from gankit.metrics.images import MAX_IMAGES
+    from gankit.runs.checkpoint import list_checkpoints
+
+    check_range("--n", args.n, 6, MAX_IMAGES, "10000 is the reported figure")
+    check_range("--seed", args.seed, 0, SEED_MAX)
+    check_range("--batch-size", args.batch_size, 1, MAX_IMAGES)
+    if args.out is not None:
+        inputs = [p for p in (args.target, args.images, args.extractor) if p is not None]
+        refuse_overwrite(args.out, [*inputs, *(list_checkpoints(args.target)
+                                               if args.target else [])])
     return _evaluate(args)
 
 

@@ -22,9 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from gankit.errors import GankitError
     from gankit.export import FORMATS, export_generator, require_onnx, verify_export
-    from gankit.runs.checkpoint import load_generator
+    from gankit.fileio import refuse_overwrite
+    from gankit.runs.checkpoint import list_checkpoints, load_generator
 
     if args.format not in FORMATS:
         raise GankitError(f"--format {args.format!r} is unknown; choose one of: "
@@ -32,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "onnx":
         require_onnx()  # before loading anything
     out = args.out or ("generator.onnx" if args.format == "onnx" else "generator.pt")
+    refuse_overwrite(out, [Path(args.checkpoint), *list_checkpoints(args.checkpoint)])
     g, _ = load_generator(args.checkpoint, "cpu")
     path = export_generator(g, out, args.format)
     diff = verify_export(g, path, args.format)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import numpy as np
-
-from gankit.losses import GENERATOR_GAMES
+from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,14 +49,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _stats(values: np.ndarray) -> str:
+def _stats(values: Any) -> str:
+    import numpy as np
+
     return f"median {np.median(values):.3g} [{values.min():.3g}, {values.max():.3g}]"
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen lesson, print its summary and write its figure."""
     from gankit import lesson
-    from gankit.viz import _check_suffix
+    from gankit.viz.plots import _check_suffix
 
     _check_suffix(Path(args.out))  # fail before the experiment, not after it
     if args.lesson == "saturation":
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         res = lesson.saturation(seeds=tuple(range(args.seeds)), d_steps=args.d_steps)
         print(f"G's gradient norm over {args.seeds} seeds (median [min, max]); "
               f"mean D(G(z)) at the end: {_stats(res.d_fake[:, -1])}")
-        for name in GENERATOR_GAMES:
+        for name in _games():
             g = res.grad_norm[name]
             print(f"  {name:<19} step 0: {_stats(g[:, 0])}   step {res.steps[-1]}: "
                   f"{_stats(g[:, -1])}")
@@ -82,10 +81,12 @@ def run(args: argparse.Namespace) -> int:
                                    every=args.every)
         print(f"share of G's gradient in the top 1% of samples, mean over iterations, "
               f"{args.seeds} seeds (median [min, max]):")
-        means = {n: res.share[n][:, 1:].mean(axis=1) for n in GENERATOR_GAMES}
-        for name in GENERATOR_GAMES:
+        means = {n: res.share[n][:, 1:].mean(axis=1) for n in _games()}
+        for name in _games():
             w = res.weight_share[name][:, 1:].mean(axis=1)
             print(f"  {name:<19} gradient {_stats(means[name])}   |dJ/dl| weight {_stats(w)}")
+        import numpy as np
+
         ml, others = means["maximum-likelihood"], np.maximum(means["minimax"],
                                                              means["non-saturating"])
         print(f"maximum likelihood's share above both other games: "
@@ -104,3 +105,10 @@ def run(args: argparse.Namespace) -> int:
         out = lesson.plot_kl(args.out, res)
     print(f"wrote {out}")
     return 0
+
+
+def _games() -> tuple[str, ...]:
+    """The notes' three generator games (imported when a lesson runs: `--help` stays light)."""
+    from gankit.losses import GENERATOR_GAMES
+
+    return GENERATOR_GAMES

@@ -10,6 +10,12 @@ from typing import Any
 INTERP_KEYS = 4
 """Random latents each interpolation cell loops through."""
 
+MAX_IMAGES = 100_000
+"""Most images one `gankit sample` may draw (a GIF: frames x cells)."""
+
+MAX_STEPS = 1000
+"""Most frames between two latents of an interpolation."""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="generate images from a checkpoint (no data set needed)",
@@ -42,23 +48,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from gankit.errors import GankitError
+    from gankit.errors import GankitError, check_range, short
     from gankit.models import generate
     from gankit.runs.checkpoint import load_generator
     from gankit.runtime.device import resolve_device
     from gankit.viz.images import save_samples
 
+    check_flags(args)
     if args.interpolate:
         return interpolate(args)
     if args.n is not None and args.n <= 0:
         raise GankitError(f"--n {args.n} must be > 0, e.g. --n 100")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
-        raise GankitError(f"--out {args.out!r} must end in .png (a grid) or .npy (an array)")
+        raise GankitError(f"--out {short(args.out)} must end in .png (a grid) or .npy (an array)")
     device = resolve_device(args.device)
     g, cfg = load_generator(args.checkpoint, device)
     labels, n, nrow = sample_labels(getattr(g, "n_classes", 0), args.n, args.digit,
                                     args.per_class, args.nrow)
+    check_range("--n (images in all)", n, 1, MAX_IMAGES, "draw in several runs with --seed")
     gen = torch.Generator().manual_seed(args.seed)
     if args.per_class:
         z = torch.randn(nrow, cfg.model.z_dim, generator=gen).repeat(n // nrow, 1).to(device)
@@ -68,6 +76,24 @@ def run(args: argparse.Namespace) -> int:
     path = save_samples(images, out, nrow=nrow)
     print(f"wrote {n} images to {path}")
     return 0
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Ranges of the numeric flags, and --out never the checkpoint read (before loading)."""
+    from gankit.errors import SEED_MAX, check_range
+    from gankit.fileio import refuse_overwrite
+    from gankit.runs.checkpoint import list_checkpoints
+
+    check_range("--seed", args.seed, 0, SEED_MAX)
+    if args.n is not None:
+        check_range("--n", args.n, 1, MAX_IMAGES)
+    if args.nrow is not None:
+        check_range("--nrow", args.nrow, 1, MAX_IMAGES, "images per grid row")
+    if args.interpolate:
+        check_range("--steps", args.steps, 1, MAX_STEPS, "frames between two latents")
+    inputs = [Path(args.checkpoint), *list_checkpoints(args.checkpoint)]
+    out = args.out if not (args.interpolate and args.out == "samples.png") else "interp.gif"
+    refuse_overwrite(out, inputs)
 
 
 def sample_labels(
@@ -106,7 +132,7 @@ def interpolate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from gankit.errors import GankitError
+    from gankit.errors import GankitError, check_range
     from gankit.models import generate
     from gankit.runs.checkpoint import load_generator
     from gankit.runtime.device import resolve_device
@@ -118,6 +144,8 @@ def interpolate(args: argparse.Namespace) -> int:
         raise GankitError(f"--n {n} must be > 0, e.g. --n 16")
     if args.steps <= 0:
         raise GankitError(f"--steps {args.steps} must be > 0, e.g. --steps 16")
+    check_range("--n x --steps x 4 (GIF images)", n * args.steps * INTERP_KEYS, 1, MAX_IMAGES,
+                "fewer cells (--n) or frames (--steps)")
     out = Path("interp.gif" if args.out == "samples.png" else args.out)
     if out.suffix.lower() != ".gif":
         raise GankitError(f"--out {args.out!r} must end in .gif with --interpolate")

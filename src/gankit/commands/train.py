@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                          PRESET_HELP.items()),
     )
     p.add_argument("--preset", default=None, choices=None, metavar="NAME",
-                   help=f"starting config: {', '.join(PRESETS)} (default: default)")
+                   help=f"starting config: {', '.join(PRESETS)} (default: the --config file's "
+                        "preset: key, else default; the two must agree when both are given)")
     p.add_argument("--config", metavar="FILE", help="YAML or JSON config file (flags override)")
     p.add_argument("--loss", metavar="GAME",
                    help="game: minimax, non-saturating, maximum-likelihood, least-squares, "
@@ -85,13 +86,14 @@ FLAG_KEYS = {
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Flag values (and --set KEY=VALUE pairs) as dotted config overrides."""
-    from gankit.errors import ConfigError
+    from gankit.errors import ConfigError, short
 
     out: dict[str, Any] = {}
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r} must look like KEY=VALUE, e.g. train.lr_d=1e-4")
+            raise ConfigError(f"--set {short(item)} must look like KEY=VALUE, e.g. "
+                              "train.lr_d=1e-4")
         out[key.strip()] = value.strip()
     for attr, key in FLAG_KEYS.items():
         value = getattr(args, attr)
@@ -109,7 +111,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def data_overrides(source: str) -> dict[str, Any]:
     """`--data` value -> config keys: `mnist`, `idx`, or `folder:PATH`."""
     from gankit.config import DATASETS
-    from gankit.errors import ConfigError
+    from gankit.errors import ConfigError, short
 
     name, sep, path = source.partition(":")
     if name == "folder":
@@ -117,7 +119,7 @@ def data_overrides(source: str) -> dict[str, Any]:
             raise ConfigError(f"--data {source!r} needs a path: use --data folder:PATH")
         return {"data.dataset": "folder", "data.data_dir": path.strip()}
     if sep or name not in DATASETS:
-        raise ConfigError(f"--data {source!r} is unknown; use mnist, idx (with --data-dir "
+        raise ConfigError(f"--data {short(source)} is unknown; use mnist, idx (with --data-dir "
                           "DIR) or folder:PATH")
     return {"data.dataset": name}
 
@@ -135,6 +137,6 @@ def run(args: argparse.Namespace) -> int:
                               "and --config (flags like --epochs may extend the run)")
         train(None, out, resume=True, resume_overrides=overrides)
         return 0
-    cfg = build_config(args.preset or "default", args.config, overrides)
+    cfg = build_config(args.preset, args.config, overrides)  # None: the file's, else default
     train(cfg, out)
     return 0

@@ -53,7 +53,7 @@ from gankit.config import Config
 from gankit.core import diagnostics
 from gankit.core.ema import EMA
 from gankit.core.sampling import Sampling
-from gankit.core.state import STATE_FORMAT, check_fits, check_state
+from gankit.core.state import STATE_FORMAT, check_fits, check_state, describe_load_error
 from gankit.errors import CheckpointError, ConfigError
 from gankit.losses import get_game, gradient_penalty
 from gankit.models import build_models
@@ -344,9 +344,9 @@ class Trainer(Sampling):
                     raise KeyError("ema (the checkpoint was trained without train.ema)")
                 self.ema.load_state_dict(state["ema"])
                 self._ema_calibrated_at = None
-        except (RuntimeError, ValueError, KeyError) as err:
-            first = str(err).strip().splitlines()[0]
-            raise CheckpointError(f"checkpoint does not fit this model: {first[:200]}") from None
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"checkpoint does not fit this model: "
+                                  f"{describe_load_error(err)}") from None
         self.epoch = int(state["epoch"])
         self.iteration = int(state["iteration"])
         self.g_steps = int(state.get("g_steps", self.iteration))

@@ -10,17 +10,28 @@ Layouts accepted: (N, 28, 28), (N, 1, 28, 28), (N, 28, 28, 1), (N, 784), and a s
 Values outside the chosen range (beyond a small tolerance), NaN or infinity are errors.
 PNG folders: every *.png directly inside, sorted by name, read as 8-bit grayscale, 28 x 28.
 Everything ends as a float32 tensor (N, 1, 28, 28) in [-1, 1].
+
+Hostile files are refused before their data are read: at most MAX_IMAGES images (an .npy's
+or .npz member's header shape is checked first; a folder's files are counted first), and
+a PNG whose header declares more than Pillow's pixel limit is never decoded.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.errors import DataError
+from gankit.errors import DataError, short
+
+MAX_IMAGES = 50_000
+"""Most images one evaluation reads or draws (10,000 is the reported figure; the nearest-
+neighbour metrics grow with the square of the count)."""
 
 RANGES = {"byte": (0.0, 255.0), "unit": (0.0, 1.0), "signed": (-1.0, 1.0)}
 """Value ranges by name: (low, high)."""
@@ -51,27 +62,73 @@ def load_images(path: str | Path, value_range: str | None = None, key: str | Non
 
 def _load_npy(p: Path) -> np.ndarray:
     try:
+        with open(p, "rb") as fh:
+            _check_header(fh, p.stat().st_size, str(p))
         return np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise DataError(f"--images {p}: not a readable .npy array ({_first_line(err)})") from err
+    except DataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - numpy's header parser raises many kinds
+        raise DataError(f"--images {p}: not a readable .npy array ({_first_line(err)})") from None
+
+
+def _check_header(fh, size: int | None, source: str) -> None:  # noqa: ANN001
+    """Read an .npy header from `fh` and refuse, before any data are read, an object array,
+    more than MAX_IMAGES images, or a shape that needs more bytes than the file holds."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:
+        raise ValueError(f"unknown .npy format version {version}")
+    if dtype.hasobject:
+        raise DataError(f"--images {source}: not a readable image array: it holds Python "
+                        "objects, not numbers; save the images as a numeric array")
+    count = shape[0] if len(shape) >= 2 or shape == (28, 28) else 1
+    if len(shape) and shape != (28, 28) and count > MAX_IMAGES:
+        raise DataError(f"--images {source}: holds {short(count)} images, more than "
+                        f"{MAX_IMAGES:,}; evaluate 10,000 (the reported figure)")
+    need = math.prod(shape) * dtype.itemsize
+    if size is not None and need > size:
+        raise DataError(f"--images {source}: its header declares shape {short(shape, 60)} "
+                        f"({need:,} bytes) but the file holds {size:,} bytes; it is truncated "
+                        "or damaged")
 
 
 def _load_npz(p: Path, key: str | None) -> np.ndarray:
+    try:
+        with zipfile.ZipFile(p) as zf:  # every member's header before any data
+            for info in zf.infolist()[:1000]:
+                if info.filename.endswith(".npy"):
+                    with zf.open(info) as fh:
+                        _check_header(fh, None, f"{p}:{info.filename}")
+                    if info.file_size > 8 * MAX_IMAGES * 28 * 28 + 4096:
+                        raise DataError(f"--images {p}: member {short(info.filename, 60)} "
+                                        f"is {info.file_size:,} bytes, more than "
+                                        f"{MAX_IMAGES:,} images need")
+    except DataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - zipfile and numpy's header parser raise many kinds
+        raise DataError(f"--images {p}: not a readable .npz archive ({_first_line(err)})") \
+            from None
     try:
         with np.load(p, allow_pickle=False) as archive:
             names = list(archive.files)
             if key is not None:
                 if key not in names:
-                    raise DataError(f"--key {key!r} not in {p}; it holds {names}")
+                    raise DataError(f"--key {short(key)} not in {p}; it holds "
+                                    f"{short(names, 200)}")
                 return archive[key]
             if len(names) == 1:
                 return archive[names[0]]
             for name in NPZ_KEYS:
                 if name in names:
                     return archive[name]
-    except (ValueError, OSError) as err:
-        raise DataError(f"--images {p}: not a readable .npz archive ({_first_line(err)})") from err
-    raise DataError(f"--images {p} holds several arrays {names}; choose one with --key NAME")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"--images {p}: not a readable .npz archive ({_first_line(err)})") \
+            from None
+    raise DataError(f"--images {p} holds several arrays {short(names, 200)}; choose one with "
+                    "--key NAME")
 
 
 def read_png_folder(folder: Path) -> np.ndarray:
@@ -81,13 +138,22 @@ def read_png_folder(folder: Path) -> np.ndarray:
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() == ".png" and f.is_file())
     if not files:
         raise DataError(f"--images {folder}: folder holds no .png files")
+    if len(files) > MAX_IMAGES:
+        raise DataError(f"--images {folder}: holds {len(files):,} PNGs, more than "
+                        f"{MAX_IMAGES:,}; evaluate 10,000 (the reported figure)")
     images = []
     for f in files:
         try:
-            with Image.open(f) as im:
-                gray = np.asarray(im.convert("L"))
-        except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"--images {f}: unreadable PNG ({_first_line(err)})") from err
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(f) as im:
+                    if im.width * im.height > 4096 * 4096:  # never decode a bomb
+                        raise DataError(f"--images {f}: image is {im.width}x{im.height}, "
+                                        "expected 28x28 digits")
+                    gray = np.asarray(im.convert("L"))
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning, SyntaxError) as err:
+            raise DataError(f"--images {f}: unreadable PNG ({_first_line(err)})") from None
         if gray.shape != (28, 28):
             raise DataError(
                 f"--images {f}: image is {gray.shape[1]}x{gray.shape[0]}, expected 28x28; "
@@ -160,4 +226,8 @@ def _to_nhw(x: np.ndarray, source: str) -> np.ndarray:
 
 
 def _first_line(err: BaseException) -> str:
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
+    """The first line of an error, without numpy's hint to load with allow_pickle (unsafe)."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "pickle" in text.lower():
+        text = "not a numeric array (gankit never loads pickled objects)"
+    return short(text, 160).strip("'\"")

@@ -242,6 +242,31 @@ def _page(title: str, subtitle: str, body: Sequence[str]) -> str:
     )
 
 
+ALARM_TEXT = {
+    "d_wins": "D is winning (mean D(G(z)) below 0.05)",
+    "mode_collapse": "mode collapse (few classes or modes, or little diversity)",
+    "stalled": "G has stalled (its samples stopped moving)",
+}
+"""How the report names the health alarms of gankit.runs.health."""
+
+
+def _health_section(run: RunData) -> str:
+    """The epochs whose health checks raised an alarm (nothing when none did)."""
+    rows = []
+    for r in run.metrics:
+        alarms = r.get("alarms")
+        if isinstance(alarms, list) and alarms:
+            rows.append([r.get("epoch"), "; ".join(ALARM_TEXT.get(str(a), str(a))
+                                                     for a in alarms)])
+    if not rows:
+        checked = any("alarms" in r for r in run.metrics)
+        return ('<h2>Health</h2><p>No alarm: D never won, no mode collapse, G kept moving '
+                '(gankit.runs.health).</p>') if checked else ""
+    return ('<h2>Health: alarms</h2><p class="warn">The health checks flagged these epochs '
+            '(see the training log for the numbers and what to try).</p>'
+            + _table(["epoch", "alarm"], rows, text_cols=2))
+
+
 def render_run(run: RunData, gif: Path | None = None) -> str:
     """The HTML page of one run."""
     hero = []
@@ -254,6 +279,7 @@ def render_run(run: RunData, gif: Path | None = None) -> str:
                          "training progress (animated)", pixel=True))
     body = [
         f'<h2>Samples</h2><div class="hero">{"".join(hero)}</div>' if hero else "",
+        _health_section(run),
         _summary_cards(run),
         _eval_section(run.evals),
         _plots(run_curves(run), "Training curves"),

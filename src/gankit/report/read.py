@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 
 from gankit.config import flatten
-from gankit.errors import GankitError
+from gankit.errors import GankitError, short
 from gankit.log import read_metrics
 
 
@@ -88,10 +89,7 @@ def read_eval(path: str | Path) -> EvalResult:
     "n_samples" lists) become `info`. Anything unreadable raises GankitError.
     """
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise GankitError(f"cannot read evaluation file {str(p)!r}: {err}") from None
+    data = read_json(p, "evaluation file")
     if not isinstance(data, dict):
         raise GankitError(f"evaluation file {str(p)!r} must hold a JSON object of "
                           "metric -> value")
@@ -120,6 +118,67 @@ def read_eval(path: str | Path) -> EvalResult:
     return result
 
 
+MAX_INPUT_BYTES = 16 << 20
+"""Largest JSON or YAML file a report reads."""
+
+MAX_DEPTH = 32
+"""Deepest nesting of a JSON or YAML file a report reads."""
+
+
+def _too_deep(data: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether containers nest deeper than `limit` (checked without recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _read_text(p: Path, what: str) -> str:
+    """A bounded UTF-8 read, with one-line errors."""
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_INPUT_BYTES + 1)
+    except OSError as err:
+        raise GankitError(f"cannot read {what} {str(p)!r}: {err.strerror or err}") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise GankitError(f"{what} {str(p)!r} is larger than {MAX_INPUT_BYTES >> 20} MiB; "
+                          "it is not a file gankit wrote: move it out of the folder")
+    return raw.decode("utf-8", errors="replace")
+
+
+def read_json(p: Path, what: str) -> Any:
+    """A JSON file of bounded size and nesting, or a one-line GankitError naming it."""
+    try:
+        data = json.loads(_read_text(p, what))
+    except (json.JSONDecodeError, RecursionError) as err:
+        why = "nested too deeply" if isinstance(err, RecursionError) else short(str(err), 120)
+        raise GankitError(f"cannot read {what} {str(p)!r}: {why}") from None
+    if _too_deep(data):
+        raise GankitError(f"{what} {str(p)!r} nests deeper than {MAX_DEPTH} levels; it is not "
+                          "a file gankit wrote: move it out of the folder")
+    return data
+
+
+def _grid_ok(path: Path) -> bool:
+    """A sample grid whose header reads and declares a sane size (never a PNG bomb)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.width * im.height <= 4096 * 4096
+    except (OSError, ValueError, SyntaxError, UnidentifiedImageError,
+            Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return False
+
+
 def epoch_of(path: Path) -> int:
     digits = re.sub(r"\D", "", path.stem)
     return int(digits) if digits else -1
@@ -130,14 +189,18 @@ def read_run(path: str | Path) -> RunData:
     p = Path(path)
     config, text = None, None
     if (p / "config.yaml").is_file():
-        text = (p / "config.yaml").read_text(encoding="utf-8")
+        text = _read_text(p / "config.yaml", "config file")
         try:
             loaded = yaml.safe_load(text)
-            config = loaded if isinstance(loaded, dict) else None
-        except yaml.YAMLError:
+            config = loaded if isinstance(loaded, dict) and not _too_deep(loaded) else None
+        except (yaml.YAMLError, RecursionError):
+            config = None
+        if config is not None and not all(isinstance(v, dict) or not isinstance(v, list)
+                                          for v in config.values()):
             config = None
     metrics = read_metrics(p / "metrics.jsonl") if (p / "metrics.jsonl").is_file() else []
-    grids = sorted((p / "samples").glob("epoch_*.png"), key=epoch_of)
+    grids = sorted((g for g in (p / "samples").glob("epoch_*.png") if _grid_ok(g)),
+                   key=epoch_of)
     evals = [read_eval(e) for e in sorted(p.glob("eval*.json"))]
     return RunData(p, p.resolve().name, config, text, metrics, grids, evals)
 
@@ -152,8 +215,8 @@ def read_tables(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
         if f.name.startswith("eval"):
             continue
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = read_json(f, "table")
+        except GankitError:
             continue
         rows = _json_rows(data)
         if rows:

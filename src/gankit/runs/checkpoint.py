@@ -5,17 +5,25 @@ numbers, strings, lists and dicts only. Loading first checks the archive's CRC-3
 flipped bit is an error, not silently wrong weights), then uses `torch.load(weights_only=True)`,
 which never runs code from the file. Writes go to a temporary file in the same folder, are
 fsynced, then renamed over the target, so a crash never leaves a half-written checkpoint
-under a checkpoint's name.
+under a checkpoint's name; the file gets the mode of any other output (0666 minus the umask).
+
+Nothing trusts a checkpoint before `validate_state` has checked its schema, types and ranges
+(a crafted file fails here with one CheckpointError, not later with a TypeError or after an
+epoch of training), its weights are finite, its epoch matches its file name and, for a run
+folder, that it belongs to that run (`run_id`). Pruning counts only such checkpoints: a
+corrupt or foreign file never pushes a good checkpoint out.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import re
 import struct
 import sys
 import tempfile
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -25,8 +33,8 @@ from typing import Any
 import torch
 
 from gankit.config import Config
-from gankit.core.state import check_state
-from gankit.errors import CheckpointError
+from gankit.core.state import check_state, describe_load_error, validate_state
+from gankit.errors import CheckpointError, short
 from gankit.models import build_models
 
 CHECKPOINT_DIR = "checkpoints"
@@ -45,8 +53,13 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are 0644 by default
         with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
+            try:
+                torch.save(state, fh)
+            except RuntimeError as err:  # torch reports a failed write (disk full) so
+                raise OSError(errno.ENOSPC, f"writing the checkpoint failed, the disk is "
+                              f"probably full ({short(str(err), 120)})", str(path)) from None
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -58,6 +71,12 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -98,8 +117,14 @@ def load(path: str | Path) -> dict[str, Any]:
     damaged = _crc_failure(path)  # torch.load itself never checks the CRCs
     if damaged:
         raise CheckpointError(corrupt.format(why=f" ({damaged})"))
+    if _is_torchscript(path):
+        raise CheckpointError(f"{str(path)!r} is a TorchScript model (as `gankit export` "
+                              "writes), not a training checkpoint; give the run's "
+                              "checkpoints/epoch_NNNN.pt or its run folder")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's warnings are not the user's business
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL ([\w.]+)", str(err))
         what = f" ({found.group(1)})" if found else ""
@@ -107,11 +132,47 @@ def load(path: str | Path) -> dict[str, Any]:
             f"checkpoint {str(path)!r} was refused by the safe loader: it holds an object "
             f"other than tensors and plain data{what}, and gankit never runs code from a file"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, TypeError,
+            AttributeError, KeyError, IndexError, struct.error, UnicodeDecodeError,
+            OverflowError, MemoryError, RecursionError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(corrupt.format(why=f" ({first[:160]})")) from None
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (no 'format' key)")
+    return state
+
+
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive (torch.jit.save): it holds constants.pkl and a code/ folder."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()[:10_000]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
+
+
+def epoch_of_name(path: str | Path) -> int | None:
+    """The epoch in a checkpoint's file name (`epoch_0007.pt` -> 7), or None."""
+    m = _NAME.match(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def load_valid(path: str | Path, run_id: str | None = None) -> dict[str, Any]:
+    """`load` + `validate_state` + the file name's epoch + (given `run_id`) the run it belongs to.
+
+    A checkpoint without a run id (written before gankit kept one) belongs to any run.
+    """
+    path = Path(path)
+    state = validate_state(load(path), where=f"checkpoint {short(str(path), 200)}")
+    own = state.get("run_id")
+    if run_id is not None and own is not None and own != run_id:
+        raise CheckpointError(f"checkpoint {str(path)!r} belongs to another run (run id {own}, "
+                              f"this run's is {run_id}); move it out of the run folder")
+    named = epoch_of_name(path)
+    if named is not None and named != state["epoch"]:
+        raise CheckpointError(f"checkpoint {str(path)!r} is named for epoch {named} but holds "
+                              f"epoch {state['epoch']}; it was renamed or copied in: remove it")
     return state
 
 
@@ -139,22 +200,48 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def prune(run_dir: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` checkpoints; returns the deleted paths."""
-    found = list_checkpoints(run_dir)
-    doomed = found[:-keep] if keep > 0 else []
+_VALID: dict[tuple[str, int, int, str | None], bool] = {}
+"""(path, mtime_ns, size, run id) -> passed `load_valid`: prune reads each file once."""
+
+
+def is_valid(path: Path, run_id: str | None = None) -> bool:
+    """Whether `load_valid(path, run_id)` passes (remembered per file version)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, run_id)
+    if key not in _VALID:
+        try:
+            load_valid(path, run_id)
+            _VALID[key] = True
+        except CheckpointError:
+            _VALID[key] = False
+    return _VALID[key]
+
+
+def prune(run_dir: str | Path, keep: int, run_id: str | None = None) -> list[Path]:
+    """Delete all but the newest `keep` valid checkpoints of the run; returns the deleted paths.
+
+    Only checkpoints that load and validate (`load_valid`, for `run_id` when given) count
+    and are deleted: a corrupt, foreign or renamed file never pushes a good one out; it
+    stays for the user to inspect (resume skips it with a warning).
+    """
+    valid = [p for p in list_checkpoints(run_dir) if is_valid(p, run_id)]
+    doomed = valid[:-keep] if keep > 0 else []
     for p in doomed:
         p.unlink(missing_ok=True)
     return doomed
 
 
 def latest_valid(
-    run_dir: str | Path, warn: Callable[[str], None] | None = None
+    run_dir: str | Path, warn: Callable[[str], None] | None = None, run_id: str | None = None
 ) -> tuple[Path, dict[str, Any]]:
-    """The newest checkpoint of a run that loads, and its state.
+    """The newest checkpoint of a run that loads and validates (`load_valid`), and its state.
 
-    A newer checkpoint that is truncated, corrupt or refused is skipped with a warning
-    naming it (through `warn`); if none loads, CheckpointError lists what was wrong.
+    A newer checkpoint that is truncated, corrupt, refused, renamed or (given `run_id`) from
+    another run is skipped with a warning naming it (through `warn`); if none is good,
+    CheckpointError lists what was wrong.
     """
     found = list_checkpoints(run_dir)
     if not found:
@@ -163,7 +250,7 @@ def latest_valid(
     problems = []
     for path in reversed(found):
         try:
-            return path, load(path)
+            return path, load_valid(path, run_id)
         except CheckpointError as err:
             problems.append(str(err))
             if warn is not None:
@@ -197,7 +284,7 @@ def load_generator(
     if Path(path).is_dir():
         _, state = latest_valid(path, warn or (lambda m: print(m, file=sys.stderr)))
     else:
-        state = load(resolve_checkpoint(path))
+        state = load_valid(resolve_checkpoint(path))
     check_state(state)
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
@@ -207,6 +294,6 @@ def load_generator(
     try:
         g.load_state_dict(weights)
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"checkpoint generator does not fit its config: {first}") from None
+        raise CheckpointError(f"checkpoint generator does not fit its config: "
+                              f"{describe_load_error(err)}") from None
     return g.to(device).eval(), cfg

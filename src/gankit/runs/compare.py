@@ -177,7 +177,8 @@ def compare(
         (game, seed): build_config(preset, None, {**common, "loss.game": game, "train.seed": seed})
         for game in games for seed in range(seeds)
     }
-    out = prepare_run_dir(Path(out))
+    out = prepare_run_dir(Path(out), again="a comparison always starts afresh: choose "
+                          "another --out or remove that folder")
     start = time.perf_counter()
     runs: dict[str, list[Path]] = {g: [] for g in games}
     records: dict[str, list[list[dict[str, Any]]]] = {g: [] for g in games}
@@ -226,7 +227,7 @@ def compare(
     plot_curves(out / "curves.png", curve_runs, CURVE_METRICS)
     seconds = time.perf_counter() - start
     log(f"wrote {out / 'table.md'}, table.json, samples.png, curves.png in {seconds:.0f} s")
-    from gankit.report import try_write_report
+    from gankit.report.page import try_write_report
 
     try_write_report(out, log)
     return CompareResult(out, runs, summary, seconds, table)

@@ -28,18 +28,29 @@ from gankit.data.toy import get_toy, is_toy
 from gankit.errors import GankitError
 from gankit.fileio import write_text_atomic
 from gankit.log import JsonlLogger
+from gankit.runlock import LOCK_NAME, RunLock
 from gankit.runs import checkpoint as ckpt
 from gankit.runs.toy import eval_latents, save_toy_snapshot, toy_epoch_metrics
 from gankit.viz.images import save_grid
 
 
-def prepare_run_dir(out: Path) -> Path:
-    """Create a new, empty run folder; refuse to reuse one that holds anything."""
+def prepare_run_dir(out: Path, lock: RunLock | None = None,
+                    again: str = "add --resume to continue it, or choose another --out") -> Path:
+    """Create a new, empty run folder; refuse to reuse one that holds anything.
+
+    With `lock`, the folder is locked first (gankit.runlock), so two processes racing for
+    the same new folder cannot both pass the emptiness check. `again`: the fix to suggest.
+    """
     if out.exists() and not out.is_dir():
         raise GankitError(f"output {str(out)!r} is a file, not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()):
-        raise GankitError(f"run folder {str(out)!r} already exists and is not empty; add "
-                          "--resume to continue it, or choose another --out")
+    if lock is not None and (out.is_dir() or not out.exists()):
+        try:
+            lock.acquire(out)
+        except OSError as err:
+            raise GankitError(f"cannot write to output folder {str(out)!r}: "
+                              f"{err.strerror or err}; choose a writable --out") from None
+    if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
+        raise GankitError(f"run folder {str(out)!r} already exists and is not empty; {again}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -69,8 +80,10 @@ def writing(out: Path, target: Path) -> Iterator[None]:
 class RunFolder:
     """Writes one run's folder (see the module doc); a no-op on ranks other than 0."""
 
-    def __init__(self, out: Path, cfg: Config, main: bool = True) -> None:
-        self.out, self.cfg, self.main = out, cfg, main
+    def __init__(self, out: Path, cfg: Config, main: bool = True, run_id: str = "") -> None:
+        """`run_id`: the run's id, kept in config.yaml and every checkpoint (a checkpoint of
+        another run copied into the folder is never resumed from nor counted when pruning)."""
+        self.out, self.cfg, self.main, self.run_id = out, cfg, main, run_id
         self.metrics = JsonlLogger(out / "metrics.jsonl")
         self.tb: Any = None
         self.toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
@@ -82,7 +95,8 @@ class RunFolder:
         if not self.main:
             return
         with writing(self.out, self.out / "config.yaml"):
-            write_text_atomic(self.out / "config.yaml", dump_yaml(self.cfg))
+            write_text_atomic(self.out / "config.yaml",
+                              dump_yaml(self.cfg) + f"run_id: {self.run_id}\n")
         with writing(self.out, self.metrics.path):
             self.metrics.truncate_after(epoch)
         if self.cfg.train.tensorboard:
@@ -123,9 +137,10 @@ class RunFolder:
     def checkpoint(self, state: dict[str, Any], epoch: int) -> None:
         """The whole-run state after `epoch`, atomically; older ones pruned."""
         target = self.out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(epoch)
+        state["run_id"] = self.run_id
         with writing(self.out, target):
             ckpt.save_atomic(state, target)
-            ckpt.prune(self.out, self.cfg.train.keep_checkpoints)
+            ckpt.prune(self.out, self.cfg.train.keep_checkpoints, self.run_id)
 
     def close(self, log: Callable[[str], None]) -> None:
         """Close TensorBoard; write report.html."""

@@ -177,7 +177,7 @@ class HealthMonitor:
     def _collapse(self, out: Tensor, record: dict[str, Any]) -> str:
         """Why the probe's samples look collapsed ('' when they do not); fills the record."""
         if self.toy is not None:
-            from gankit.toy_metrics import mode_report
+            from gankit.metrics.toy import mode_report
 
             rep = mode_report(out, self.toy)
             m = rep.num_modes

@@ -9,18 +9,27 @@ checkpoint when resuming.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gankit.config import Config, apply_overrides, config_value, read_config_file, validate
+from gankit.config import (
+    Config,
+    apply_overrides,
+    config_changes,
+    config_value,
+    read_config_file,
+    validate,
+)
 from gankit.core.state import check_state
 from gankit.core.trainer import Trainer
 from gankit.data import Dataset, load_dataset
 from gankit.data.toy import is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError, TrainingStopped
+from gankit.runlock import RunLock
 from gankit.runs import checkpoint as ckpt
 from gankit.runs.folder import RunFolder, prepare_run_dir, writing
 from gankit.runs.guard import train_epoch_guarded
@@ -55,7 +64,7 @@ def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str
     """
     if not out.is_dir():
         path = ckpt.resolve_checkpoint(out)
-        state = ckpt.load(path)
+        state = ckpt.load_valid(path, _run_id_of(path.parent.parent))
         check_state(state)
         log(f"resuming from {path} (epoch {state['epoch']})")
         return path.parent.parent, state
@@ -67,10 +76,50 @@ def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str
         log(f"{out} has no checkpoint yet (stopped during its first epochs); starting it "
             "over from its config.yaml")
         return out, None
-    path, state = ckpt.latest_valid(out, warn=log)
+    path, state = ckpt.latest_valid(out, warn=log, run_id=_run_id_of(out))
     check_state(state)
     log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
     return out, state
+
+
+def _run_id_of(run_dir: Path) -> str | None:
+    """The run id in a run folder's config.yaml, or None (none kept, or no readable file)."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return None
+    try:
+        found = read_config_file(path).get("run_id")
+    except GankitError:
+        return None
+    return found if isinstance(found, str) else None
+
+
+def _hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
+    """Edits of the run's config.yaml against the checkpoint's config, as overrides.
+
+    Edits of RESUME_OVERRIDABLE keys are returned (to apply); any other edit is refused
+    with one line naming the keys, since config.yaml would otherwise be silently ignored
+    and then overwritten.
+    """
+    path = out / "config.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        edited = Config.from_dict(read_config_file(path))
+    except GankitError as err:
+        raise ConfigError(f"{path} cannot be read back ({err}); restore it, or delete it to "
+                          "resume with the checkpoint's config") from None
+    changed = config_changes(cfg, edited)
+    refused = sorted(k for k in changed if k not in RESUME_OVERRIDABLE)
+    if refused:
+        raise ConfigError(
+            f"{path} was edited since the checkpoint: {', '.join(refused)} changed, which a "
+            f"resumed run cannot change (exact resume); undo those edits (only "
+            f"{', '.join(RESUME_OVERRIDABLE)} may change), or start a new run with "
+            f"--config {path} --out NEW_DIR")
+    for key, value in changed.items():
+        log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
+    return changed
 
 
 def _progress_bar(trainer: Trainer, total_epochs: int, alarms: str = "") -> Callable[..., Any]:
@@ -138,20 +187,35 @@ def train(
     """Train a run to `cfg.train.epochs`; with `resume`, continue the run in `out`.
 
     When resuming, `cfg` is ignored (pass None): the config comes from the checkpoint,
-    changed only by `resume_overrides` among RESUME_OVERRIDABLE.
+    changed only by `resume_overrides` (and hand edits of config.yaml) among
+    RESUME_OVERRIDABLE. The run folder is locked (gankit.runlock) while training.
     """
+    with RunLock() as lock:
+        return _train_locked(cfg, out, resume, resume_overrides, log, lock)
+
+
+def _train_locked(
+    cfg: Config | None, out: Path | None, resume: bool,
+    resume_overrides: dict[str, Any] | None, log: Callable[[str], None], lock: RunLock,
+) -> Path:
+    """`train`, with `lock` to take on the run folder (rank 0 only)."""
     info = distributed.from_env()
     if info is not None and not info.is_main:
         log = _quiet
+    run_id = None
     if resume:
         if out is None:
             raise GankitError("--resume needs the run folder: add --out RUN_DIR")
+        folder = out if out.is_dir() else out.parent.parent
+        if (info is None or info.is_main) and folder.is_dir():
+            lock.acquire(folder)
         out, state = _resume_state(out, log)
         if state is None:
             cfg = Config.from_dict(read_config_file(out / "config.yaml"))
         else:
             cfg = Config.from_dict(state["config"])
-        extra = resume_overrides or {}
+        run_id = (state or {}).get("run_id") or _run_id_of(out)
+        extra = {**_hand_edits(out, cfg, log), **(resume_overrides or {})}
         # a flag that repeats the run's own value changes nothing and is accepted
         wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
         bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
@@ -174,8 +238,8 @@ def train(
     with distributed.session(info, device):
         if not resume:
             wanted = out or default_run_dir(cfg)
-            out = distributed.on_main(info, lambda: prepare_run_dir(wanted))
-        return _train(cfg, out, state, device, info, log)
+            out = distributed.on_main(info, lambda: prepare_run_dir(wanted, lock))
+        return _train(cfg, out, state, device, info, log, run_id or uuid.uuid4().hex[:16])
 
 
 def _quiet(_: str) -> None:
@@ -184,13 +248,18 @@ def _quiet(_: str) -> None:
 
 def _train(
     cfg: Config, out: Path, state: dict[str, Any] | None, device: torch.device,
-    info: distributed.DistInfo | None, log: Callable[[str], None],
+    info: distributed.DistInfo | None, log: Callable[[str], None], run_id: str,
 ) -> Path:
     """The training loop of `train`, inside the process group when distributed."""
     main, t = info is None or info.is_main, cfg.train
     data = _load(cfg, device, info, log)
     trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
-    folder = RunFolder(out, cfg, main)
+    if t.n_critic > trainer.iterations_per_epoch():
+        raise ConfigError(
+            f"train.n_critic={t.n_critic} is more than the {trainer.iterations_per_epoch()} "
+            f"iterations of an epoch, so G would never step; use --n-critic "
+            f"{min(5, trainer.iterations_per_epoch())} or a smaller --batch-size")
+    folder = RunFolder(out, cfg, main, run_id)
     if state is not None:
         _restore(trainer, state, len(data))
         if trainer.epoch >= t.epochs:
@@ -205,7 +274,9 @@ def _train(
         log(f"warning: --precision bf16 on a CPU without native bf16 ({cpu.cpu_summary()}): "
             f"PyTorch emulates it, about {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32 here; "
             "use --precision fp32 (or auto, which picks fp32 on this CPU)")
-    evaluator = None
+    # --eval-every: its context (and its check of the data's shape) before the first epoch
+    evaluator = _Evaluator(cfg, data.sample_shape, device, log) if t.eval_every and main \
+        else None
     monitor = (HealthMonitor(cfg, trainer.data, trainer.game.probabilistic, folder.toy)
                if main and t.on_collapse != "off" else None)
     alarms: list[Alarm] = []
@@ -229,7 +300,7 @@ def _train(
             continue
         record.update(folder.epoch_metrics(trainer))
         if t.eval_every and (e % t.eval_every == 0 or last):
-            evaluator = evaluator or _Evaluator(cfg, data.sample_shape, device, log)
+            assert evaluator is not None
             record.update(evaluator(trainer))
         folder.log(record)
         if e == 1 or e % t.sample_every == 0 or last:
