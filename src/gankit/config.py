@@ -9,8 +9,9 @@ Hostile input is bounded: a config file over MAX_CONFIG_BYTES is refused after r
 most that many bytes (so `--config /dev/zero` ends at once), error messages quote at most
 a short prefix of a value (`gankit.errors.short`), and sizes (model widths, image size,
 toy samples, threads, seed) are checked against limits and this machine's memory before
-anything is allocated. A `preset:` key in a --config file gives the starting preset; given
-together with a different --preset flag it is an error (neither silently wins).
+anything is allocated (gankit.validation). The presets live in gankit.presets. A `preset:`
+key in a --config file gives the starting preset; given together with a different --preset
+flag it is an error (neither silently wins).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,14 @@ from typing import Any
 import yaml
 
 from gankit.errors import ConfigError, short
+from gankit.presets import PRESET_HELP, PRESETS
+from gankit.validation import (
+    DATASETS,
+    ON_COLLAPSE,
+    PRECISIONS,
+    TOY_DATASETS,
+    validate,
+)
 
 
 @dataclass
@@ -167,69 +175,12 @@ class Config:
         return cfg
 
 
+__all__ = ["DATASETS", "ON_COLLAPSE", "PRECISIONS", "PRESETS", "PRESET_HELP", "SECTIONS",
+           "TOY_DATASETS", "Config", "DataConfig", "LossConfig", "ModelConfig", "TrainConfig",
+           "apply_overrides", "build_config", "config_changes", "config_value", "dump_yaml",
+           "flatten", "from_preset", "read_config_file", "replace", "validate"]
+
 SECTIONS = ("data", "model", "loss", "train")
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "seed": {
-        "model.init": "keras",
-        "train.epochs": 400,
-        "train.batch_size": 256,
-        "train.sample_every": 50,
-        "train.checkpoint_every": 10,
-    },
-    # The first run (`make demo`): the notes' MLP G and D and game, with the recipe that
-    # learns on every seed and numeric path measured (README, "The default recipe"):
-    # Keras's initialisation (PyTorch's let D win on some seeds), batch 128 at lr 4e-4
-    # (the notes: 256 at 2e-4; 128 costs less per image on a CPU than 64), EMA of G.
-    "default": {
-        "model.init": "keras",
-        "train.epochs": 12,
-        "train.batch_size": 128,
-        "train.lr_d": 4e-4,
-        "train.lr_g": 4e-4,
-        "train.precision": "auto",
-        "train.ema": 0.999,
-        "train.sample_every": 4,
-        "train.checkpoint_every": 4,
-    },
-
-
-    "toy": {
-        "data.dataset": "ring2d",
-        "model.name": "toy-mlp",
-        "model.z_dim": 16,
-        "model.g_hidden": [128, 128],
-        "model.d_hidden": [128, 128],
-        "model.dropout": 0.0,
-        "loss.real_label": 1.0,
-        "train.epochs": 60,
-        "train.batch_size": 256,
-        "train.lr_d": 1e-3,
-        "train.lr_g": 1e-3,
-        "train.sample_every": 10,
-        "train.checkpoint_every": 1000,
-        "train.progress": False,
-    },
-    "smoke": {
-        "data.limit": 512,
-        "model.g_hidden": [32, 64],
-        "model.d_hidden": [64, 32],
-        "train.epochs": 2,
-        "train.batch_size": 64,
-        "train.sample_every": 1,
-        "train.checkpoint_every": 1,
-        "train.progress": False,
-    },
-}
-"""Named starting points. `seed` is the notes' run: 400 epochs at batch 256."""
-
-PRESET_HELP = {
-    "seed": "the notes' Example 2: 400 epochs at batch 256 (hours on a laptop CPU)",
-    "default": "the notes' models, about 5 minutes on 2 CPU cores",
-    "smoke": "tiny models on 512 images, 2 epochs: seconds, for tests",
-    "toy": "small vector MLPs on a toy set (default ring2d), 60 epochs: under a minute on a CPU",
-}
-
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{'train': {'epochs': 3}} -> {'train.epochs': 3}; leaves that are lists stay whole."""
@@ -394,169 +345,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"config file {str(p)!r}: section {key} must be a mapping of "
                               f"keys, not {short(value, 60)}")
     return data
-
-
-def validate(cfg: Config, machine: bool = True) -> Config:
-    """Check every value; raise one ConfigError listing all problems.
-
-    `machine` False skips the checks against this machine (threads, memory for training),
-    e.g. for a checkpoint's config that is only sampled from.
-    """
-    from gankit.losses import GAMES
-    from gankit.models import INITS, MODELS
-
-    problems: list[str] = []
-    t, m, d, lo = cfg.train, cfg.model, cfg.data, cfg.loss
-
-    def need(ok: bool, msg: str) -> None:
-        if not ok:
-            problems.append(msg)
-
-    need(d.dataset in DATASETS, f"data.dataset={d.dataset!r} is unknown; choose one of: "
-         f"{', '.join(DATASETS)}")
-    need(d.dataset != "idx" or bool(d.data_dir), "data.dataset='idx' needs a folder of IDX "
-         "files: add --data-dir DIR")
-    need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
-    need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
-    if d.dataset in DATASETS and m.name in MODELS:
-        toy_data, toy_model = d.dataset in TOY_DATASETS, m.name == "toy-mlp"
-        need(toy_data == toy_model, f"model.name={m.name!r} does not fit data.dataset="
-             f"{d.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
-    need(0 < d.toy_samples <= MAX_TOY_SAMPLES, f"data.toy_samples={short(d.toy_samples)} must "
-         f"be in 1..{MAX_TOY_SAMPLES:,}")
-    need(m.init in INITS, f"model.init={short(m.init)} is unknown; choose one of: "
-         f"{', '.join(INITS)}")
-    need(0 < m.z_dim <= MAX_WIDTH, f"model.z_dim={short(m.z_dim)} must be in 1..{MAX_WIDTH:,}")
-    need(0 < m.width <= MAX_WIDTH, f"model.width={short(m.width)} must be in 1..{MAX_WIDTH:,}")
-    need(d.image_size is None or 0 < d.image_size <= MAX_IMAGE_SIZE,
-         f"data.image_size={short(d.image_size)} must be in 1..{MAX_IMAGE_SIZE} (or null for "
-         "the data set's default)")
-    if m.name == "dcgan" and d.image_size is not None:
-        need(d.image_size in (28, 32, 64), f"data.image_size={d.image_size} cannot be built "
-             "by model dcgan; choose one of: 28, 32, 64")
-    need(d.dataset != "folder" or bool(d.data_dir), "data.dataset='folder' needs a folder "
-         "of images: use --data folder:PATH")
-    need(t.n_critic >= 1, f"train.n_critic={t.n_critic} must be >= 1; use e.g. --n-critic 5")
-    need(t.ema is None or 0.0 <= t.ema < 1.0,
-         f"train.ema={t.ema} must be in [0, 1) (e.g. 0.999; 0 or null = off)")
-    need(all(0 < h <= MAX_WIDTH for h in m.g_hidden + m.d_hidden)
-         and len(m.g_hidden) <= MAX_LAYERS and len(m.d_hidden) <= MAX_LAYERS,
-         f"model hidden widths must all be in 1..{MAX_WIDTH:,}, at most {MAX_LAYERS} layers "
-         f"(g_hidden={short(m.g_hidden, 60)}, d_hidden={short(m.d_hidden, 60)})")
-    need(0.0 <= m.dropout < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
-    need(lo.game in GAMES, f"loss.game={lo.game!r} is unknown; choose one of: {', '.join(GAMES)}")
-    need(0.0 < lo.real_label <= 1.0, f"loss.real_label={lo.real_label} must be in (0, 1]")
-    need(t.epochs > 0, f"train.epochs={t.epochs} must be > 0; use e.g. --epochs 5")
-    need(t.batch_size > 0, f"train.batch_size={t.batch_size} must be > 0; use e.g. "
-         "--batch-size 64")
-    for name in ("lr_d", "lr_g"):
-        value = getattr(t, name)
-        need(value > 0, f"train.{name}={value} must be > 0")
-    for name in ("beta1_d", "beta1_g", "beta2"):
-        value = getattr(t, name)
-        need(0.0 <= value < 1.0, f"train.{name}={value} must be in [0, 1)")
-    need(t.precision in PRECISIONS, f"train.precision={t.precision!r} is unknown; choose one "
-         f"of: {', '.join(PRECISIONS)}")
-    need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
-         f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
-    cpus = os.cpu_count() or 1
-    need(0 <= t.threads <= (cpus if machine else 1 << 16), f"train.threads={short(t.threads)} "
-         f"must be in 0..{cpus} (this machine's CPUs; 0: PyTorch's default)")
-    need(0 <= t.seed < 2**63, f"train.seed={short(t.seed)} must be in 0..2**63-1")
-    need(t.eval_every is None or t.eval_every > 0,
-         f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
-    need(t.eval_every is None or d.dataset not in TOY_DATASETS,
-         f"train.eval_every={t.eval_every} needs image data (MNIST-like digits); toy set "
-         f"{d.dataset!r} has its own metrics in metrics.jsonl: drop --eval-every")
-    need(MIN_EVAL_N <= t.eval_n <= MAX_SAMPLES, f"train.eval_n={short(t.eval_n)} must be in "
-         f"{MIN_EVAL_N}..{MAX_SAMPLES:,} (10000 for reported figures)")
-    if d.dataset in TOY_DATASETS and 0 < t.batch_size <= d.toy_samples and t.n_critic > (
-            d.toy_samples // t.batch_size):
-        problems.append(f"train.n_critic={t.n_critic} is more than the "
-                        f"{d.toy_samples // t.batch_size} iterations of an epoch, so G would "
-                        "never step; lower --n-critic or --batch-size")
-    if not problems and machine:  # sizes are sane one by one: now what they add up to
-        need_bytes = memory_estimate(cfg)
-        have = physical_memory()
-        need(need_bytes <= have, f"this config needs about {need_bytes / 2**30:.1f} GiB "
-             f"(model weights, gradients and Adam state, and the training data), more than this "
-             f"machine's {have / 2**30:.1f} GiB; use smaller model.g_hidden / d_hidden / width "
-             "/ z_dim, data.image_size or data.toy_samples")
-    for name in ("sample_every", "checkpoint_every", "keep_checkpoints"):
-        value = getattr(t, name)
-        need(value > 0, f"train.{name}={value} must be > 0")
-    need(t.nan_retries >= 0, f"train.nan_retries={t.nan_retries} must be >= 0")
-    need(t.on_collapse in ON_COLLAPSE, f"train.on_collapse={t.on_collapse!r} is unknown; "
-         f"choose one of: {', '.join(ON_COLLAPSE)}")
-    if problems:
-        raise ConfigError("invalid config: " + "; ".join(problems))
-    return cfg
-
-
-MAX_WIDTH = 1 << 20
-"""Largest layer width, channel count or latent size accepted."""
-
-MAX_LAYERS = 64
-"""Most hidden layers of an MLP."""
-
-MAX_IMAGE_SIZE = 1024
-"""Largest image side accepted."""
-
-MAX_TOY_SAMPLES = 100_000_000
-"""Largest toy training set."""
-
-MAX_SAMPLES = 200_000
-"""Most samples one evaluation (or `gankit sample`) may ask for."""
-
-MIN_EVAL_N = 6
-"""Fewest samples an evaluation can score (its nearest-neighbour metrics need k + 1)."""
-
-
-def physical_memory() -> int:
-    """Bytes of RAM of this machine (a generous 1 TiB when the OS does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 40
-
-
-def memory_estimate(cfg: Config) -> int:
-    """Bytes a training run of `cfg` needs at least: parameters of G and D (built on the
-    meta device, which allocates nothing) x 4 copies (weights, gradients, Adam's two
-    moments) + EMA, and the training data as float32 (MNIST-like: 70,000 images)."""
-    import torch
-
-    from gankit.models import build_models
-
-    d, m = cfg.data, cfg.model
-    if d.dataset in TOY_DATASETS:
-        shape: tuple[int, ...] = (1,) if d.dataset == "gaussian1d" else (2,)
-        n_data = d.toy_samples
-    else:
-        side = d.image_size or (32 if d.dataset == "folder" else 28)
-        shape = (3 if d.dataset == "folder" else 1, side, side)
-        n_data = d.limit or 70_000
-    try:
-        with torch.device("meta"):
-            g, dd = build_models(m.name, m.z_dim, shape, m.g_hidden, m.d_hidden, m.dropout,
-                                 width=m.width, n_classes=10 if m.conditional else 0)
-        params = sum(p.numel() for p in [*g.parameters(), *dd.parameters()])
-    except (RuntimeError, ValueError, OverflowError, KeyError, IndexError):
-        return 0  # a shape the model cannot take: build_models' own error names it later
-    return params * 4 * (4 + (1 if cfg.train.ema else 0)) + n_data * math.prod(shape) * 4
-
-
-TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
-"""The toy data sets of gankit.data.toy (kept in step with TOY_DATASETS there)."""
-
-DATASETS = ("mnist", "idx", "folder", *TOY_DATASETS)
-"""Data set names accepted in `data.dataset`."""
-
-ON_COLLAPSE = ("warn", "stop", "off")
-"""What `train.on_collapse` may say."""
-
-PRECISIONS = ("fp32", "bf16", "auto")
-"""Numeric precisions accepted in `train.precision`."""
 
 
 def build_config(
