@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gankit.models import MLPDiscriminator, MLPGenerator, build_models, count_parameters
+from gankit.models import MLPDiscriminator, MLPGenerator, build_models, count_parameters, summary
 
 
 def _linear_shapes(module: nn.Module) -> list[tuple[int, int]]:
@@ -41,3 +41,15 @@ def test_parameter_counts():
         + 1024 * 784 + 784
     assert count_parameters(d) == 784 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 \
         + 256 + 1
+
+
+def test_summary_lists_the_notes_layers_with_keras_parameter_counts():
+    """The notes' Keras code prints these totals: G 1,486,352 and D 1,460,225 parameters."""
+    g, d = build_models("mlp", 100, (1, 28, 28))
+    g_text, d_text = summary(g, (100,), "G"), summary(d, (1, 28, 28), "D")
+    # Dense(256) on z: 100 * 256 + 256; ... ; Dense(784): 1024 * 784 + 784
+    assert 100 * 256 + 256 + 256 * 512 + 512 + 512 * 1024 + 1024 + 1024 * 784 + 784 == 1_486_352
+    assert "total params: 1,486,352" in g_text and "total params: 1,460,225" in d_text
+    assert "(784,)" in g_text and "(1,)" in d_text and "Dropout" in d_text
+    assert g_text.count("Linear") == 4 and d_text.count("Linear") == 4
+    assert g.training  # put back in its mode

@@ -217,6 +217,41 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def summary(module: nn.Module, input_shape: tuple[int, ...], title: str) -> str:
+    """A Keras-like table of `module` (as the notes' code prints with `summary()`): each
+    layer with its output shape (batch left out) and parameter count, then the total.
+    Runs one forward pass on zeros of `input_shape` (no batch dimension) in eval mode."""
+    rows: list[tuple[str, str, str]] = []
+    hooks = []
+    for name, layer in module.named_modules():
+        if next(layer.children(), None) is None and name:  # a leaf layer
+            def record(mod: nn.Module, _inp: object, out: Tensor, name: str = name) -> None:
+                count = sum(p.numel() for p in mod.parameters(recurse=False))
+                rows.append((f"{name} ({type(mod).__name__})", str(tuple(out.shape[1:])),
+                             f"{count:,}"))
+            hooks.append(layer.register_forward_hook(record))
+    device = next(module.parameters()).device
+    was = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            x = torch.zeros(2, *input_shape, device=device)
+            if getattr(module, "n_classes", 0) and not hasattr(module, "z_dim"):  # conditional D
+                module(x, torch.zeros(2, dtype=torch.long, device=device))
+            else:
+                module(x)
+    finally:
+        module.train(was)
+        for h in hooks:
+            h.remove()
+    width = max([len(r[0]) for r in rows] + [5])
+    lines = [f"{title}:", f"  {'layer':<{width}}  {'output shape':<14}  params"]
+    lines += [f"  {a:<{width}}  {b:<14}  {c}" for a, b, c in rows]
+    total = sum(p.numel() for p in module.parameters())
+    lines.append(f"  total params: {total:,} (trainable {count_parameters(module):,})")
+    return "\n".join(lines)
+
+
 @torch.no_grad()
 def generate(
     g: nn.Module, z: Tensor, labels: Tensor | None = None, batch: int = 1000

@@ -29,6 +29,7 @@ from gankit.core.trainer import Trainer
 from gankit.data import Dataset, load_dataset
 from gankit.data.toy import is_toy
 from gankit.errors import CheckpointError, ConfigError, GankitError, TrainingStopped
+from gankit.models import count_parameters, summary
 from gankit.runlock import RunLock
 from gankit.runs import checkpoint as ckpt
 from gankit.runs.folder import RunFolder, prepare_run_dir, writing
@@ -270,6 +271,8 @@ def _train(
             return out
     folder.open(trainer.epoch)
     log(_banner(trainer, data, info, out))
+    if main and trainer.epoch == 0:  # the models, as the notes' code prints them
+        log(_summaries(trainer))
     if trainer.precision == "bf16" and trainer.device.type == "cpu" and not cpu.has_native_bf16():
         log(f"warning: --precision bf16 on a CPU without native bf16 ({cpu.cpu_summary()}): "
             f"PyTorch emulates it, about {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32 here; "
@@ -364,6 +367,17 @@ def _banner(trainer: Trainer, data: Dataset, info: distributed.DistInfo | None,
             f"({len(data)} samples), batch {t.batch_size}{ranks}, "
             f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
             f"{t.epochs}, on {trainer.device} ({trainer.precision}); run folder {out}")
+
+
+def _summaries(trainer: Trainer) -> str:
+    """G's and D's layer tables and the stacked model's totals (Keras's `summary()`)."""
+    g, d = trainer.g, trainer.d
+    n_g, n_d = count_parameters(g), count_parameters(d)
+    return "\n".join([
+        summary(g, (trainer.cfg.model.z_dim,), "generator G"),
+        summary(d, tuple(trainer.data.shape[1:]), "discriminator D"),
+        f"GAN (z -> G -> D): {n_g + n_d:,} params; G's step trains G's {n_g:,} "
+        f"(D frozen: {n_d:,})"])
 
 
 def _epoch_line(record: dict[str, Any], epochs: int, probabilistic: bool) -> str:
