@@ -40,25 +40,24 @@ step runs through D's underlying module (frozen, so DDP of D expects no gradient
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from gankit import __version__, seeds
 from gankit.config import Config
 from gankit.core import diagnostics
 from gankit.core.ema import EMA
+from gankit.core.networks import build_networks, data_sha256, load_networks
 from gankit.core.sampling import Sampling
-from gankit.core.state import STATE_FORMAT, check_fits, check_state, describe_load_error
-from gankit.errors import CheckpointError, ConfigError
+from gankit.core.state import STATE_FORMAT, check_fits, check_state
+from gankit.errors import ConfigError
 from gankit.losses import get_game, gradient_penalty
-from gankit.models import build_models
 from gankit.runtime import device as rt
-from gankit.runtime.distributed import DistInfo, mean_over_ranks, wrap_ddp
+from gankit.runtime.distributed import DistInfo, mean_over_ranks
 from gankit.runtime.graphs import IterationGraphs
 from gankit.runtime.noise import NoiseSource
 from gankit.stats import G_STAT_NAMES, STAT_NAMES
@@ -93,25 +92,12 @@ class Trainer(Sampling):
         if self.labels is not None and self.labels.shape[0] != data.shape[0]:
             raise ConfigError(f"{self.labels.shape[0]} labels for {data.shape[0]} samples")
 
-        torch.manual_seed(t.seed)
-        self.g, self.d = build_models(
-            cfg.model.name, cfg.model.z_dim, tuple(data.shape[1:]),
-            cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
-            width=cfg.model.width, n_classes=self.n_classes, init=cfg.model.init,
-        )
-        self.g.to(self.device)
-        self.d.to(self.device)
         graphs = t.cuda_graphs and self.device.type == "cuda" and world == 1 and not t.compile
-        self.opt_g = rt.make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2), graphs)
-        self.opt_d = rt.make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2), graphs)
+        (self.g, self.d, self.opt_g, self.opt_d, self.g_run, self.d_run) = build_networks(
+            cfg, tuple(data.shape[1:]), self.n_classes, self.device, world, graphs)
+        """G, D, their Adams, and the modules the steps call: DDP wrappers in a distributed
+        run (G's in G's step, D's in D's step), else G and D themselves."""
         self._adam_modes = [rt.adam_modes(o) for o in (self.opt_g, self.opt_d)]
-        if t.compile:
-            self.g.compile()
-            self.d.compile()
-        # The modules the steps call: DDP wrappers in a distributed run (G's in G's step,
-        # D's in D's step), else the modules themselves. G's step calls D's own module.
-        self.g_run: nn.Module = wrap_ddp(self.g, self.device) if world > 1 else self.g
-        self.d_run: nn.Module = wrap_ddp(self.d, self.device) if world > 1 else self.d
         self.rng = NoiseSource(t.seed, self.device, dist)
         """Noise (z, fake labels, GP weights): this rank's rows of the global draws."""
         if self.rng.rank > 0:  # dropout: the global RNG, per rank
@@ -297,15 +283,11 @@ class Trainer(Sampling):
         self.rng.reseed(seed)
 
     def data_fingerprint(self) -> str:
-        """SHA256 of the training samples (float32 bytes) and labels: a resumed run must
-        train on the same data, wherever it is read from."""
+        """`data_sha256` of the training data (cached): a resumed run must train on the
+        same data, wherever it is read from."""
         key = (self.data.data_ptr(), *self.data.shape)
         if self._fingerprint is None or self._fingerprint[0] != key:
-            h = hashlib.sha256()
-            h.update(self.data.detach().float().contiguous().cpu().numpy())
-            if self.labels is not None:
-                h.update(self.labels.detach().contiguous().cpu().numpy())
-            self._fingerprint = (key, h.hexdigest())
+            self._fingerprint = (key, data_sha256(self.data, self.labels))
         return self._fingerprint[1]
 
     def state_dict(self) -> dict[str, Any]:
@@ -334,19 +316,8 @@ class Trainer(Sampling):
         if self.graphs is not None:  # they hold the optimiser state about to be replaced
             self.graphs.reset()
         check_fits(state, list(self.data.shape[1:]), self.n_classes)
-        try:
-            self.g.load_state_dict(state["g"])
-            self.d.load_state_dict(state["d"])
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
-            if self.ema is not None:
-                if "ema" not in state:
-                    raise KeyError("ema (the checkpoint was trained without train.ema)")
-                self.ema.load_state_dict(state["ema"])
-                self._ema_calibrated_at = None
-        except (RuntimeError, ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(f"checkpoint does not fit this model: "
-                                  f"{describe_load_error(err)}") from None
+        load_networks(state, self.g, self.d, self.opt_g, self.opt_d, self.ema)
+        self._ema_calibrated_at = None
         self.epoch = int(state["epoch"])
         self.iteration = int(state["iteration"])
         self.g_steps = int(state.get("g_steps", self.iteration))
