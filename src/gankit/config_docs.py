@@ -20,6 +20,10 @@ import yaml
 from gankit.config import SECTIONS, Config
 
 
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!\.\.)\.\s+(?=[A-Z])")
+"""A full stop that ends a sentence (not `e.g.`, not an ellipsis)."""
+
+
 @functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """{field name: its docstring, whitespace-joined} of one dataclass."""
