@@ -8,9 +8,9 @@ reads them back with `ast` from those classes' source (wherever the classes live
 from __future__ import annotations
 
 import ast
-import re
 import functools
 import inspect
+import re
 import textwrap
 from dataclasses import fields
 from typing import Any
@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 
 from gankit.config import SECTIONS, Config
-
 
 _SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!\.\.)\.\s+(?=[A-Z])")
 """A full stop that ends a sentence (not `e.g.`, not an ellipsis)."""
