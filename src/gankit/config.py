@@ -325,7 +325,7 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     return cfg
 
 
-INFO_KEYS = ("run_id",)
+INFO_KEYS = ("run_id", "device_used", "precision_used")
 """Top-level keys of a run's config.yaml that are not settings (`gankit.run` writes them)."""
 
 
