@@ -158,6 +158,11 @@ def test_evaluate_takes_arrays_samples_and_generators(fake_mnist, conditional: P
     # the same samples as a Samples object: the same metrics, without the per-class accuracy
     same = gankit.evaluate(g.sample(60, seed=0), device="cpu")
     assert same["fid"] == pytest.approx(ev["fid"]) and same.conditional is None
+    # the reference set itself: a warning says so
+    itself = gankit.evaluate(fake_mnist["test"][0], device="cpu")
+    assert any("200 of the 200 images are images of the reference set" in w
+               for w in itself.warnings), itself.warnings
+    assert not any("reference set" in w for w in real.warnings)
     with pytest.raises(GankitError, match="cannot score a dict"):
         gankit.evaluate({})
 
