@@ -70,6 +70,7 @@ def test_a_toy_run_trains_shows_its_grid_and_resumes(tmp_path: Path) -> None:
     text = (run.path / "config.yaml").read_text()
     assert "device_used: cpu\n" in text and "precision_used: fp32\n" in text
     assert "done: 2 epochs" in lines[-1] and "on cpu (fp32)" in lines[0]
+    assert "on cpu fp32" in run.report_path.read_text()  # the report's subtitle
     assert "<img" in run._repr_html_()
     more = gankit.train(out=run.path, resume=True, epochs=3, log=lines.append)
     assert [m["epoch"] for m in more.metrics] == [1, 2, 3]
