@@ -22,6 +22,7 @@ from gankit.errors import GankitError, short
 
 COMMANDS = (
     "train", "sample", "data", "report", "games", "lesson", "compare", "eval", "plot", "export",
+    "config",
 )
 """Subcommand modules under gankit.commands, in the order `--help` lists them."""
 
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse argv, run the chosen subcommand, turn user errors into exit status 2."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not [a for a in argv if a != "--debug"]:  # bare `gankit`: the help, exit status 0
+        parser.print_help()
+        return 0
     debug = "--debug" in argv or os.environ.get("GANKIT_DEBUG", "") not in ("", "0")
     args = parser.parse_args([a for a in argv if a != "--debug"])  # --debug goes anywhere
     try:

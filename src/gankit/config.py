@@ -9,7 +9,7 @@ Hostile input is bounded: a config file over MAX_CONFIG_BYTES is refused after r
 most that many bytes (so `--config /dev/zero` ends at once), error messages quote at most
 a short prefix of a value (`gankit.errors.short`), and sizes (model widths, image size,
 toy samples, threads, seed) are checked against limits and this machine's memory before
-anything is allocated (gankit.validation). The presets live in gankit.presets. A `preset:`
+anything is allocated (gankit.validation). The presets live in gankit.preset_data. A `preset:`
 key in a --config file gives the starting preset; given together with a different --preset
 flag it is an error (neither silently wins).
 """
@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from gankit.errors import ConfigError, short
-from gankit.presets import PRESET_HELP, PRESETS
+from gankit.preset_data import PRESET_HELP, PRESETS
 from gankit.validation import (
     DATASETS,
     ON_COLLAPSE,
@@ -276,7 +276,7 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     return cfg
 
 
-INFO_KEYS = ("run_id",)
+INFO_KEYS = ("run_id", "device_used", "precision_used")
 """Top-level keys of a run's config.yaml that are not settings (`gankit.run` writes them)."""
 
 

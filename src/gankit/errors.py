@@ -68,6 +68,12 @@ class TrainingStopped(GankitError):
     exit_code = 3
 
 
+class Interrupted(GankitError):
+    """Training stopped by Ctrl-C (SIGINT), with how to resume; exit status 130."""
+
+    exit_code = 130
+
+
 def check_range(flag: str, value: int, low: int, high: int, fix: str = "") -> int:
     """`value` when low <= value <= high, else a GankitError naming `flag` and the range."""
     if not low <= value <= high:

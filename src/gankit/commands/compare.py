@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,8 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print its table."""
+    from gankit.api import compare
     from gankit.errors import ConfigError
-    from gankit.runs.compare import compare
 
     overrides = {}
     for item in args.set:
@@ -44,9 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r} must look like KEY=VALUE, e.g. train.lr_d=1e-4")
         overrides[key.strip()] = value.strip()
-    out = Path(args.out) if args.out else (
-        Path("runs") / f"compare-{args.data}-{time.strftime('%Y%m%d-%H%M%S')}")
-    result = compare(args.data, out, games=args.losses, seeds=args.seeds, epochs=args.epochs,
-                     preset=args.preset, overrides=overrides)
+    result = compare(args.data, games=args.losses, seeds=args.seeds, epochs=args.epochs,
+                     out=args.out, preset=args.preset, overrides=overrides)
     print(result.table, end="")
     return 0

@@ -46,9 +46,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=10_000,
                    help="samples drawn from the generator (default 10000; fewer gives a warning)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the latents, the KID subsets (and of train-extractor)")
-    p.add_argument("--batch-size", type=int, default=500, help="batch size for G and extractor")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+                   help="seed of the latents, the KID subsets (and of train-extractor) "
+                        "(default 0)")
+    p.add_argument("--batch-size", type=int, default=500,
+                   help="batch size for G and extractor (default 500)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N (default auto)")
     p.add_argument("--out", metavar="PATH",
                    help="JSON to write (default: eval_<checkpoint>_n<N>.json in the run "
                         "folder or beside the checkpoint; none for --images); for "
@@ -94,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from gankit.metrics import evaluate as ev
+    from gankit.runtime.device import resolve_device
 
+    args.device = str(resolve_device(args.device))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         source, images, out = _load_samples(args)

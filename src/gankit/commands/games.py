@@ -25,8 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and print where it went."""
-    from gankit.viz.plots import plot_games  # matplotlib and torch: only when drawing
+    from gankit.api import games_plot  # matplotlib and torch: only when drawing
 
-    path = plot_games(args.out)
-    print(f"wrote {path}")
+    games_plot(args.out)
+    print(f"wrote {args.out}")
     return 0

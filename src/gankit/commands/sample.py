@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="output: .png writes a grid, .npy the raw uint8 images (N, H, W); "
                         "with --interpolate a .gif (default interp.gif)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N (default auto)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--digit", "--class", dest="digit", type=int, default=None,
                        metavar="K", help="conditional G: draw only class K (e.g. the digit 7)")
@@ -46,13 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
+    """Draw the images through the Python API (gankit.api.Generator) and write them."""
+    from gankit.api import load
     from gankit.errors import GankitError, check_range, short
-    from gankit.models import generate
-    from gankit.runs.checkpoint import load_generator
-    from gankit.runtime.device import resolve_device
-    from gankit.viz.images import save_samples
 
     check_flags(args)
     if args.interpolate:
@@ -62,18 +59,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise GankitError(f"--out {short(args.out)} must end in .png (a grid) or .npy (an array)")
-    device = resolve_device(args.device)
-    g, cfg = load_generator(args.checkpoint, device)
-    labels, n, nrow = sample_labels(getattr(g, "n_classes", 0), args.n, args.digit,
-                                    args.per_class, args.nrow)
+    g = load(args.checkpoint, args.device)
+    _, n, nrow = sample_labels(g.n_classes, args.n, args.digit, args.per_class, args.nrow)
     check_range("--n (images in all)", n, 1, MAX_IMAGES, "draw in several runs with --seed")
-    gen = torch.Generator().manual_seed(args.seed)
-    if args.per_class:
-        z = torch.randn(nrow, cfg.model.z_dim, generator=gen).repeat(n // nrow, 1).to(device)
+    if args.per_class:  # one labelled row per class; column j: one latent in every row
+        samples = g.per_class(nrow or 10, args.seed)
     else:
-        z = torch.randn(n, cfg.model.z_dim, generator=gen).to(device)
-    images = generate(g, z, labels).cpu()
-    path = save_samples(images, out, nrow=nrow)
+        samples = g.sample(n, args.seed, digit=args.digit, nrow=nrow)
+    path = samples.save(out)
     print(f"wrote {n} images to {path}")
     return 0
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gankit.config import PRESET_HELP, PRESETS, build_config
+from gankit.config import PRESET_HELP, PRESETS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train a GAN (default: the notes' MLP on MNIST)",
         description="Train a GAN. Presets: " + "; ".join(f"{k}: {v}" for k, v in
-                                                         PRESET_HELP.items()),
+                                                         PRESET_HELP.items())
+        + ". Flags show the default preset's value; `gankit config show --preset P` prints "
+          "every key of any preset.",
     )
     p.add_argument("--preset", default=None, choices=None, metavar="NAME",
                    help=f"starting config: {', '.join(PRESETS)} (default: the --config file's "
@@ -56,10 +58,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--eval-every", type=int, metavar="K",
                    help="log FID, KID, classifier score, ... into metrics.jsonl every K epochs")
-    p.add_argument("--eval-n", type=int, metavar="N", help="samples per evaluation (10000)")
+    p.add_argument("--eval-n", type=int, metavar="N", help="samples per evaluation")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log to RUN/tensorboard (pip install 'gankit[tensorboard]')")
+    show_defaults(p)
     p.set_defaults(func=run)
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append each config flag's value in the default preset to its help text (other presets:
+    `gankit config show --preset P`)."""
+    from gankit.config import config_value, from_preset
+
+    cfg = from_preset("default")
+    for action in parser._actions:
+        key = FLAG_KEYS.get(action.dest)
+        if key is not None and action.help and "default" not in action.help:
+            value = config_value(cfg, key)
+            action.help += f" (default preset: {'none' if value is None else value})"
 
 
 FLAG_KEYS = {
@@ -86,15 +102,8 @@ FLAG_KEYS = {
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Flag values (and --set KEY=VALUE pairs) as dotted config overrides."""
-    from gankit.errors import ConfigError, short
 
-    out: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {short(item)} must look like KEY=VALUE, e.g. "
-                              "train.lr_d=1e-4")
-        out[key.strip()] = value.strip()
+    out = parse_sets(args.set)
     for attr, key in FLAG_KEYS.items():
         value = getattr(args, attr)
         if value is not None:
@@ -105,6 +114,20 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         out["train.tensorboard"] = True
     if args.data is not None:
         out.update(data_overrides(args.data))
+    return out
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs as {KEY: VALUE} (values are parsed later, by the config)."""
+    from gankit.errors import ConfigError, short
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {short(item)} must look like KEY=VALUE, e.g. "
+                              "train.lr_d=1e-4")
+        out[key.strip()] = value.strip()
     return out
 
 
@@ -125,7 +148,8 @@ def data_overrides(source: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit.runs.loop import train
+    """Train through the Python API (gankit.api.train) with the flags as overrides."""
+    from gankit.api import train
 
     overrides = overrides_from_args(args)
     out = Path(args.out) if args.out else None
@@ -135,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
 
             raise ConfigError("--resume takes the config from the checkpoint; drop --preset "
                               "and --config (flags like --epochs may extend the run)")
-        train(None, out, resume=True, resume_overrides=overrides)
+        train(out=out, resume=True, overrides=overrides)
         return 0
-    cfg = build_config(args.preset, args.config, overrides)  # None: the file's, else default
-    train(cfg, out)
+    # preset None: the --config file's preset: key, else default
+    train(args.preset, out, config=args.config, overrides=overrides)
     return 0

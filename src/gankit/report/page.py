@@ -134,10 +134,14 @@ def _subtitle(run: RunData) -> str:
     last = run.last
     if last:
         target = _cfg(c, "train.epochs")
-        ep = f"{last.get('epoch')} epochs" + (f" of {target}" if target else "")
+        n = last.get("epoch")
+        ep = f"{n} epoch{'' if n == 1 else 's'}" + (f" of {target}" if target else "")
         bits.append(ep)
         if as_number(last.get("elapsed")) is not None:
             bits.append(f"{_duration(float(last['elapsed']))} of training")
+    used = [str(_cfg(c, k)) for k in ("device_used", "precision_used") if _cfg(c, k)]
+    if used:
+        bits.append("on " + " ".join(used))
     return " · ".join(bits)
 
 

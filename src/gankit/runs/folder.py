@@ -89,14 +89,19 @@ class RunFolder:
         self.toy = get_toy(cfg.data.dataset) if is_toy(cfg.data.dataset) else None
         self.toy_z = eval_latents(cfg.model.z_dim) if self.toy is not None else None
 
-    def open(self, epoch: int) -> None:
+    def open(self, epoch: int, used: dict[str, str] | None = None) -> None:
         """Write config.yaml, drop metrics records after `epoch` (a resume from an older
-        checkpoint), open TensorBoard when asked for."""
+        checkpoint), open TensorBoard when asked for.
+
+        `used`: what `auto` settings resolved to on this machine (device_used,
+        precision_used), recorded in config.yaml beside the run id (the settings keep
+        `auto`, so the file still trains anywhere)."""
         if not self.main:
             return
+        info = "".join(f"{k}: {v}\n" for k, v in (used or {}).items())
         with writing(self.out, self.out / "config.yaml"):
             write_text_atomic(self.out / "config.yaml",
-                              dump_yaml(self.cfg) + f"run_id: {self.run_id}\n")
+                              dump_yaml(self.cfg) + f"run_id: {self.run_id}\n" + info)
         with writing(self.out, self.metrics.path):
             self.metrics.truncate_after(epoch)
         if self.cfg.train.tensorboard:

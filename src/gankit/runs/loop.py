@@ -8,6 +8,9 @@ checkpoint when resuming.
 
 from __future__ import annotations
 
+import shutil
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,9 +31,15 @@ from gankit.core.state import check_state
 from gankit.core.trainer import Trainer
 from gankit.data import Dataset, load_dataset
 from gankit.data.toy import is_toy
-from gankit.errors import CheckpointError, ConfigError, GankitError, TrainingStopped
+from gankit.errors import (
+    CheckpointError,
+    ConfigError,
+    GankitError,
+    Interrupted,
+    TrainingStopped,
+)
 from gankit.models import count_parameters, summary
-from gankit.runlock import RunLock
+from gankit.runlock import LOCK_NAME, RunLock
 from gankit.runs import checkpoint as ckpt
 from gankit.runs.folder import RunFolder, prepare_run_dir, writing
 from gankit.runs.guard import train_epoch_guarded
@@ -237,10 +246,73 @@ def _train_locked(
         require_tensorboard()
     device = distributed.device_for(info, resolve_device(cfg.train.device))
     with distributed.session(info, device):
+        created = False
         if not resume:
             wanted = out or default_run_dir(cfg)
+            created = not wanted.exists()
             out = distributed.on_main(info, lambda: prepare_run_dir(wanted, lock))
-        return _train(cfg, out, state, device, info, log, run_id or uuid.uuid4().hex[:16])
+        assert out is not None
+        try:
+            return _train(cfg, out, state, device, info, log, run_id or uuid.uuid4().hex[:16])
+        except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, mid-epoch
+            raise Interrupted(f"interrupted during an epoch; the run continues from its "
+                              f"newest checkpoint with: {resume_command(out)}") from None
+        except (Interrupted, TrainingStopped):
+            raise
+        except GankitError:
+            # a start-up error (bad data, batch above the data size, ...): a folder this call
+            # created and that holds nothing of a run yet is removed, not left behind
+            if created and (info is None or info.is_main) and _nothing_written(out):
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+
+
+STARTUP_FILES = (LOCK_NAME, "config.yaml", "metrics.jsonl", ".write-test")
+"""What a run folder may hold before its first epoch is written (removed on a start-up error)."""
+
+
+def _nothing_written(out: Path) -> bool:
+    """True when `out` holds no result of a run: only start-up files, empty folders and an
+    empty metrics log."""
+    for p in out.rglob("*"):
+        if p.is_dir():
+            continue
+        if p.parent != out or p.name not in STARTUP_FILES:
+            return False
+        if p.name == "metrics.jsonl" and p.stat().st_size:
+            return False
+    return True
+
+
+def resume_command(out: Path) -> str:
+    """The command that continues the run in `out`."""
+    return f"gankit train --resume --out {out}"
+
+
+class _Interrupts:
+    """While training: a first Ctrl-C (SIGINT) asks to stop after the current epoch (with its
+    checkpoint); a second stops at once (KeyboardInterrupt). Only the main thread can take
+    signals; elsewhere Ctrl-C keeps Python's default."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log, self.asked, self.previous = log, False, None
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+        self.log("\ninterrupt: finishing this epoch, then a checkpoint (Ctrl-C again to stop "
+                 "at once)")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _quiet(_: str) -> None:
@@ -269,7 +341,8 @@ def _train(
             if main and not (out / "report.html").is_file():  # stopped before writing it
                 folder.report(log)
             return out
-    folder.open(trainer.epoch)
+    folder.open(trainer.epoch, {"device_used": str(trainer.device),
+                                "precision_used": trainer.precision})
     log(_banner(trainer, data, info, out))
     if main and trainer.epoch == 0:  # the models, as the notes' code prints them
         log(_summaries(trainer))
@@ -282,7 +355,34 @@ def _train(
         else None
     monitor = (HealthMonitor(cfg, trainer.data, trainer.game.probabilistic, folder.toy)
                if main and t.on_collapse != "off" else None)
+    with _Interrupts(log) as interrupts:
+        stop, interrupted, alarms = _epochs(trainer, folder, evaluator, monitor, info, log,
+                                            interrupts)
+    folder.close(log)
+    if interrupted:
+        raise Interrupted(
+            f"interrupted: stopped after epoch {trainer.epoch} with its checkpoint in {out}; "
+            f"continue with: {resume_command(out)}")
+    if stop:
+        seen = ", ".join(a.kind for a in alarms) or "an alarm on another process"
+        raise TrainingStopped(
+            f"stopped after epoch {trainer.epoch} ({seen}; train.on_collapse=stop); its "
+            f"checkpoint and grid are in {out}; to train on anyway: gankit train --resume "
+            f"--out {out} --set train.on_collapse=warn")
+    log(f"done: {plural(t.epochs, 'epoch')} in {trainer.elapsed:.1f} s of training; final grid "
+        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    return out
+
+
+def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
+            monitor: HealthMonitor | None, info: distributed.DistInfo | None,
+            log: Callable[[str], None], interrupts: _Interrupts,
+            ) -> tuple[bool, bool, list[Alarm]]:
+    """Train epoch after epoch to the target; (stopped by an alarm, stopped by Ctrl-C, the
+    last epoch's alarms)."""
+    t, main = trainer.cfg.train, info is None or info.is_main
     alarms: list[Alarm] = []
+    stop = interrupted = False
     while trainer.epoch < t.epochs:
         flag = ", ".join(a.kind for a in alarms)
         bar = (lambda f=flag: _progress_bar(trainer, t.epochs, f)) if t.progress and main else (
@@ -294,11 +394,12 @@ def _train(
         for alarm in alarms:
             log(alarm.message)
         stop = t.on_collapse == "stop" and _any_rank(info, bool(alarms))
-        last = e == t.epochs or stop
+        interrupted = _any_rank(info, interrupts.asked) and e < t.epochs
+        last = e == t.epochs or stop or interrupted
         # every rank: the state gathers the ranks' RNG states
         whole = trainer.state_dict() if e % t.checkpoint_every == 0 or last else None
         if not main:
-            if stop:
+            if stop or interrupted:
                 break
             continue
         record.update(folder.epoch_metrics(trainer))
@@ -312,18 +413,14 @@ def _train(
             folder.checkpoint(whole, e)
         if not t.progress:
             log(_epoch_line(record, t.epochs, trainer.game.probabilistic))
-        if stop:
+        if stop or interrupted:
             break
-    folder.close(log)
-    if stop:
-        seen = ", ".join(a.kind for a in alarms) or "an alarm on another process"
-        raise TrainingStopped(
-            f"stopped after epoch {trainer.epoch} ({seen}; train.on_collapse=stop); its "
-            f"checkpoint and grid are in {out}; to train on anyway: gankit train --resume "
-            f"--out {out} --set train.on_collapse=warn")
-    log(f"done: {t.epochs} epochs in {trainer.elapsed:.1f} s of training; final grid "
-        f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
-    return out
+    return stop, interrupted, alarms
+
+
+def plural(n: int, word: str) -> str:
+    """'1 epoch', '2 epochs'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _any_rank(info: distributed.DistInfo | None, flag: bool) -> bool:
@@ -363,7 +460,10 @@ def _banner(trainer: Trainer, data: Dataset, info: distributed.DistInfo | None,
     """The line that opens a run: what trains on what, where."""
     cfg, t = trainer.cfg, trainer.cfg.train
     ranks = f" over {info.world_size} processes" if info is not None else ""
-    return (f"training {cfg.model.name} G/D with the {cfg.loss.game} game on {data.name} "
+    extras = "".join([
+        f", conditional on {trainer.n_classes} classes" if trainer.n_classes else "",
+        f", EMA of G ({t.ema:g})" if t.ema else ""])
+    return (f"training {cfg.model.name} G/D with the {cfg.loss.game} game{extras} on {data.name} "
             f"({len(data)} samples), batch {t.batch_size}{ranks}, "
             f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
             f"{t.epochs}, on {trainer.device} ({trainer.precision}); run folder {out}")
