@@ -22,140 +22,41 @@ import torch
 from gankit.config import (
     Config,
     apply_overrides,
-    config_changes,
     config_value,
     read_config_file,
     validate,
 )
-from gankit.core.state import check_state
 from gankit.core.trainer import Trainer
 from gankit.data import Dataset, load_dataset
 from gankit.data.toy import is_toy
 from gankit.errors import (
-    CheckpointError,
     ConfigError,
     GankitError,
     Interrupted,
     TrainingStopped,
 )
-from gankit.models import count_parameters, summary
 from gankit.runlock import LOCK_NAME, RunLock
-from gankit.runs import checkpoint as ckpt
-from gankit.runs.folder import RunFolder, prepare_run_dir, writing
+from gankit.runs.console import banner, epoch_line, plural, progress_bar, summaries
+from gankit.runs.folder import RunFolder, prepare_run_dir
 from gankit.runs.guard import train_epoch_guarded
 from gankit.runs.health import Alarm, HealthMonitor
+from gankit.runs.resume import (
+    RESUME_OVERRIDABLE,
+    hand_edits,
+    restore,
+    resume_command,
+    resume_state,
+    run_id_of,
+)
 from gankit.runtime import cpu, distributed
 from gankit.runtime.device import resolve_device
-from gankit.stats import d_labels
 
 __all__ = ["RESUME_OVERRIDABLE", "default_run_dir", "prepare_run_dir", "train"]
-
-RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
-                      "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
-                      "train.progress", "train.device", "train.tensorboard", "train.nan_retries",
-                      "train.threads", "train.cuda_graphs", "train.on_collapse")
-"""Config keys a resumed run may change; anything else would break exact resume.
-
-`data.data_dir` may point elsewhere (the data moved): the checkpoint's fingerprint of the
-training data must still match (Trainer.load_state_dict)."""
-
 
 def default_run_dir(cfg: Config) -> Path:
     """runs/<preset>-<game>-<YYYYmmdd-HHMMSS>."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{cfg.preset}-{cfg.loss.game}-{stamp}"
-
-
-def _resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
-    """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
-
-    A newest checkpoint that is corrupt or truncated is skipped with a warning naming it; a
-    run killed before its first checkpoint is started over from its config.yaml.
-    """
-    if not out.is_dir():
-        path = ckpt.resolve_checkpoint(out)
-        state = ckpt.load_valid(path, _run_id_of(path.parent.parent))
-        check_state(state)
-        log(f"resuming from {path} (epoch {state['epoch']})")
-        return path.parent.parent, state
-    with writing(out, out / ckpt.CHECKPOINT_DIR):
-        stale = ckpt.remove_stale_temps(out)
-    for p in stale:
-        log(f"removed {p.name}, left by a checkpoint write that was interrupted")
-    if not ckpt.list_checkpoints(out) and (out / "config.yaml").is_file():
-        log(f"{out} has no checkpoint yet (stopped during its first epochs); starting it "
-            "over from its config.yaml")
-        return out, None
-    path, state = ckpt.latest_valid(out, warn=log, run_id=_run_id_of(out))
-    check_state(state)
-    log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
-    return out, state
-
-
-def _run_id_of(run_dir: Path) -> str | None:
-    """The run id in a run folder's config.yaml, or None (none kept, or no readable file)."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        return None
-    try:
-        found = read_config_file(path).get("run_id")
-    except GankitError:
-        return None
-    return found if isinstance(found, str) else None
-
-
-def _hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
-    """Edits of the run's config.yaml against the checkpoint's config, as overrides.
-
-    Edits of RESUME_OVERRIDABLE keys are returned (to apply); any other edit is refused
-    with one line naming the keys, since config.yaml would otherwise be silently ignored
-    and then overwritten.
-    """
-    path = out / "config.yaml"
-    if not path.is_file():
-        return {}
-    try:
-        edited = Config.from_dict(read_config_file(path))
-    except GankitError as err:
-        raise ConfigError(f"{path} cannot be read back ({err}); restore it, or delete it to "
-                          "resume with the checkpoint's config") from None
-    changed = config_changes(cfg, edited)
-    refused = sorted(k for k in changed if k not in RESUME_OVERRIDABLE)
-    if refused:
-        raise ConfigError(
-            f"{path} was edited since the checkpoint: {', '.join(refused)} changed, which a "
-            f"resumed run cannot change (exact resume); undo those edits (only "
-            f"{', '.join(RESUME_OVERRIDABLE)} may change), or start a new run with "
-            f"--config {path} --out NEW_DIR")
-    for key, value in changed.items():
-        log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
-    return changed
-
-
-def _progress_bar(trainer: Trainer, total_epochs: int, alarms: str = "") -> Callable[..., Any]:
-    """A tqdm bar for the coming epoch, fed by Trainer.train_epoch's progress callback;
-    `alarms` (the last epoch's health alarms, gankit.runs.health) show in its description."""
-    from tqdm.auto import tqdm
-
-    n_iter = trainer.iterations_per_epoch()
-    desc = f"epoch {trainer.epoch + 1}/{total_epochs}" + (f" [{alarms}!]" if alarms else "")
-    bar = tqdm(total=n_iter, desc=desc, unit="it",
-               dynamic_ncols=True, leave=True)
-    start = time.perf_counter()
-    b = trainer.cfg.train.batch_size
-
-    def update(done: int, means: dict[str, float] | None) -> None:
-        bar.update(done - bar.n)
-        if means is not None:
-            rate = done * b / max(time.perf_counter() - start, 1e-9)
-            real, fake = d_labels(trainer.game.probabilistic)
-            bar.set_postfix({"D loss": f"{means['loss_d']:.3f}", "G loss": f"{means['loss_g']:.3f}",
-                             real: f"{means['d_real']:.2f}", fake: f"{means['d_fake']:.2f}",
-                             "img/s": f"{rate:.0f}"}, refresh=False)
-        if done == n_iter:
-            bar.close()
-
-    return update
 
 
 class _Evaluator:
@@ -219,13 +120,13 @@ def _train_locked(
         folder = out if out.is_dir() else out.parent.parent
         if (info is None or info.is_main) and folder.is_dir():
             lock.acquire(folder)
-        out, state = _resume_state(out, log)
+        out, state = resume_state(out, log)
         if state is None:
             cfg = Config.from_dict(read_config_file(out / "config.yaml"))
         else:
             cfg = Config.from_dict(state["config"])
-        run_id = (state or {}).get("run_id") or _run_id_of(out)
-        extra = {**_hand_edits(out, cfg, log), **(resume_overrides or {})}
+        run_id = (state or {}).get("run_id") or run_id_of(out)
+        extra = {**hand_edits(out, cfg, log), **(resume_overrides or {})}
         # a flag that repeats the run's own value changes nothing and is accepted
         wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
         bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
@@ -284,11 +185,6 @@ def _nothing_written(out: Path) -> bool:
     return True
 
 
-def resume_command(out: Path) -> str:
-    """The command that continues the run in `out`."""
-    return f"gankit train --resume --out {out}"
-
-
 class _Interrupts:
     """While training: a first Ctrl-C (SIGINT) asks to stop after the current epoch (with its
     checkpoint); a second stops at once (KeyboardInterrupt). Only the main thread can take
@@ -334,7 +230,7 @@ def _train(
             f"{min(5, trainer.iterations_per_epoch())} or a smaller --batch-size")
     folder = RunFolder(out, cfg, main, run_id)
     if state is not None:
-        _restore(trainer, state, len(data))
+        restore(trainer, state, len(data))
         if trainer.epoch >= t.epochs:
             log(f"run already has {trainer.epoch} epochs (target {t.epochs}); raise "
                 "--epochs to train further")
@@ -343,9 +239,9 @@ def _train(
             return out
     folder.open(trainer.epoch, {"device_used": str(trainer.device),
                                 "precision_used": trainer.precision})
-    log(_banner(trainer, data, info, out))
+    log(banner(trainer, data, info, out))
     if main and trainer.epoch == 0:  # the models, as the notes' code prints them
-        log(_summaries(trainer))
+        log(summaries(trainer))
     if trainer.precision == "bf16" and trainer.device.type == "cpu" and not cpu.has_native_bf16():
         log(f"warning: --precision bf16 on a CPU without native bf16 ({cpu.cpu_summary()}): "
             f"PyTorch emulates it, about {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32 here; "
@@ -385,7 +281,7 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
     stop = interrupted = False
     while trainer.epoch < t.epochs:
         flag = ", ".join(a.kind for a in alarms)
-        bar = (lambda f=flag: _progress_bar(trainer, t.epochs, f)) if t.progress and main else (
+        bar = (lambda f=flag: progress_bar(trainer, t.epochs, f)) if t.progress and main else (
             lambda: None)
         record = train_epoch_guarded(trainer, t.nan_retries, bar, log)
         e = trainer.epoch
@@ -412,15 +308,10 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
         if whole is not None:
             folder.checkpoint(whole, e)
         if not t.progress:
-            log(_epoch_line(record, t.epochs, trainer.game.probabilistic))
+            log(epoch_line(record, t.epochs, trainer.game.probabilistic))
         if stop or interrupted:
             break
     return stop, interrupted, alarms
-
-
-def plural(n: int, word: str) -> str:
-    """'1 epoch', '2 epochs'."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _any_rank(info: distributed.DistInfo | None, flag: bool) -> bool:
@@ -442,47 +333,3 @@ def _load(cfg: Config, device: torch.device, info: distributed.DistInfo | None,
     loaded: dict[str, Any] = {}
     distributed.on_main(info, lambda: loaded.update(data=load_dataset(cfg.data, log=log)))
     return loaded["data"] if "data" in loaded else load_dataset(cfg.data, log=log)
-
-
-def _restore(trainer: Trainer, state: dict[str, Any], n: int) -> None:
-    """Load a checkpoint's state, after checking it was trained on these data."""
-    saved = state.get("data_sha256")  # absent in checkpoints of gankit before it
-    if saved is not None and saved != trainer.data_fingerprint():
-        raise CheckpointError(
-            f"the training data here ({n} samples, sha256 {trainer.data_fingerprint()[:12]}) "
-            f"are not the data the run was trained on (sha256 {saved[:12]}); point --data-dir "
-            "at the run's data, or train a new run with another --out")
-    trainer.load_state_dict(state)
-
-
-def _banner(trainer: Trainer, data: Dataset, info: distributed.DistInfo | None,
-            out: Path) -> str:
-    """The line that opens a run: what trains on what, where."""
-    cfg, t = trainer.cfg, trainer.cfg.train
-    ranks = f" over {info.world_size} processes" if info is not None else ""
-    extras = "".join([
-        f", conditional on {trainer.n_classes} classes" if trainer.n_classes else "",
-        f", EMA of G ({t.ema:g})" if t.ema else ""])
-    return (f"training {cfg.model.name} G/D with the {cfg.loss.game} game{extras} on {data.name} "
-            f"({len(data)} samples), batch {t.batch_size}{ranks}, "
-            f"{trainer.iterations_per_epoch()} iterations/epoch, epochs {trainer.epoch + 1}.."
-            f"{t.epochs}, on {trainer.device} ({trainer.precision}); run folder {out}")
-
-
-def _summaries(trainer: Trainer) -> str:
-    """G's and D's layer tables and the stacked model's totals (Keras's `summary()`)."""
-    g, d = trainer.g, trainer.d
-    n_g, n_d = count_parameters(g), count_parameters(d)
-    return "\n".join([
-        summary(g, (trainer.cfg.model.z_dim,), "generator G"),
-        summary(d, tuple(trainer.data.shape[1:]), "discriminator D"),
-        f"GAN (z -> G -> D): {n_g + n_d:,} params; G's step trains G's {n_g:,} "
-        f"(D frozen: {n_d:,})"])
-
-
-def _epoch_line(record: dict[str, Any], epochs: int, probabilistic: bool) -> str:
-    """The log line of an epoch (when there is no progress bar)."""
-    real, fake = d_labels(probabilistic)
-    return (f"epoch {record['epoch']}/{epochs}: D loss {record['loss_d']:.3f}, G loss "
-            f"{record['loss_g']:.3f}, {real} {record['d_real']:.2f}, {fake} "
-            f"{record['d_fake']:.2f}, {record['images_per_s']:.0f} img/s")

@@ -1,0 +1,106 @@
+"""Continuing a run (`--resume`): which checkpoint, which config edits are allowed, the
+data check, and the command a user types to resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gankit.config import Config, config_changes, config_value, read_config_file
+from gankit.core.state import check_state
+from gankit.core.trainer import Trainer
+from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.runs import checkpoint as ckpt
+from gankit.runs.folder import writing
+
+RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "train.eval_n",
+                      "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+                      "train.progress", "train.device", "train.tensorboard", "train.nan_retries",
+                      "train.threads", "train.cuda_graphs", "train.on_collapse")
+"""Config keys a resumed run may change; anything else would break exact resume.
+
+`data.data_dir` may point elsewhere (the data moved): the checkpoint's fingerprint of the
+training data must still match (Trainer.load_state_dict)."""
+
+
+def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
+    """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
+
+    A newest checkpoint that is corrupt or truncated is skipped with a warning naming it; a
+    run killed before its first checkpoint is started over from its config.yaml.
+    """
+    if not out.is_dir():
+        path = ckpt.resolve_checkpoint(out)
+        state = ckpt.load_valid(path, run_id_of(path.parent.parent))
+        check_state(state)
+        log(f"resuming from {path} (epoch {state['epoch']})")
+        return path.parent.parent, state
+    with writing(out, out / ckpt.CHECKPOINT_DIR):
+        stale = ckpt.remove_stale_temps(out)
+    for p in stale:
+        log(f"removed {p.name}, left by a checkpoint write that was interrupted")
+    if not ckpt.list_checkpoints(out) and (out / "config.yaml").is_file():
+        log(f"{out} has no checkpoint yet (stopped during its first epochs); starting it "
+            "over from its config.yaml")
+        return out, None
+    path, state = ckpt.latest_valid(out, warn=log, run_id=run_id_of(out))
+    check_state(state)
+    log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
+    return out, state
+
+
+def run_id_of(run_dir: Path) -> str | None:
+    """The run id in a run folder's config.yaml, or None (none kept, or no readable file)."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return None
+    try:
+        found = read_config_file(path).get("run_id")
+    except GankitError:
+        return None
+    return found if isinstance(found, str) else None
+
+
+def hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
+    """Edits of the run's config.yaml against the checkpoint's config, as overrides.
+
+    Edits of RESUME_OVERRIDABLE keys are returned (to apply); any other edit is refused
+    with one line naming the keys, since config.yaml would otherwise be silently ignored
+    and then overwritten.
+    """
+    path = out / "config.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        edited = Config.from_dict(read_config_file(path))
+    except GankitError as err:
+        raise ConfigError(f"{path} cannot be read back ({err}); restore it, or delete it to "
+                          "resume with the checkpoint's config") from None
+    changed = config_changes(cfg, edited)
+    refused = sorted(k for k in changed if k not in RESUME_OVERRIDABLE)
+    if refused:
+        raise ConfigError(
+            f"{path} was edited since the checkpoint: {', '.join(refused)} changed, which a "
+            f"resumed run cannot change (exact resume); undo those edits (only "
+            f"{', '.join(RESUME_OVERRIDABLE)} may change), or start a new run with "
+            f"--config {path} --out NEW_DIR")
+    for key, value in changed.items():
+        log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
+    return changed
+
+
+def restore(trainer: Trainer, state: dict[str, Any], n: int) -> None:
+    """Load a checkpoint's state, after checking it was trained on these data."""
+    saved = state.get("data_sha256")  # absent in checkpoints of gankit before it
+    if saved is not None and saved != trainer.data_fingerprint():
+        raise CheckpointError(
+            f"the training data here ({n} samples, sha256 {trainer.data_fingerprint()[:12]}) "
+            f"are not the data the run was trained on (sha256 {saved[:12]}); point --data-dir "
+            "at the run's data, or train a new run with another --out")
+    trainer.load_state_dict(state)
+
+
+def resume_command(out: Path) -> str:
+    """The command that continues the run in `out`."""
+    return f"gankit train --resume --out {out}"
