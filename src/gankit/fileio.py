@@ -48,11 +48,11 @@ def write_atomic(
             pass  # the original error matters more; a stale temp file is harmless
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable (where the platform allows opening folders)."""
     try:
         fd = os.open(folder, os.O_RDONLY)

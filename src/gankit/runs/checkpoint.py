@@ -35,6 +35,7 @@ import torch
 from gankit.config import Config
 from gankit.core.state import check_state, describe_load_error, validate_state
 from gankit.errors import CheckpointError, short
+from gankit.fileio import fsync_dir
 from gankit.models import build_models
 
 CHECKPOINT_DIR = "checkpoints"
@@ -69,7 +70,7 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
         except OSError:
             pass  # the original error matters more; a stale temp file is harmless
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 
@@ -77,19 +78,6 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _crc_failure(path: Path) -> str | None:
