@@ -244,7 +244,7 @@ def _train(
         log(summaries(trainer))
     if trainer.precision == "bf16" and trainer.device.type == "cpu" and not cpu.has_native_bf16():
         log(f"warning: --precision bf16 on a CPU without native bf16 ({cpu.cpu_summary()}): "
-            f"PyTorch emulates it, about {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32 here; "
+            f"PyTorch emulates it, {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32; "
             "use --precision fp32 (or auto, which picks fp32 on this CPU)")
     # --eval-every: its context (and its check of the data's shape) before the first epoch
     evaluator = _Evaluator(cfg, data.sample_shape, device, log) if t.eval_every and main \

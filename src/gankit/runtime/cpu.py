@@ -15,9 +15,11 @@ from pathlib import Path
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 """The flags that decide gankit's CPU speed, in the order they are reported."""
 
-BF16_EMULATED_SLOWDOWN = 5
-"""About how many times slower bf16 autocast trains than fp32 where bf16 is emulated
-(measured on a 2-core AVX2-only EPYC; see the README's recipe table)."""
+BF16_EMULATED_SLOWDOWN = "5-20"
+"""How many times slower bf16 autocast trains than fp32 where bf16 is emulated: about 5x
+reported on a 2-core AVX2-only EPYC; 20x measured on an AVX-512 BF16 EPYC with PyTorch's,
+MKL's and oneDNN's kernels restricted to AVX2 (`benchmarks/throughput.py`, batch 128:
+fp32 2,982 img/s, bf16 150 img/s)."""
 
 
 @lru_cache(maxsize=1)
