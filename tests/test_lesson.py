@@ -21,8 +21,8 @@ def test_quadrature_matches_the_closed_form_kl_of_two_gaussians():
     x = np.linspace(-15, 15, 20001)
     m1, s1, m2, s2 = 0.3, 0.7, -1.1, 1.9
     closed = math.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5
-    got = lesson.kl_quadrature(lesson._normal_logpdf(x, m1, s1),
-                               lesson._normal_logpdf(x, m2, s2), x)
+    got = lesson.kl_quadrature(lesson.normal_logpdf(x, m1, s1),
+                               lesson.normal_logpdf(x, m2, s2), x)
     assert got == pytest.approx(closed, rel=1e-8)
 
 

@@ -58,6 +58,7 @@ def _stats(values: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the chosen lesson, print its summary and write its figure."""
     from gankit import lesson
+    from gankit.viz import lesson as lesson_plots
     from gankit.viz.plots import _check_suffix
 
     _check_suffix(Path(args.out))  # fail before the experiment, not after it
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"claim holds (at the end minimax >= 100x below non-saturating and >= 10x below "
               f"its start; non-saturating not below its start): {int(ok.sum())} of {ok.size} "
               "seeds")
-        out = lesson.plot_saturation(args.out, res)
+        out = lesson_plots.plot_saturation(args.out, res)
     elif args.lesson == "variance":
         lesson._check_positive("the number of seeds", args.seeds, "--seeds")
         res = lesson.concentration(seeds=tuple(range(args.seeds)), iterations=args.iterations,
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                                                              means["non-saturating"])
         print(f"maximum likelihood's share above both other games: "
               f"{int((ml > others).sum())} of {ml.size} seeds")
-        out = lesson.plot_concentration(args.out, res)
+        out = lesson_plots.plot_concentration(args.out, res)
     else:
         res = lesson.kl_fits()
         f = res.mean_seeking
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         for f in res.mode_seeking:
             print(f"  local min of KL(q||p): N({f.mean:.3f}, {f.std:.3f}^2)  "
                   f"KL(p||q) {f.kl_pq:.3f}  KL(q||p) {f.kl_qp:.3f}")
-        out = lesson.plot_kl(args.out, res)
+        out = lesson_plots.plot_kl(args.out, res)
     print(f"wrote {out}")
     return 0
 
