@@ -36,8 +36,8 @@ from gankit.results import (
     Evaluation,
     Generator,
     Samples,
-    _img_tag,
-    _open_image,
+    img_tag,
+    open_image,
 )
 
 __all__ = [
@@ -159,13 +159,13 @@ class Run:
         if not grids:
             raise GankitError(f"run {str(self.path)!r} has no sample grid yet; train it first")
         if epoch is None:
-            return _open_image(grids[-1])
+            return open_image(grids[-1])
         wanted = self.path / "samples" / f"epoch_{epoch:04d}.png"
         if not wanted.is_file():
             have = ", ".join(str(int(p.stem.split("_")[1])) for p in grids)
             raise GankitError(f"run {str(self.path)!r} has no grid of epoch {epoch}; it has "
                               f"epochs {have} (train.sample_every sets which)")
-        return _open_image(wanted)
+        return open_image(wanted)
 
     def generator(self, device: str = "auto") -> Generator:
         """The run's generator, from its newest valid checkpoint (`gankit.load`)."""
@@ -182,7 +182,7 @@ class Run:
 
     def _repr_html_(self) -> str:
         grids = self.grids
-        pic = _img_tag(grids[-1].read_bytes(), grids[-1].name) if grids else ""
+        pic = img_tag(grids[-1].read_bytes(), grids[-1].name) if grids else ""
         return f"<div><p><code>{html.escape(repr(self))}</code></p>{pic}</div>"
 
 
@@ -302,9 +302,9 @@ def games_plot(out: str | Path | None = None) -> Any:
 
     if out is not None:
         path = plot_games(out)
-        return _open_image(path) if path.suffix.lower() == ".png" else None
+        return open_image(path) if path.suffix.lower() == ".png" else None
     with tempfile.TemporaryDirectory() as tmp:
-        return _open_image(plot_games(Path(tmp) / "games.png"))
+        return open_image(plot_games(Path(tmp) / "games.png"))
 
 
 def toy_datasets() -> list[str]:

@@ -18,19 +18,19 @@ from gankit.config import Config
 from gankit.errors import GankitError
 
 
-def _png_bytes(image: Any) -> bytes:
+def png_bytes(image: Any) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
 
 
-def _img_tag(png: bytes, alt: str) -> str:
+def img_tag(png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     return (f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
             'style="image-rendering: pixelated">')
 
 
-def _open_image(path: Path) -> Any:
+def open_image(path: Path) -> Any:
     from PIL import Image
 
     with Image.open(path) as img:
@@ -81,7 +81,7 @@ class Samples:
             with tempfile.TemporaryDirectory() as tmp:
                 from gankit.viz.plots import plot_points
 
-                return _open_image(plot_points(Path(tmp) / "points.png",
+                return open_image(plot_points(Path(tmp) / "points.png",
                                                self.tensor.float().numpy()))
         from gankit.viz.images import make_grid
 
@@ -104,7 +104,7 @@ class Samples:
         return save_samples(self.tensor, path, nrow=self.nrow)
 
     def _repr_png_(self) -> bytes:
-        return _png_bytes(self.image())
+        return png_bytes(self.image())
 
 
 def label_rows(img: Any, labels: Sequence[str], width: int = 24) -> Any:
@@ -255,16 +255,16 @@ class Comparison:
 
     def samples(self) -> Any:
         """samples.png (final samples, one row per game) as a PIL image."""
-        return _open_image(self.path / "samples.png")
+        return open_image(self.path / "samples.png")
 
     def curves(self) -> Any:
         """curves.png (the runs' training curves) as a PIL image."""
-        return _open_image(self.path / "curves.png")
+        return open_image(self.path / "curves.png")
 
     def __repr__(self) -> str:
         return f"Comparison({str(self.path)!r}, games {', '.join(self.runs)})\n{self.table}"
 
     def _repr_html_(self) -> str:
         pic = self.path / "samples.png"
-        img = _img_tag(pic.read_bytes(), "samples") if pic.is_file() else ""
+        img = img_tag(pic.read_bytes(), "samples") if pic.is_file() else ""
         return f"<pre>{html.escape(self.table)}</pre>{img}"

@@ -90,11 +90,12 @@ def test_bf16_autocast_trains(toy_images):
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
     import gankit.runtime.device as tr
+    from gankit.runtime import cpu as cpu_flags
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(cpu_flags, "has_native_bf16", lambda: True)
     assert tr.resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(cpu_flags, "has_native_bf16", lambda: False)
     assert tr.resolve_precision("auto", cpu) == "fp32"
     assert tr.resolve_precision("bf16", cpu) == "bf16"  # an explicit choice is kept
     assert tr.resolve_precision("fp32", cpu) == "fp32"

@@ -84,7 +84,7 @@ def classes_present(probs: np.ndarray, min_share: float = 0.01) -> int:
 def _advice(cfg: Any) -> str:
     """What to try, for the MNIST MLP and in general."""
     hints = []
-    if getattr(cfg.model, "init", "keras") != "keras":
+    if cfg.model.init != "keras":
         hints.append("--set model.init=keras")
     hints.append(f"a lower D learning rate (--lr-d {cfg.train.lr_d / 2:g})")
     if not cfg.train.ema:

@@ -27,11 +27,6 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"device {name!r} is not a valid device; use auto, cpu or cuda") from None
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bf16 matmuls in hardware (AVX-512 BF16 or AMX)."""
-    return cpu.has_native_bf16()
-
-
 def resolve_precision(name: str, device: torch.device) -> str:
     """`auto` -> `bf16` on GPUs with bf16 and CPUs with native bf16 matmuls, else `fp32`.
 
@@ -41,7 +36,7 @@ def resolve_precision(name: str, device: torch.device) -> str:
         return name
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu.has_native_bf16() else "fp32"
 
 
 def check_precision(precision: str, device: torch.device) -> None:
