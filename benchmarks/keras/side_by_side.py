@@ -10,6 +10,7 @@ then how many times faster gankit trains the same GAN on this CPU.
     make keras-bench ARGS="--seeds 0,1,2 --epochs 1,5,10"
     .venv/bin/python benchmarks/keras/side_by_side.py --keras-python .venv-keras/bin/python \\
         --seeds 0 --epochs 1 --threads 2           # a quick check
+    ... --threads 1 --parallel 2               # two trainings at a time, one thread each
 
 The Keras runs need `make keras-venv` (Keras 3 + TensorFlow CPU, not part of gankit's own
 install). Results: benchmarks/results/keras-side-by-side-<cpu kind>.{md,json}.
@@ -18,6 +19,7 @@ install). Results: benchmarks/results/keras-side-by-side-<cpu kind>.{md,json}.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import statistics
@@ -104,32 +106,46 @@ def main() -> int:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", default="1,5,10", help="epochs to score at")
     p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="threads per training")
+    p.add_argument("--parallel", type=int, default=1, help="trainings run at a time")
     p.add_argument("--runs-dir", default="runs/keras-side-by-side")
+    p.add_argument("--score-only", metavar="DIR",
+                   help="train nothing: score the runs an earlier call left in DIR (e.g. "
+                        "after the extractor changed)")
     a = p.parse_args()
     from gankit.metrics.evaluate import load_context
     from gankit.runtime.cpu import cpu_kind, cpu_summary
 
     seeds = [int(s) for s in a.seeds.split(",") if s]
     epochs = sorted(int(e) for e in a.epochs.split(",") if e)
-    runs = Path(a.runs_dir) / time.strftime("%Y%m%d-%H%M%S")
+    runs = Path(a.score_only) if a.score_only else Path(a.runs_dir) / time.strftime("%Y%m%d-%H%M%S")
     ctx = load_context("cpu")
-    rows = []
+    jobs = []
     for variant in a.variants.split(","):
         keras_flags, gankit_flags = VARIANTS[variant]
         for seed in seeds:
             for program in ("keras", "gankit"):
                 out = runs / f"{variant}-{program}-seed{seed}"
                 if program == "keras":
-                    run_keras(a.keras_python, seed, epochs, out, keras_flags, a.threads)
+                    job = (run_keras, (a.keras_python, seed, epochs, out, keras_flags, a.threads))
                 else:
-                    run_gankit(seed, epochs, out, gankit_flags, a.threads)
-                for e in epochs:
-                    score = (score_keras if program == "keras" else score_gankit)(out, e, ctx)
-                    rows.append({"variant": variant, "program": program, "seed": seed,
-                                 "epoch": e, **score})
-                    print(json.dumps(rows[-1]), flush=True)
-    lines = [f"CPU: {cpu_summary()}, {a.threads} threads; seeds {seeds}; mean (min..max)", "",
+                    job = (run_gankit, (seed, epochs, out, gankit_flags, a.threads))
+                jobs.append(((variant, program, seed, out), job))
+    # trainings are subprocesses: a thread pool runs `--parallel` of them at a time
+    with concurrent.futures.ThreadPoolExecutor(max_workers=a.parallel) as pool:
+        futures = {pool.submit(fn, *args): key for key, (fn, args) in jobs if not a.score_only}
+        for done in concurrent.futures.as_completed(futures):
+            done.result()
+            print("trained", *futures[done][:3], flush=True)
+    rows = []
+    for (variant, program, seed, out), _ in jobs:
+        for e in epochs:
+            score = (score_keras if program == "keras" else score_gankit)(out, e, ctx)
+            rows.append({"variant": variant, "program": program, "seed": seed, "epoch": e,
+                         **score})
+            print(json.dumps(rows[-1]), flush=True)
+    lines = [f"CPU: {cpu_summary()}, {a.threads} thread(s) per training, {a.parallel} at a "
+             f"time; seeds {seeds}; mean (min..max)", "",
              "| G's optimiser | program | epoch | FID | classifier score | classes | s/epoch |",
              "|---|---|---|---|---|---|---|"]
     for variant in a.variants.split(","):
