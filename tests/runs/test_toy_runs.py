@@ -68,8 +68,11 @@ def test_a_toy_run_logs_toy_metrics_and_draws_snapshots(tmp_path, dataset):
         assert ("js_hist" in r) == (dataset == "gaussian1d")
         for key in ("d_real", "d_fake", "js_hat", "g_grad_norm", "dj_dl"):
             assert math.isfinite(r[key])
-    for e in (1, 2):
+    for e in (0, 1, 2):  # epoch 0: the untrained G, where its samples start from
         assert (out / "samples" / f"epoch_{e:04d}.png").read_bytes()[:4] == b"\x89PNG"
+    snapshot = (out / "samples" / "epoch_0000.png").stat().st_mtime_ns
+    train(None, out, resume=True, resume_overrides={"train.epochs": 3}, log=lambda _m: None)
+    assert (out / "samples" / "epoch_0000.png").stat().st_mtime_ns == snapshot  # kept
 
 
 def test_summarise_uses_the_sample_std_and_flags_non_finite():

@@ -98,3 +98,27 @@ def test_games_plot_command(tmp_path, capsys):
     assert args.func(args) == 0
     assert (tmp_path / "fig.svg").stat().st_size > 1000
     assert "fig.svg" in capsys.readouterr().out
+
+
+def test_histogram_hides_nothing_outside_its_range() -> None:
+    """Fakes beyond the data's range are counted at the edges, not piled into the edge bins:
+    the bars' area is the share inside, the labels carry the shares below and above."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gankit.viz.plots import hist_with_overflow
+
+    values = np.concatenate([np.full(30, -5.0), np.linspace(0.0, 1.0, 60), np.full(10, 7.0),
+                             [np.nan]])
+    edges = np.linspace(0.0, 1.0, 11)
+    fig, ax = plt.subplots()
+    hist_with_overflow(ax, values, edges, color="tab:green")
+    area = sum(p.get_height() * p.get_width() for p in ax.patches)
+    assert area == pytest.approx(60 / 101)
+    heights = [p.get_height() for p in ax.patches]
+    assert max(heights) == pytest.approx(6 / (101 * 0.1))  # no spike in the edge bins
+    labels = sorted(t.get_text() for t in ax.texts)
+    assert labels == ["0.99% not finite", "9.9% > 1 ▶", "◀ 29.7% < 0"]
+    plt.close(fig)

@@ -242,6 +242,8 @@ def _train(
     log(banner(trainer, data, info, out))
     if main and trainer.epoch == 0:  # the models, as the notes' code prints them
         log(summaries(trainer))
+        if folder.toy is not None:  # the untrained G: where its samples start from
+            folder.samples(trainer, 0)
     if trainer.precision == "bf16" and trainer.device.type == "cpu" and not cpu.has_native_bf16():
         log(f"warning: --precision bf16 on a CPU without native bf16 ({cpu.cpu_summary()}): "
             f"PyTorch emulates it, {cpu.BF16_EMULATED_SLOWDOWN}x slower than fp32; "

@@ -89,6 +89,6 @@ def save_toy_snapshot(g: nn.Module, d: nn.Module, dist: ToyDistribution, z: Tens
     lo, hi = dist.extent()
     if dist.dim == 1:
         xs, prob = discriminator_on_grid(d, dist, lo, hi, 400)
-        return plot_snapshot_1d(path, real, np.clip(fake, lo, hi), xs, prob, title=title)
+        return plot_snapshot_1d(path, real, fake, xs, prob, title=title)
     gx, gy, prob = discriminator_on_grid(d, dist, lo, hi, 150)
     return plot_snapshot_2d(path, real, fake, gx, gy, prob, title=title)

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -139,6 +140,36 @@ def plot_games(path: str | Path, curves: GamesCurves | None = None) -> Path:
     return _save(fig, path)
 
 
+def hist_with_overflow(ax: Any, values: np.ndarray, edges: np.ndarray, **style: Any) -> None:
+    """A density histogram of `values` over `edges` that hides nothing outside them.
+
+    Bars are the density of the whole sample (a bin's count / (N x width)), so the bars' area
+    is the share inside the range; the shares below and above it are written at the edges
+    with an arrow ("◀ 12% < -0.5"), never piled into the edge bins.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = float(edges[0]), float(edges[-1])
+    finite = values[np.isfinite(values)]
+    n = max(len(values), 1)
+    inside = finite[(finite >= lo) & (finite <= hi)]
+    weights = np.full(len(inside), 1.0 / (n * (edges[1] - edges[0])))
+    ax.hist(inside, bins=edges, weights=weights, **style)
+    below, above = int((finite < lo).sum()), int((finite > hi).sum())
+    other = len(values) - len(finite)  # NaN / inf: generated, but nowhere on the axis
+    color = style.get("color", "tab:green")
+    for count, x, text, align in ((below, 0.01, f"◀ {{share}} < {lo:.3g}", "left"),
+                                  (above, 0.99, f"{{share}} > {hi:.3g} ▶", "right")):
+        if count:
+            ax.text(x, 0.5, text.format(share=f"{100 * count / n:.3g}%"), color=color,
+                    transform=ax.transAxes, ha=align, va="center", fontsize=8,
+                    fontweight="bold", zorder=5,
+                    bbox={"facecolor": "white", "edgecolor": color, "alpha": 0.9})
+    if other:
+        ax.text(0.5, 0.4, f"{100 * other / n:.3g}% not finite", color=color,
+                transform=ax.transAxes, ha="center", va="center", fontsize=8, zorder=5,
+                bbox={"facecolor": "white", "edgecolor": color, "alpha": 0.9})
+
+
 def plot_snapshot_1d(
     path: str | Path,
     real: np.ndarray,
@@ -156,15 +187,15 @@ def plot_snapshot_1d(
     path = Path(path)
     _check_suffix(path)
     real, fake = np.asarray(real).ravel(), np.asarray(fake).ravel()
-    lo = min(float(xs.min()), float(real.min()), float(fake.min()))
-    hi = max(float(xs.max()), float(real.max()), float(fake.max()))
+    lo = min(float(xs.min()), float(real.min()))
+    hi = max(float(xs.max()), float(real.max()))
     edges = np.linspace(lo, hi, bins + 1)
     fig = _new_figure(6.0, 3.6)
     ax = fig.subplots()
     ax.hist(real, bins=edges, density=True, histtype="step", color="black", linewidth=1.5,
             label="data")
-    ax.hist(fake, bins=edges, density=True, histtype="stepfilled", alpha=0.4, color="tab:green",
-            label="generated")
+    hist_with_overflow(ax, fake, edges, histtype="stepfilled", alpha=0.4, color="tab:green",
+                       label="generated")
     ax.set_xlabel("x")
     ax.set_ylabel("density")
     ax_d = ax.twinx()
@@ -249,9 +280,7 @@ def plot_samples_side_by_side(
                 float(min(real.min(), fake.min())), float(max(real.max(), fake.max())))
             edges = np.linspace(lo, hi, 61)
             ax.hist(real.ravel(), bins=edges, density=True, histtype="step", color="black")
-            # samples outside the range are drawn in the edge bins, not dropped
-            ax.hist(np.clip(fake.ravel(), lo, hi), bins=edges, density=True, alpha=0.5,
-                    color="tab:green")
+            hist_with_overflow(ax, fake, edges, alpha=0.5, color="tab:green")
         else:
             ax.imshow(_image_grid(fake[:64]), cmap="gray", vmin=-1.0, vmax=1.0)
             ax.axis("off")
