@@ -47,6 +47,24 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 1000,
         "train.progress": False,
     },
+    # `gankit compare --data grid2d`'s budget: the 25-mode grid needs wider nets than the
+    # ring (measured with the batched runner, docs/theory.md section 6).
+    "toy-grid": {
+        "data.dataset": "grid2d",
+        "model.name": "toy-mlp",
+        "model.z_dim": 16,
+        "model.g_hidden": [128, 128],
+        "model.d_hidden": [128, 128],
+        "model.dropout": 0.0,
+        "loss.real_label": 1.0,
+        "train.epochs": 60,
+        "train.batch_size": 256,
+        "train.lr_d": 1e-3,
+        "train.lr_g": 1e-3,
+        "train.sample_every": 10,
+        "train.checkpoint_every": 1000,
+        "train.progress": False,
+    },
     "smoke": {
         "data.limit": 512,
         "model.g_hidden": [32, 64],
