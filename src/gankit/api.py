@@ -336,9 +336,9 @@ def compare(data: str = "ring2d", games: Sequence[str] | str | None = None, seed
     """Train each game with seeds 0..seeds-1 on `data` under one budget; `gankit compare`.
 
     `games`: names or a comma-separated string (default the three generator games);
-    `preset`: `toy` for ring2d and gaussian1d, `toy-grid` for grid2d, else `default`;
-    overrides as in `train`, for every run. `batched`: on a toy set, train each game's
-    seeds at once as one model (False: one run at a time, `--serial`).
+    `preset`: `toy-ring` for ring2d, `toy-grid` for grid2d, `toy` for gaussian1d, else
+    `default`; overrides as in `train`, for every run. `batched`: on a toy set, train each
+    game's seeds at once as one model (False: one run at a time, `--serial`).
     """
     import time
 

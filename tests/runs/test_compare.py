@@ -49,7 +49,7 @@ def test_summarise_gives_the_interval_and_keeps_non_finite_values_visible():
 
 
 def test_default_presets():
-    assert default_preset("ring2d") == "toy"
+    assert default_preset("ring2d") == "toy-ring"
     assert default_preset("grid2d") == "toy-grid"
     assert default_preset("gaussian1d") == "toy"
     assert default_preset("mnist") == "default"

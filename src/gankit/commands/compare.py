@@ -24,8 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "maximum-likelihood)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (default: preset's)")
     p.add_argument("--preset", metavar="NAME",
-                   help="starting config (default: toy for ring2d and gaussian1d, toy-grid "
-                   "for grid2d, default for mnist)")
+                   help="starting config (default: toy-ring for ring2d, toy-grid for grid2d, "
+                   "toy for gaussian1d, default for mnist)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key for every run, e.g. --set train.lr_g=5e-4")
     p.add_argument("--serial", action="store_true",

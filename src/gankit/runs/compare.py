@@ -178,7 +178,7 @@ def _final_samples(run_dir: Path, toy_name: str | None) -> np.ndarray:
     return generate(g, z).numpy()
 
 
-COMPARE_PRESETS = {"ring2d": "toy", "grid2d": "toy-grid"}
+COMPARE_PRESETS = {"ring2d": "toy-ring", "grid2d": "toy-grid"}
 """The preset `compare` starts from per data set when none is given (other toy sets: `toy`,
 image sets: `default`)."""
 
