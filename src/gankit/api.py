@@ -331,11 +331,14 @@ def toy_data(name: str, n: int = 10_000, seed: int = 0) -> Samples:
 def compare(data: str = "ring2d", games: Sequence[str] | str | None = None, seeds: int = 3,
             epochs: int | None = None, out: str | Path | None = None,
             preset: str | None = None, overrides: dict[str, Any] | None = None,
-            log: Callable[[str], None] = print, **kwargs: Any) -> Comparison:
+            log: Callable[[str], None] = print, batched: bool = True,
+            **kwargs: Any) -> Comparison:
     """Train each game with seeds 0..seeds-1 on `data` under one budget; `gankit compare`.
 
     `games`: names or a comma-separated string (default the three generator games);
-    `preset`: `toy` for toy data, else `default`; overrides as in `train`, for every run.
+    `preset`: `toy-ring` for ring2d, `toy-grid` for grid2d, `toy` for gaussian1d, else
+    `default`; overrides as in `train`, for every run. `batched`: on a toy set, train each
+    game's seeds at once as one model (False: one run at a time, `--serial`).
     """
     import time
 
@@ -344,5 +347,6 @@ def compare(data: str = "ring2d", games: Sequence[str] | str | None = None, seed
     target = Path(out) if out is not None else (
         Path("runs") / f"compare-{data}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = run_compare(data, target, games=games, seeds=seeds, epochs=epochs, preset=preset,
-                         overrides=resolve_overrides(overrides, **kwargs), log=log)
+                         overrides=resolve_overrides(overrides, **kwargs), log=log,
+                         batched=batched)
     return Comparison(result)

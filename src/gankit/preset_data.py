@@ -47,6 +47,42 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 1000,
         "train.progress": False,
     },
+    # `gankit compare --data ring2d`'s budget: 20 seeds x 3 games in about a minute on a CPU
+    # core (batched, gankit.runs.batched): narrower nets and smaller batches than `toy`.
+    "toy-ring": {
+        "data.dataset": "ring2d",
+        "model.name": "toy-mlp",
+        "model.z_dim": 16,
+        "model.g_hidden": [64, 64],
+        "model.d_hidden": [64, 64],
+        "model.dropout": 0.0,
+        "loss.real_label": 1.0,
+        "train.epochs": 20,
+        "train.batch_size": 64,
+        "train.lr_d": 1e-3,
+        "train.lr_g": 1e-3,
+        "train.sample_every": 5,
+        "train.checkpoint_every": 1000,
+        "train.progress": False,
+    },
+    # `gankit compare --data grid2d`'s budget: the 25-mode grid needs a deeper net and more
+    # steps than the ring (tuned with the batched runner; results in docs/theory.md, section 6).
+    "toy-grid": {
+        "data.dataset": "grid2d",
+        "model.name": "toy-mlp",
+        "model.z_dim": 16,
+        "model.g_hidden": [64, 64, 64],
+        "model.d_hidden": [64, 64, 64],
+        "model.dropout": 0.0,
+        "loss.real_label": 1.0,
+        "train.epochs": 40,
+        "train.batch_size": 64,
+        "train.lr_d": 2e-3,
+        "train.lr_g": 2e-3,
+        "train.sample_every": 10,
+        "train.checkpoint_every": 1000,
+        "train.progress": False,
+    },
     "smoke": {
         "data.limit": 512,
         "model.g_hidden": [32, 64],
@@ -65,4 +101,8 @@ PRESET_HELP = {
     "default": "the notes' models, about 5 minutes on 2 CPU cores",
     "smoke": "tiny models on 512 images, 2 epochs: seconds, for tests",
     "toy": "small vector MLPs on a toy set (default ring2d), 60 epochs: under a minute on a CPU",
+    "toy-ring": "compare's ring2d budget: 64-wide MLPs, batch 64, 20 epochs (20 seeds x 3 "
+                "games batched in about a minute)",
+    "toy-grid": "compare's grid2d budget: 3 x 64 MLPs, batch 64, lr 2e-3, 40 epochs (20 seeds x "
+                "3 games batched in a few minutes)",
 }

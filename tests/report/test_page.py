@@ -232,3 +232,32 @@ def test_browser_check_catches_a_broken_page(tmp_path: Path) -> None:
     assert widths == [0]
     assert any("nope" in e for e in errors) and any("missing.png" in e or "failed" in e
                                                     for e in errors)
+
+
+def test_compare_report_in_headless_chromium(tmp_path: Path) -> None:
+    """A tiny batched `compare`: its report.html loads cleanly, shows the interval table and
+    every figure, and fits a laptop screen."""
+    from gankit.runs.compare import compare
+
+    with _browser() as browser:  # skips before training when there is no Chromium
+        result = compare("ring2d", tmp_path / "cmp", games=["minimax", "non-saturating"],
+                         seeds=2, epochs=1, log=lambda _m: None,
+                         overrides={"data.toy_samples": 512, "train.batch_size": 64,
+                                    "model.g_hidden": [16], "model.d_hidden": [16]})
+        page = browser.open((result.out / "report.html").as_uri(), width=1280, height=800)
+        images = page.evaluate("[...document.images].map(i => "
+                               "({alt: i.alt, w: i.naturalWidth, done: i.complete}))")
+        text = page.evaluate("document.body.innerText")
+        overflow = page.evaluate("document.documentElement.scrollWidth - innerWidth")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(ARTIFACTS / "compare-report.png")
+        errors, requests = page.errors, page.requests
+    assert errors == []
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    alts = [i["alt"] for i in images]
+    assert any("final samples" in a for a in alts) and any("training curves" in a for a in alts)
+    assert all(i["done"] and i["w"] > 0 for i in images), images
+    assert "mean ± 95% t-interval, 2 seeds" in text
+    for run in ("minimax-seed0", "minimax-seed1", "non-saturating-seed1"):
+        assert run in text
+    assert overflow <= 0

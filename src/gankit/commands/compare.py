@@ -12,7 +12,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="train the games side by side (same data, seeds, budget) and compare them",
         description="Train each chosen game with seeds 0..N-1 on one data set, then write "
         "samples side by side, overlaid training curves and a table of final metrics "
-        "(mean ± std over seeds).",
+        "(mean and 95% t-interval over seeds). On a toy set each game's seeds train at "
+        "once as one batched model.",
     )
     p.add_argument("--data", required=True, metavar="NAME",
                    help="data set: ring2d, grid2d, gaussian1d or mnist")
@@ -23,9 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "maximum-likelihood)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (default: preset's)")
     p.add_argument("--preset", metavar="NAME",
-                   help="starting config (default: toy for toy data, default for mnist)")
+                   help="starting config (default: toy-ring for ring2d, toy-grid for grid2d, "
+                   "toy for gaussian1d, default for mnist)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key for every run, e.g. --set train.lr_g=5e-4")
+    p.add_argument("--serial", action="store_true",
+                   help="train toy runs one at a time with the full training loop (its "
+                   "checkpoints, snapshots and reports per run) instead of batched")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default runs/compare-<data>-<time>)")
     p.set_defaults(func=run)
@@ -43,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--set {item!r} must look like KEY=VALUE, e.g. train.lr_d=1e-4")
         overrides[key.strip()] = value.strip()
     result = compare(args.data, games=args.losses, seeds=args.seeds, epochs=args.epochs,
-                     out=args.out, preset=args.preset, overrides=overrides)
+                     out=args.out, preset=args.preset, overrides=overrides,
+                     batched=not args.serial)
     print(result.table, end="")
     return 0
