@@ -64,7 +64,7 @@ def test_a_toy_run_trains_shows_its_grid_and_resumes(tmp_path: Path) -> None:
     assert run.config.train.epochs == 2 and run.config.data.toy_samples == 512
     assert run._repr_png_() == run.grids[-1].read_bytes()
     assert run.grid().size == run.grid(2).size
-    with pytest.raises(GankitError, match="no grid of epoch 7; it has epochs 1, 2"):
+    with pytest.raises(GankitError, match="no grid of epoch 7; it has epochs 0, 1, 2"):
         run.grid(7)
     # config.yaml records what `auto` resolved to; the banner and the closing line say it
     text = (run.path / "config.yaml").read_text()
