@@ -134,11 +134,13 @@ def reference_copies(feats: np.ndarray, real_feats: np.ndarray, tol: float = 1e-
                      chunk: int = 1000) -> int:
     """How many rows of `feats` (N, F) equal a row of `real_feats` (M, F) up to `tol`
     (Euclidean distance, relative to the features' scale): images copied from the reference."""
-    real = torch.from_numpy(np.ascontiguousarray(real_feats, dtype=np.float32))
+    # float64: cdist's matrix-product form loses a copy's zero distance to cancellation in
+    # float32 (one of 200 copies was missed on an AVX-512 CPU)
+    real = torch.from_numpy(np.ascontiguousarray(real_feats, dtype=np.float64))
     scale = float(real.norm(dim=1).mean()) or 1.0
     count = 0
     for i in range(0, feats.shape[0], chunk):
-        part = torch.from_numpy(np.ascontiguousarray(feats[i: i + chunk], dtype=np.float32))
+        part = torch.from_numpy(np.ascontiguousarray(feats[i: i + chunk], dtype=np.float64))
         count += int((torch.cdist(part, real).min(dim=1).values <= tol * scale).sum())
     return count
 
