@@ -118,7 +118,9 @@ def test_train_extractor_writes_weights_and_record(fake_mnist, tmp_path, capsys)
     code = _run(["train-extractor", "--epochs", "1", "--out", str(out)])
     assert out.is_file() and out.with_suffix(".json").is_file()
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["command"] == "gankit eval train-extractor --epochs 1 --seed 0"
+    assert record["command"] == ("gankit eval train-extractor --epochs 1 --seed 0 "
+                                 "--outlier-weight 0.5")
+    assert record["outlier_exposure"]["weight"] == 0.5
     # 300 rendered digits and one epoch cannot reach 99.3%: the command says so
     assert code == 2 and "below 99.3%" in capsys.readouterr().err
 

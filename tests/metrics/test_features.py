@@ -89,7 +89,9 @@ def test_samples_of_a_single_digit_cover_one_class(extractor) -> None:
     _, probs = extract(extractor, to_model_input(images))
     coverage = scores.mode_coverage(probs)
     assert coverage.classes_covered == 1 and np.argmax(coverage.histogram) == 0
-    assert scores.classifier_score(probs) < 1.2
+    # near 1 (one class); the few renders read as "not a digit" (a uniform prediction) add a
+    # little, as a uniform conditional sits far from a one-class marginal
+    assert scores.classifier_score(probs) < 1.3
 
 
 def test_training_is_reproducible_and_round_trips(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
     gankit eval RUN_OR_CHECKPOINT [--n 10000] [--seed 0] [--out JSON] [--batch-size 500]
     gankit eval --images PATH [--range byte|unit|signed] [--key NAME] [--out JSON]
-    gankit eval train-extractor [--epochs 4] [--seed 0] [--out PATH]
+    gankit eval train-extractor [--epochs 4] [--seed 0] [--outlier-weight 0.5] [--out PATH]
 
 Prints a table (metric | value | real-data floor) and writes the same as JSON. The metrics
 live in `gankit.metrics`; this module only parses flags, loads inputs and prints.
@@ -59,6 +59,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--extractor", metavar="PATH",
                    help="extractor weights (.safetensors with its .json); default: shipped")
     p.add_argument("--epochs", type=int, help="train-extractor only: epochs (default 4)")
+    p.add_argument("--outlier-weight", type=float,
+                   help="train-extractor only: weight of the outlier-exposure cost that "
+                        "teaches a uniform answer on non-digits (default 0.5; 0 = off)")
     p.add_argument("--data-dir", help="folder of MNIST IDX files (see `gankit data`)")
     p.add_argument("--cache-dir", help="gankit cache folder (MNIST and the real-data floor)")
     p.set_defaults(func=run)
@@ -69,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch on the target: train the extractor, or evaluate a checkpoint or images."""
     if args.target == TRAIN_EXTRACTOR:
         return _train_extractor(args)
-    if args.epochs is not None:
-        raise ConfigError(f"--epochs {args.epochs} applies only to `gankit eval train-extractor`")
+    for flag, value in (("--epochs", args.epochs), ("--outlier-weight", args.outlier_weight)):
+        if value is not None:
+            raise ConfigError(f"{flag} {value} applies only to `gankit eval train-extractor`")
     if (args.target is None) == (args.images is None):
         raise ConfigError(
             "give exactly one of RUN_OR_CHECKPOINT or --images PATH "
@@ -234,21 +238,26 @@ def _train_extractor(args: argparse.Namespace) -> int:
     import torch
 
     from gankit.data.mnist import load_mnist
-    from gankit.metrics.features import save_extractor, train_extractor
+    from gankit.errors import check_range
+    from gankit.metrics.features import OUTLIER_WEIGHT, save_extractor, train_extractor
 
     epochs = 4 if args.epochs is None else args.epochs
     if epochs < 1:
         raise ConfigError(f"--epochs {epochs} must be at least 1")
+    weight = OUTLIER_WEIGHT if args.outlier_weight is None else args.outlier_weight
+    check_range("--outlier-weight", weight, 0.0, 10.0, "0.5 is the default, 0 turns it off")
     out = Path(args.out) if args.out else Path("mnist_extractor.safetensors")
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out {out} must end in .safetensors (the json goes beside it)")
     train_x, train_y = load_mnist("train", data_dir=args.data_dir, cache_dir=args.cache_dir)
     test_x, test_y = load_mnist("test", data_dir=args.data_dir, cache_dir=args.cache_dir)
-    print(f"training the extractor: {epochs} epochs, seed {args.seed}, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
+    print(f"training the extractor: {epochs} epochs, seed {args.seed}, outlier weight "
+          f"{weight}, {torch.get_num_threads()} threads")  # fmt: skip
     start = time.perf_counter()
-    result = train_extractor(train_x, train_y, test_x, test_y, epochs=epochs, seed=args.seed)
-    command = f"gankit eval train-extractor --epochs {epochs} --seed {args.seed}"
+    result = train_extractor(train_x, train_y, test_x, test_y, epochs=epochs, seed=args.seed,
+                             outlier_weight=weight)
+    command = (f"gankit eval train-extractor --epochs {epochs} --seed {args.seed} "
+               f"--outlier-weight {weight}")
     record = save_extractor(result, out, command)
     print(f"test accuracy {result.test_accuracy:.4%} in {time.perf_counter() - start:.0f}s; "
           f"wrote {out} (sha256 {record['sha256'][:16]}...) and {out.with_suffix('.json').name}")

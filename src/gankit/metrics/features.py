@@ -15,6 +15,7 @@ checks the SHA256 before it reads a byte of the weights.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -27,9 +28,16 @@ from torch import Tensor, nn
 
 from gankit.errors import CheckpointError
 from gankit.fileio import sha256_file
+from gankit.metrics.outliers import KINDS as OUTLIER_KINDS
+
+DIGITS = 10
+"""Classes of the head before its "not a digit" class."""
 
 FEATURE_DIM = 128
 """Size of the penultimate layer: the feature space of FID, KID and precision/recall."""
+
+OUTLIER_WEIGHT = 0.5
+"""Weight of the outlier-exposure cost ("not a digit" cross-entropy) beside the digits' own."""
 
 ASSET_NAME = "mnist_extractor.safetensors"
 RECORD_NAME = "mnist_extractor.json"
@@ -38,8 +46,12 @@ RECORD_NAME = "mnist_extractor.json"
 class MNISTExtractor(nn.Module):
     """image (B, 1, 28, 28) in [-1, 1] -> (features (B, 128), logits (B, 10)).
 
-    conv5(32)-BN-ReLU-pool -> conv5(64)-BN-ReLU-pool -> 1024 -> 128 (ReLU) -> 10.
+    conv5(32)-BN-ReLU-pool -> conv5(64)-BN-ReLU-pool -> 1024 -> 128 (ReLU) -> 11.
     Shapes: 28 -> 24 -> 12 -> 8 -> 4; 64 x 4 x 4 = 1024. About 185k parameters.
+    The head has an eleventh class, "not a digit", learnt from non-digit images (outlier
+    exposure, gankit.metrics.outliers); `forward` folds it into the ten digits as a uniform
+    share (`fold_other`), so its logits describe a distribution over the digits that is
+    uniform for what is not a digit. `raw` gives the eleven logits.
     """
 
     def __init__(self, feature_dim: int = FEATURE_DIM, dropout: float = 0.3) -> None:
@@ -51,12 +63,26 @@ class MNISTExtractor(nn.Module):
             nn.Linear(64 * 4 * 4, feature_dim), nn.ReLU(),
         )  # fmt: skip
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(feature_dim, 10)
+        self.head = nn.Linear(feature_dim, DIGITS + 1)
+
+    def raw(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(features (B, 128), logits (B, 11)): the ten digits, then "not a digit"."""
+        feats = self.body(x)  # (B, F)
+        return feats, self.head(self.dropout(feats))  # (B, 11)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        feats = self.body(x)  # (B, F)
-        logits = self.head(self.dropout(feats))  # (B, 10)
-        return feats, logits
+        feats, raw = self.raw(x)
+        return feats, fold_other(raw)  # (B, 10)
+
+
+def fold_other(raw: Tensor) -> Tensor:
+    """logits (B, 11) -> log-probabilities (B, 10): p(digit c) + p(not a digit) / 10.
+
+    Log-probabilities are logits (softmax gives the probabilities back); a confident "not a
+    digit" becomes the uniform prediction, confidence 0.1 and a classifier score of 1.
+    """
+    logp = F.log_softmax(raw, dim=1)  # (B, 11)
+    return torch.logaddexp(logp[:, :DIGITS], logp[:, DIGITS:] - math.log(DIGITS))
 
 
 def to_model_input(images: np.ndarray) -> Tensor:
@@ -74,6 +100,7 @@ class TrainResult:
     seconds: float
     epochs: int
     seed: int
+    outlier_weight: float = 0.0
 
 
 def train_extractor(
@@ -86,12 +113,18 @@ def train_extractor(
     batch_size: int = 128,
     lr: float = 3e-3,
     log: bool = True,
+    outlier_weight: float = OUTLIER_WEIGHT,
 ) -> TrainResult:
     """Train the extractor on uint8 MNIST arrays; deterministic for a given seed and thread count.
 
-    Adam with a one-cycle learning-rate schedule and random shifts
-    of up to 2 pixels. Returns the model in eval mode and its accuracy on (test_x, test_y).
+    Adam with a one-cycle learning-rate schedule and random shifts of up to 2 pixels. With
+    `outlier_weight` > 0 (outlier exposure) every batch also carries batch_size / 2 non-digit
+    images (gankit.metrics.outliers) labelled "not a digit" (the head's eleventh class), their
+    cross-entropy weighted by `outlier_weight`. Returns the model in eval mode and its
+    accuracy on (test_x, test_y).
     """
+    from gankit.metrics.outliers import outlier_batch
+
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = MNISTExtractor()
@@ -110,8 +143,15 @@ def train_extractor(
         for i in range(steps_per_epoch):
             idx = order[i * batch_size : (i + 1) * batch_size]
             x = _random_shift(x_all[idx], 2, gen)  # (B, 1, 28, 28)
-            _, logits = model(x)
-            loss = F.cross_entropy(logits, y_all[idx])
+            if outlier_weight > 0:
+                odd = outlier_batch(len(idx) // 2, x, gen)  # (B/2, 1, 28, 28) non-digits
+                _, logits = model.raw(torch.cat([x, odd]))  # (B + B/2, 11)
+                other = torch.full((len(odd),), DIGITS, dtype=torch.long)
+                loss = (F.cross_entropy(logits[: len(idx)], y_all[idx])
+                        + outlier_weight * F.cross_entropy(logits[len(idx):], other))
+            else:
+                _, logits = model.raw(x)
+                loss = F.cross_entropy(logits, y_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -124,7 +164,8 @@ def train_extractor(
                   f"test acc {acc:.4%}  {elapsed:.0f}s", flush=True)  # fmt: skip
     model.eval()
     acc = accuracy(model, test_x, test_y)
-    return TrainResult(model, acc, time.perf_counter() - start, epochs, seed)
+    return TrainResult(model, acc, time.perf_counter() - start, epochs, seed,
+                       outlier_weight)
 
 
 def _random_shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
@@ -150,7 +191,6 @@ def accuracy(model: MNISTExtractor, images: np.ndarray, labels: np.ndarray) -> f
     return correct / len(images)
 
 
-@torch.no_grad()
 @torch.no_grad()
 def extract(
     model: MNISTExtractor, images: Tensor, batch_size: int = 500, device: str | torch.device = "cpu"
@@ -189,6 +229,8 @@ def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
         "command": command,
         "torch_version": torch.__version__,
         "feature_dim": FEATURE_DIM,
+        "outlier_exposure": {"weight": result.outlier_weight,
+                             "kinds": list(OUTLIER_KINDS) if result.outlier_weight else []},
         "input": "float (B, 1, 28, 28) in [-1, 1]",
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
