@@ -125,3 +125,18 @@ def test_every_metric_ranks_real_digits_above_blank_and_noise() -> None:
         # far below the real data: no precision, confidence at the uniform guess
         assert m[bad]["precision"] < 0.05 and m[bad]["confidence"] < 0.2
     assert m["real"]["precision"] > 0.8 and m["real"]["confidence"] > 0.98
+
+
+def test_an_extractor_without_the_other_class_still_loads(tmp_path) -> None:
+    """Extractors trained before outlier exposure (a ten-class head) load and score as before."""
+    from gankit.metrics.features import MNISTExtractor, TrainResult, save_extractor
+
+    old = MNISTExtractor(other_class=False).eval()
+    path = tmp_path / "old.safetensors"
+    save_extractor(TrainResult(old, 0.99, 1.0, 1, 0), path, "test")
+    loaded = load_extractor(path)
+    assert loaded.head.out_features == 10
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(loaded(x)[1], old(x)[1])  # its own logits, nothing folded
+    assert load_extractor().head.out_features == 11  # the shipped one: ten digits + other

@@ -54,7 +54,8 @@ class MNISTExtractor(nn.Module):
     uniform for what is not a digit. `raw` gives the eleven logits.
     """
 
-    def __init__(self, feature_dim: int = FEATURE_DIM, dropout: float = 0.3) -> None:
+    def __init__(self, feature_dim: int = FEATURE_DIM, dropout: float = 0.3,
+                 other_class: bool = True) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 5, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
@@ -63,15 +64,19 @@ class MNISTExtractor(nn.Module):
             nn.Linear(64 * 4 * 4, feature_dim), nn.ReLU(),
         )  # fmt: skip
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(feature_dim, DIGITS + 1)
+        # other_class=False: the ten-class head of extractors trained before outlier exposure
+        self.head = nn.Linear(feature_dim, DIGITS + int(other_class))
 
     def raw(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(features (B, 128), logits (B, 11)): the ten digits, then "not a digit"."""
+        """(features (B, 128), logits (B, 11)): the ten digits, then "not a digit" (an older
+        extractor without that class: (B, 10))."""
         feats = self.body(x)  # (B, F)
         return feats, self.head(self.dropout(feats))  # (B, 11)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         feats, raw = self.raw(x)
+        if raw.shape[1] == DIGITS:  # an extractor without the "not a digit" class
+            return feats, raw
         return feats, fold_other(raw)  # (B, 10)
 
 
@@ -283,8 +288,10 @@ def load_extractor(
     # Its random initial weights are overwritten at once: draw them from a forked RNG so
     # that loading the extractor (e.g. mid-training for --eval-every) leaves the
     # caller's random stream, and so its run, untouched.
+    head = state.get("head.weight")
+    other_class = head is None or head.shape[0] != DIGITS  # ten rows: an older extractor
     with torch.random.fork_rng(devices=[]):
-        model = MNISTExtractor()
+        model = MNISTExtractor(other_class=other_class)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
