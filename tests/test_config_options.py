@@ -60,3 +60,41 @@ def test_bad_values_are_clear_errors(overrides: dict, match: str) -> None:
 
 def test_ema_zero_is_off() -> None:
     assert build_config("smoke", overrides={"train.ema": 0}).train.ema == 0.0
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"train.adam_eps": 0.0}, r"train.adam_eps=0.0 must be in \(0, 1\]"),
+    ({"train.real_batches": "bootstrap"}, "train.real_batches='bootstrap' is unknown; choose "
+                                          "one of: shuffle, replacement"),
+])
+def test_keras_difference_options_refuse_bad_values(overrides: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        build_config("smoke", overrides=overrides)
+
+
+def test_adam_eps_reaches_both_optimisers() -> None:
+    import torch
+
+    from gankit.core.networks import build_networks
+
+    cfg = build_config("smoke", overrides={"train.adam_eps": 1e-7})
+    _, _, opt_g, opt_d, _, _ = build_networks(cfg, (1, 28, 28), 0, torch.device("cpu"), 1, False)
+    assert opt_g.param_groups[0]["eps"] == opt_d.param_groups[0]["eps"] == 1e-7
+
+
+def test_real_batches_with_replacement_are_seeded_draws_with_repeats() -> None:
+    from gankit.core.trainer import epoch_permutation
+
+    n = 1000
+    shuffle = epoch_permutation(n, 3, 1)
+    assert torch_sorted(shuffle) == list(range(n))  # every index once
+    drawn = epoch_permutation(n, 3, 1, "replacement")
+    assert drawn.shape == (n,) and 0 <= int(drawn.min()) and int(drawn.max()) < n
+    assert drawn.equal(epoch_permutation(n, 3, 1, "replacement"))  # resume draws them again
+    assert not drawn.equal(epoch_permutation(n, 3, 2, "replacement"))  # a new epoch, new draws
+    # with replacement about 1 - 1/e of the images appear in an epoch (63.2%)
+    assert 0.58 < len(set(drawn.tolist())) / n < 0.68
+
+
+def torch_sorted(t) -> list[int]:  # noqa: ANN001
+    return sorted(t.tolist())

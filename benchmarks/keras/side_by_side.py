@@ -35,8 +35,12 @@ VARIANTS = {
     # name: (keras program flags, gankit flags)
     "keras-optimiser": ([], ["--lr-g", "1e-3", "--beta1-g", "0.9"]),
     "intended-optimiser": (["--intended-optimizer"], []),
+    # the program as written, and gankit with every remaining difference switched to Keras's
+    "keras-details": ([], ["--lr-g", "1e-3", "--beta1-g", "0.9", "--set", "train.adam_eps=1e-7",
+                           "--set", "train.real_batches=replacement"]),
 }
-"""The two pairs compared: the program as written, and its intended optimiser for G."""
+"""The pairs compared: the program as written, its intended optimiser for G, and the first
+with Keras's Adam epsilon and real batches drawn with replacement in gankit too."""
 
 
 def run_keras(python: str, seed: int, epochs: list[int], out: Path, flags: list[str],
@@ -105,7 +109,12 @@ def main() -> int:
     p.add_argument("--keras-python", required=True, help="python of the Keras environment")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", default="1,5,10", help="epochs to score at")
-    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--variants", default="keras-optimiser,intended-optimiser",
+                   help=f"pairs to run, of: {', '.join(VARIANTS)}")
+    p.add_argument("--programs", default="keras,gankit",
+                   help="which side(s) to train: keras, gankit or both")
+    p.add_argument("--out", help="results stem (default benchmarks/results/"
+                                 "keras-side-by-side-<cpu kind>)")
     p.add_argument("--threads", type=int, default=2, help="threads per training")
     p.add_argument("--parallel", type=int, default=1, help="trainings run at a time")
     p.add_argument("--runs-dir", default="runs/keras-side-by-side")
@@ -117,6 +126,7 @@ def main() -> int:
     from gankit.runtime.cpu import cpu_kind, cpu_summary
 
     seeds = [int(s) for s in a.seeds.split(",") if s]
+    programs = [p for p in ("keras", "gankit") if p in a.programs.split(",")]
     epochs = sorted(int(e) for e in a.epochs.split(",") if e)
     runs = Path(a.score_only) if a.score_only else Path(a.runs_dir) / time.strftime("%Y%m%d-%H%M%S")
     ctx = load_context("cpu")
@@ -124,7 +134,7 @@ def main() -> int:
     for variant in a.variants.split(","):
         keras_flags, gankit_flags = VARIANTS[variant]
         for seed in seeds:
-            for program in ("keras", "gankit"):
+            for program in programs:
                 out = runs / f"{variant}-{program}-seed{seed}"
                 if program == "keras":
                     job = (run_keras, (a.keras_python, seed, epochs, out, keras_flags, a.threads))
@@ -149,10 +159,12 @@ def main() -> int:
              "| G's optimiser | program | epoch | FID | classifier score | classes | s/epoch |",
              "|---|---|---|---|---|---|---|"]
     for variant in a.variants.split(","):
-        for program in ("keras", "gankit"):
+        for program in programs:
             for e in epochs:
                 sel = [r for r in rows if (r["variant"], r["program"], r["epoch"])
                        == (variant, program, e)]
+                if not sel:
+                    continue
                 lines.append(
                     f"| {variant} | {program} | {e} | {spread([r['fid'] for r in sel])} | "
                     f"{spread([r['classifier_score'] for r in sel], 2)} | "
@@ -166,7 +178,7 @@ def main() -> int:
                   f"seconds per epoch {mk:.1f} vs {mg:.1f})"]
     text = "\n".join(lines)
     print(text)
-    stem = ROOT / "benchmarks" / "results" / (
+    stem = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / (
         "keras-side-by-side-" + cpu_kind().lower().replace(" ", "-"))
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".md").write_text(text + "\n")

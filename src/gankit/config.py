@@ -115,6 +115,11 @@ class TrainConfig:
     """Adam beta1 of G (the notes' Keras code really trains G with 0.9)."""
     beta2: float = 0.999
     """Adam beta2 of both optimisers."""
+    adam_eps: float = 1e-8
+    """Adam epsilon of both optimisers (PyTorch's default; Keras's is 1e-7)."""
+    real_batches: str = "shuffle"
+    """`shuffle`: an epoch's batches split a fresh permutation, so it sees every image once;
+    `replacement`: each batch drawn at random with replacement (the notes' Keras loop)."""
     seed: int = 0
     """Seeds weights, noise, shuffles and the fixed sample latents."""
     device: str = "auto"

@@ -22,6 +22,9 @@ DATASETS = ("mnist", "idx", "folder", *TOY_DATASETS)
 ON_COLLAPSE = ("warn", "stop", "off")
 """What `train.on_collapse` may say."""
 
+REAL_BATCHES = ("shuffle", "replacement")
+"""How `train.real_batches` draws an epoch's real batches."""
+
 PRECISIONS = ("fp32", "bf16", "auto")
 """Numeric precisions accepted in `train.precision`."""
 
@@ -85,6 +88,10 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     for name in ("beta1_d", "beta1_g", "beta2"):
         value = getattr(t, name)
         need(0.0 <= value < 1.0, f"train.{name}={value} must be in [0, 1)")
+    need(0.0 < t.adam_eps <= 1.0, f"train.adam_eps={t.adam_eps} must be in (0, 1]; use "
+         "1e-8 (PyTorch) or 1e-7 (Keras)")
+    need(t.real_batches in REAL_BATCHES, f"train.real_batches={short(t.real_batches)} is "
+         f"unknown; choose one of: {', '.join(REAL_BATCHES)}")
     need(t.precision in PRECISIONS, f"train.precision={t.precision!r} is unknown; choose one "
          f"of: {', '.join(PRECISIONS)}")
     need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),

@@ -32,8 +32,8 @@ def build_networks(
                         width=m.width, n_classes=n_classes, init=m.init)
     g.to(device)
     d.to(device)
-    opt_g = rt.make_adam(g.parameters(), t.lr_g, (t.beta1_g, t.beta2), graphs)
-    opt_d = rt.make_adam(d.parameters(), t.lr_d, (t.beta1_d, t.beta2), graphs)
+    opt_g = rt.make_adam(g.parameters(), t.lr_g, (t.beta1_g, t.beta2), graphs, t.adam_eps)
+    opt_d = rt.make_adam(d.parameters(), t.lr_d, (t.beta1_d, t.beta2), graphs, t.adam_eps)
     if t.compile:
         g.compile()
         d.compile()

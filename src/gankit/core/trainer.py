@@ -239,7 +239,8 @@ class Trainer(Sampling):
         """
         epoch, b, lb = self.epoch + 1, self.cfg.train.batch_size, self.local_batch
         lo, n_iter = self.rng.rank * lb, self.iterations_per_epoch()
-        perm = epoch_permutation(self.data.shape[0], self.cfg.train.seed, epoch).to(self.device)
+        perm = epoch_permutation(self.data.shape[0], self.cfg.train.seed, epoch,
+                                 self.cfg.train.real_batches).to(self.device)
         sums = torch.zeros(len(STAT_NAMES), device=self.device)
         is_g = torch.tensor([name in G_STAT_NAMES for name in STAT_NAMES], device=self.device)
         g_done = 0
@@ -329,9 +330,14 @@ class Trainer(Sampling):
             rt.restore_adam_modes(opt, modes, self.device)
 
 
-def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
-    """The shuffle of epoch `epoch`: a function of (seed, epoch) only, so resume is exact."""
+def epoch_permutation(n: int, seed: int, epoch: int, real_batches: str = "shuffle") -> Tensor:
+    """The (n,) indices whose consecutive slices are epoch `epoch`'s real batches: a function
+    of (seed, epoch) only, so resume is exact. `shuffle`: a permutation (each image once);
+    `replacement`: n indices drawn uniformly with replacement (the notes' Keras loop draws
+    every batch with np.random.randint(0, N, B))."""
     gen = torch.Generator().manual_seed(seeds.epoch_seed(seed, epoch))
+    if real_batches == "replacement":
+        return torch.randint(0, n, (n,), generator=gen)
     return torch.randperm(n, generator=gen)
 
 

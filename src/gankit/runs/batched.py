@@ -172,8 +172,10 @@ class BatchedToyGANs:
             gs.append(g)
             ds.append(d)
         self.g, self.d = StackedMLP(gs, self.device), StackedMLP(ds, self.device)
-        self.opt_g = rt.make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2))
-        self.opt_d = rt.make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2))
+        self.opt_g = rt.make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2),
+                                  eps=t.adam_eps)
+        self.opt_d = rt.make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2),
+                                  eps=t.adam_eps)
         self.rngs = [NoiseSource(seed, self.device) for seed in self.seeds]
         if t.n_critic > self.iterations_per_epoch():
             n = self.iterations_per_epoch()
@@ -256,7 +258,8 @@ class BatchedToyGANs:
     def train_epoch(self) -> list[dict[str, Any]]:
         """Run the next epoch for every seed; one record per seed (serial keys, no toy metrics)."""
         epoch, b, n_iter = self.epoch + 1, self.cfg.train.batch_size, self.iterations_per_epoch()
-        perms = torch.stack([epoch_permutation(self.data.shape[0], s, epoch)
+        perms = torch.stack([epoch_permutation(self.data.shape[0], s, epoch,
+                                               self.cfg.train.real_batches)
                              for s in self.seeds]).to(self.device)  # (S, N)
         sums = torch.zeros(self.size, len(STAT_NAMES), device=self.device)
         g_done = 0

@@ -56,15 +56,17 @@ def autocast(device: torch.device, precision: str, cache: bool = True) -> Abstra
 
 
 def make_adam(
-    params: Any, lr: float, betas: tuple[float, float], capturable: bool = False
+    params: Any, lr: float, betas: tuple[float, float], capturable: bool = False,
+    eps: float = 1e-8,
 ) -> torch.optim.Optimizer:
     """Adam, fused into one kernel per step where this torch and device support it;
     `capturable` (state on the device, no host syncs) for CUDA-graph capture."""
     params = list(params)
     try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, capturable=capturable)
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=True,
+                                capturable=capturable)
     except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas, capturable=capturable)
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, capturable=capturable)
 
 
 def adam_modes(opt: torch.optim.Optimizer) -> dict[str, Any]:
