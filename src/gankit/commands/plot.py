@@ -1,4 +1,5 @@
-"""`gankit plot time-to-quality RUN_DIR [RUN_DIR ...] --out FILE.png`."""
+"""`gankit plot time-to-quality RUN_DIR [RUN_DIR ...] --out FILE.png` and
+`gankit plot progression RUN_DIR [--epochs 1,50,100,400] --out FILE.png`."""
 
 from __future__ import annotations
 
@@ -16,13 +17,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", required=True, metavar="FILE", help="figure file (.png, .svg, .pdf)")
     q.add_argument("--key", default="fid", help="metric key in metrics.jsonl (default fid)")
     q.add_argument("--log-y", action="store_true", help="logarithmic y axis")
+    r = kinds.add_parser("progression", help="a run's sample grids in one captioned row")
+    r.add_argument("run", metavar="RUN_DIR", help="run folder (its samples/epoch_*.png)")
+    r.add_argument("--epochs", help="comma-separated epochs (default: every grid the run has)")
+    r.add_argument("--out", required=True, metavar="FILE", help="figure file (.png)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Draw the asked plot and say where it went."""
+    if args.kind == "progression":
+        return _progression(args)
     from gankit.viz.timeplot import plot_time_to_quality
 
     out = plot_time_to_quality([Path(r) for r in args.runs], Path(args.out), args.key,
                                args.log_y)
+    print(f"wrote {out}")
+    return 0
+
+
+def _progression(args: argparse.Namespace) -> int:
+    from gankit.errors import ConfigError
+    from gankit.viz.animate import progress_strip
+
+    grids = {int(p.stem.removeprefix("epoch_")): p
+             for p in sorted((Path(args.run) / "samples").glob("epoch_[0-9][0-9][0-9][0-9].png"))}
+    if not grids:
+        raise ConfigError(f"run {args.run!r} has no samples/epoch_*.png grids; give a run folder")
+    if args.epochs:
+        try:
+            wanted = [int(e) for e in args.epochs.split(",") if e.strip()]
+        except ValueError:
+            raise ConfigError(f"--epochs {args.epochs!r} must be comma-separated integers, "
+                              "e.g. --epochs 1,50,100") from None
+        missing = [e for e in wanted if e not in grids]
+        if missing:
+            raise ConfigError(f"run {args.run!r} has no grid of epoch(s) "
+                              f"{', '.join(map(str, missing))}; it has "
+                              f"{', '.join(map(str, grids))}")
+        grids = {e: grids[e] for e in wanted}
+    out = progress_strip(list(grids.values()), Path(args.out))
     print(f"wrote {out}")
     return 0

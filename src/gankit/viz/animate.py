@@ -1,7 +1,8 @@
 """Animations with Pillow (no ffmpeg): the training-progress GIF and latent interpolation.
 
 `slerp` and `interpolation_path` are pure tensor functions; `save_gif` writes frames;
-`progress_gif` turns a run's epoch grids (samples/epoch_NNNN.png) into one GIF.
+`progress_gif` turns a run's epoch grids (samples/epoch_NNNN.png) into one GIF and
+`progress_strip` into one captioned row (the notes' epochs 1, 50, 100, 400 side by side).
 """
 
 from __future__ import annotations
@@ -104,3 +105,26 @@ def progress_gif(grid_paths: Sequence[str | Path], out: str | Path,
             epoch = p.stem.removeprefix("epoch_").lstrip("0") or "0"
             frames.append(_label(im.copy(), f"epoch {epoch}"))
     return save_gif(frames, out, frame_ms=frame_ms, last_ms=frame_ms * 4)
+
+
+def progress_strip(grid_paths: Sequence[str | Path], out: str | Path, gap: int = 8) -> Path:
+    """The epoch grids in one row, each captioned with its file's epoch; PNG."""
+    if not grid_paths:
+        raise GankitError("no grids to put in a row; give the run's samples/epoch_*.png")
+    tiles = []
+    for p in grid_paths:
+        p = Path(p)
+        with Image.open(p) as im:
+            epoch = p.stem.removeprefix("epoch_").lstrip("0") or "0"
+            tiles.append(_label(im.convert("L"), f"epoch {epoch}"))
+    width = sum(t.width for t in tiles) + gap * (len(tiles) - 1)
+    row = Image.new("L", (width, max(t.height for t in tiles)), color="white")
+    x = 0
+    for tile in tiles:
+        row.paste(tile, (x, 0))
+        x += tile.width + gap
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise GankitError(f"--out {out} must end in .png")
+    write_atomic(out, lambda tmp: row.save(tmp, format="PNG"))
+    return out
