@@ -41,6 +41,38 @@ def test_classes_present_counts_classes_above_the_share():
     probs[198:, 7] = 1.0  # 1% sevens: counts at min_share 0.01
     assert classes_present(probs) == 3
     assert classes_present(probs, min_share=0.02) == 2
+    unsure = np.full((200, 10), 0.1)  # "not a digit": the extractor's uniform answer
+    unsure[:, 3] = 0.11
+    # the unsure rows add nothing and dilute: the sevens are now 0.5% of all the samples
+    assert classes_present(np.vstack([probs, unsure]), confidence=0.5) == 2
+    assert classes_present(unsure, confidence=0.5) == 0 and classes_present(unsure) == 1
+
+
+def _probe_reads(digits_share: float, classes: int) -> np.ndarray:
+    """PROBE_N rows of probabilities: `digits_share` of them confident digits spread over
+    `classes` classes, the rest the uniform answer to a non-digit."""
+    n_digits = int(PROBE_N * digits_share)
+    probs = np.full((PROBE_N, 10), 0.1)
+    probs[:n_digits] = 0.0
+    probs[np.arange(n_digits), np.arange(n_digits) % classes] = 1.0
+    return probs
+
+
+@pytest.mark.parametrize(("share", "classes", "alarm"), [
+    (0.2, 2, False),  # a first epoch's blurs: mostly not digits yet, not a collapse
+    (0.6, 2, True),  # most samples are digits, of two kinds: collapse
+    (0.9, 10, False),  # digits of every kind
+])
+def test_the_class_count_waits_until_the_samples_read_as_digits(digits, monkeypatch, share,
+                                                               classes, alarm):
+    mon = HealthMonitor(image_cfg(), digits, probabilistic=True)
+    monkeypatch.setattr(mon, "_diversity", lambda out: (mon.real_diversity,
+                                                        _probe_reads(share, classes)))
+    rec = record(1)
+    mon.check(Lookup(digits), rec)
+    assert ("mode_collapse" in rec["alarms"]) == alarm
+    assert rec["probe_digits"] == pytest.approx(share)
+    assert rec["probe_classes"] == classes
 
 
 class Const(nn.Module):
@@ -110,8 +142,8 @@ def test_a_constant_generator_is_mode_collapse_and_a_diverse_one_is_not(digits):
     diverse = record(1)
     mon.check(Lookup(digits), diverse)
     assert diverse["alarms"] == []
-    # printed digits are not MNIST handwriting: the extractor reads 9 or 10 of the classes
-    assert diverse["probe_diversity"] > 0.8 and diverse["probe_classes"] >= 9
+    # printed digits are not MNIST handwriting: the extractor is sure of most classes, not all
+    assert diverse["probe_diversity"] > 0.8 and diverse["probe_classes"] >= MIN_CLASSES
     collapsed = record(2)
     alarms = mon.check(Const(digits[0]), collapsed)
     assert "mode_collapse" in collapsed["alarms"]

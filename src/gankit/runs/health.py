@@ -10,7 +10,9 @@ record. Three conditions are detected, each with a one-line explanation in the n
   road into mode collapse.
 - `mode_collapse`: G's samples cover too little of the data.
   MNIST: the shipped classifier (gankit.metrics) reads the probe's samples as fewer than
-  `MIN_CLASSES` classes (a class counts with >= 1% of them), or their diversity (mean
+  `MIN_CLASSES` classes (a class counts with >= 1% of them read as it with confidence >=
+  `DIGIT_CONFIDENCE`; judged only once at least `MIN_DIGIT_SHARE` of them read as digits:
+  the blurs of a first epoch are "not a digit" to it, not a collapse), or their diversity (mean
   pairwise distance of the classifier's features, as a share of the same for real training
   images) is below `MIN_DIVERSITY`. Other 28 x 28 grayscale data: the feature diversity.
   Other images: the same ratio in pixel space. Toy sets: at most a quarter of the modes
@@ -46,9 +48,16 @@ D_WINS_BELOW = 0.05
 MIN_CLASSES = 7
 """`mode_collapse` (MNIST) when the probe's samples show fewer classes than this."""
 
+DIGIT_CONFIDENCE = 0.5
+"""A probe sample counts as a digit when the classifier's top probability reaches this (the
+shipped extractor answers non-digits with the uniform 0.1)."""
+
+MIN_DIGIT_SHARE = 0.5
+"""The class count is judged only when at least this share of the probe reads as digits."""
+
 MIN_DIVERSITY = 0.15
 """`mode_collapse` when the probe's diversity is below this share of the real data's. A G
-that draws one glyph is near 0; the default preset's healthy runs are at 0.27-0.29 after
+that draws one glyph is near 0; the default preset's healthy runs are at 0.57-0.60 after
 their first epoch (the EMA's samples are still blurred averages) and rise from there."""
 
 STALL_BELOW = 1e-3
@@ -75,9 +84,12 @@ def mean_pairwise_distance(x: Tensor) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
-def classes_present(probs: np.ndarray, min_share: float = 0.01) -> int:
-    """Classes the classifier assigns at least `min_share` of the samples to (argmax)."""
-    counts = np.bincount(probs.argmax(axis=1), minlength=probs.shape[1])
+def classes_present(probs: np.ndarray, min_share: float = 0.01,
+                    confidence: float = 0.0) -> int:
+    """Classes the classifier assigns at least `min_share` of all the samples to (argmax),
+    counting only samples whose top probability is at least `confidence`."""
+    sure = probs.max(axis=1) >= confidence
+    counts = np.bincount(probs[sure].argmax(axis=1), minlength=probs.shape[1])
     return int((counts >= min_share * probs.shape[0]).sum())
 
 
@@ -191,9 +203,11 @@ class HealthMonitor:
         record["probe_diversity"] = ratio
         why = []
         if probs is not None and self.classify:
-            classes = classes_present(probs)
+            classes = classes_present(probs, confidence=DIGIT_CONFIDENCE)
+            digits = float((probs.max(axis=1) >= DIGIT_CONFIDENCE).mean())
             record["probe_classes"] = classes
-            if classes < MIN_CLASSES:
+            record["probe_digits"] = digits
+            if classes < MIN_CLASSES and digits >= MIN_DIGIT_SHARE:
                 why.append(f"the classifier reads {PROBE_N} samples as {classes} of 10 digits")
         if ratio < MIN_DIVERSITY:
             why.append(f"their diversity is {ratio:.2f} of the real data's")
