@@ -75,9 +75,10 @@ def summarise(seed: int, precision: str, out: Path) -> dict:
             "d_fake_min": round(min(r["d_fake"] for r in records), 3)}
 
 
-def table(rows: list[dict], kind: str, flags: str, parallel: int) -> str:
+def table(rows: list[dict], kind: str, flags: str, parallel: int, threads: int) -> str:
     """The Markdown table of the runs, then medians per precision."""
-    shared = f", {parallel} runs at a time, 1 thread each" if parallel > 1 else ", 2 threads"
+    shared = (f", {parallel} runs at a time, 1 thread each" if parallel > 1
+              else f", one run at a time, {threads} thread(s)")
     lines = [f"CPU: {flags}{shared}", "",
              "| seed | precision | CPU | seconds | FID | classes | collapse flag |",
              "|---|---|---|---|---|---|---|"]
@@ -138,7 +139,7 @@ def main() -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
     rows.sort(key=lambda r: (r["precision"], r["seed"]))
-    text = table(rows, kind, flags, a.parallel)
+    text = table(rows, kind, flags, a.parallel, threads)
     print(text)
     stem = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / (
         "recipe-" + kind.lower().replace(" ", "-").replace("(", "").replace(")", ""))
