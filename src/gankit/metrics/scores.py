@@ -111,7 +111,9 @@ def classifier_score(probs: np.ndarray, eps: float = 1e-12) -> float:
     p = np.asarray(probs, dtype=np.float64)
     marginal = p.mean(axis=0, keepdims=True)  # (1, K)
     kl = (p * (np.log(p + eps) - np.log(marginal + eps))).sum(axis=1)  # (N,)
-    return float(np.exp(kl.mean()))
+    # E KL is a mutual information, >= 0; rounding can leave -1e-15 when every row is the
+    # same (e.g. the extractor's uniform answer to non-digits): the score stays >= 1
+    return float(np.exp(max(float(kl.mean()), 0.0)))
 
 
 @dataclass(frozen=True)
