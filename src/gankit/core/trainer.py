@@ -341,6 +341,14 @@ def epoch_permutation(n: int, seed: int, epoch: int, real_batches: str = "shuffl
     return torch.randperm(n, generator=gen)
 
 
+def check_n_critic(n_critic: int, iterations: int) -> None:
+    """G steps after every n_critic-th iteration: an epoch must hold at least one."""
+    if n_critic > iterations:
+        raise ConfigError(f"train.n_critic={n_critic} is more than the {iterations} "
+                          f"iterations of an epoch, so G would never step; use --n-critic "
+                          f"{min(5, iterations)} or a smaller --batch-size")
+
+
 def check_sizes(batch_size: int, world: int, n: int) -> None:
     """The global batch must split over the ranks and fit in the data set."""
     if batch_size % world:

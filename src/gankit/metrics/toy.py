@@ -37,8 +37,16 @@ class ModeReport:
     """High-quality samples per mode."""
 
 
+N_SIGMA = 3.0
+"""A sample is high quality within this many standard deviations of its nearest mode."""
+
+MIN_FRACTION = 0.2
+"""A mode is covered by at least this fraction of its fair share of high-quality samples."""
+
+
 def mode_report(
-    samples: Tensor, dist: ToyDistribution, n_sigma: float = 3.0, min_fraction: float = 0.2
+    samples: Tensor, dist: ToyDistribution, n_sigma: float = N_SIGMA,
+    min_fraction: float = MIN_FRACTION,
 ) -> ModeReport:
     """Modes covered and share of high-quality samples; see the module docstring."""
     x = samples.detach().to(torch.float64).reshape(-1, dist.dim)  # (n, dim)

@@ -41,20 +41,17 @@ from torch import Tensor, nn
 
 from gankit.config import Config
 from gankit.core.diagnostics import LOG4
-from gankit.core.trainer import check_sizes, epoch_permutation
+from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation
 from gankit.data import load_dataset
 from gankit.data.toy import ToyDistribution, get_toy, is_toy
 from gankit.errors import ConfigError
 from gankit.losses import d_loss_bce, get_game
-from gankit.metrics.toy import js_divergence_hist
+from gankit.metrics.toy import MIN_FRACTION, N_SIGMA, js_divergence_hist
 from gankit.models import build_models
 from gankit.runs.toy import eval_latents, reference_sample
 from gankit.runtime import device as rt
 from gankit.runtime.noise import NoiseSource
 from gankit.stats import G_STAT_NAMES, STAT_NAMES
-
-N_SIGMA, MIN_FRACTION = 3.0, 0.2
-"""gankit.metrics.toy.mode_report's definitions of a high-quality sample and a covered mode."""
 
 SEED_ONLY = "train.seed"
 """The one config key in which the batched runs may differ."""
@@ -177,11 +174,7 @@ class BatchedToyGANs:
         self.opt_d = rt.make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2),
                                   eps=t.adam_eps)
         self.rngs = [NoiseSource(seed, self.device) for seed in self.seeds]
-        if t.n_critic > self.iterations_per_epoch():
-            n = self.iterations_per_epoch()
-            raise ConfigError(f"train.n_critic={t.n_critic} is more than the {n} iterations "
-                              f"of an epoch, so G would never step; use --n-critic "
-                              f"{min(5, n)} or a smaller --batch-size")
+        check_n_critic(t.n_critic, self.iterations_per_epoch())
         self.epoch = self.iteration = self.g_steps = 0
         self.elapsed = 0.0
         """Wall seconds of training, all seeds together."""
@@ -343,8 +336,7 @@ def train_seeds(cfgs: Sequence[Config], log: Callable[[str], None] = print,
     z = eval_latents(trainer.cfg.model.z_dim)
     real = reference_sample(dist, z.shape[0])
     records: list[list[dict[str, Any]]] = [[] for _ in cfgs]
-    fake = trainer.generate(z)
-    while trainer.epoch < t.epochs:
+    while trainer.epoch < t.epochs:  # validation keeps epochs >= 1: `fake` is always set
         recs = trainer.train_epoch()
         fake = trainer.generate(z)
         for run, rec, toy in zip(records, recs, toy_metrics_batched(fake, dist, real),

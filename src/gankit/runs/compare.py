@@ -314,6 +314,9 @@ def _train_batched(configs: dict[tuple[str, int], Any], games: Sequence[str], se
     and metrics.jsonl as a serial run writes them."""
     from gankit.config import dump_yaml
     from gankit.runs.batched import train_seeds
+    from gankit.runtime.device import resolve_device
+
+    device = resolve_device(next(iter(configs.values())).train.device)  # as the trainer's
 
     runs: dict[str, list[Path]] = {g: [] for g in games}
     records: dict[str, list[list[dict[str, Any]]]] = {g: [] for g in games}
@@ -326,7 +329,7 @@ def _train_batched(configs: dict[tuple[str, int], Any], games: Sequence[str], se
             run_dir = out / "runs" / f"{game}-seed{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg) + (
-                f"run_id: {uuid.uuid4().hex[:16]}\ndevice_used: cpu\nprecision_used: fp32\n"
+                f"run_id: {uuid.uuid4().hex[:16]}\ndevice_used: {device}\nprecision_used: fp32\n"
                 f"trained_by: gankit.runs.batched ({seeds} seeds at once)\n"))
             write_text_atomic(run_dir / "metrics.jsonl", "".join(
                 json.dumps(_finite_or_none(r)) + "\n" for r in recs))

@@ -26,7 +26,7 @@ from gankit.config import (
     read_config_file,
     validate,
 )
-from gankit.core.trainer import Trainer
+from gankit.core.trainer import Trainer, check_n_critic
 from gankit.data import Dataset, load_dataset
 from gankit.data.toy import is_toy
 from gankit.errors import (
@@ -223,11 +223,7 @@ def _train(
     main, t = info is None or info.is_main, cfg.train
     data = _load(cfg, device, info, log)
     trainer = Trainer(cfg, data.samples, device, info, labels=data.labels)
-    if t.n_critic > trainer.iterations_per_epoch():
-        raise ConfigError(
-            f"train.n_critic={t.n_critic} is more than the {trainer.iterations_per_epoch()} "
-            f"iterations of an epoch, so G would never step; use --n-critic "
-            f"{min(5, trainer.iterations_per_epoch())} or a smaller --batch-size")
+    check_n_critic(t.n_critic, trainer.iterations_per_epoch())
     folder = RunFolder(out, cfg, main, run_id)
     if state is not None:
         restore(trainer, state, len(data))

@@ -111,6 +111,9 @@ def progress_strip(grid_paths: Sequence[str | Path], out: str | Path, gap: int =
     """The epoch grids in one row, each captioned with its file's epoch; PNG."""
     if not grid_paths:
         raise GankitError("no grids to put in a row; give the run's samples/epoch_*.png")
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise GankitError(f"--out {out} must end in .png")
     tiles = []
     for p in grid_paths:
         p = Path(p)
@@ -123,8 +126,5 @@ def progress_strip(grid_paths: Sequence[str | Path], out: str | Path, gap: int =
     for tile in tiles:
         row.paste(tile, (x, 0))
         x += tile.width + gap
-    out = Path(out)
-    if out.suffix.lower() != ".png":
-        raise GankitError(f"--out {out} must end in .png")
     write_atomic(out, lambda tmp: row.save(tmp, format="PNG"))
     return out
