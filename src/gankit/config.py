@@ -78,6 +78,10 @@ class ModelConfig:
     init: str = "default"
     """Weight initialisation: `default` (each family's own: PyTorch's for the MLPs, DCGAN's
     N(0, 0.02)) or `keras` (Glorot-uniform weights, zero biases, as the notes' Keras code)."""
+    pack: int = 1
+    """PacGAN packing (Lin et al. 2018): D judges `pack` samples at once, joined into one
+    input, so a G that repeats itself is easier to catch (a remedy for mode collapse beyond
+    the notes). 1 = off (the notes' D); `mlp` and `toy-mlp`; train.batch_size must divide."""
 
 
 @dataclass
@@ -120,6 +124,12 @@ class TrainConfig:
     real_batches: str = "shuffle"
     """`shuffle`: an epoch's batches split a fresh permutation, so it sees every image once;
     `replacement`: each batch drawn at random with replacement (the notes' Keras loop)."""
+    instance_noise: float = 0.0
+    """Instance noise: sigma_0 of Gaussian noise added to every sample D sees (real and fake,
+    in D's and G's steps), decaying linearly to 0 over the run's train.epochs (Sonderby et
+    al. 2016; Arjovsky & Bottou 2017, section 4): blurred, the two distributions overlap,
+    so D's gradient reaches G's samples far from the data. A remedy for mode collapse beyond
+    the notes (docs/theory.md, section 6); 0 = off. In data units (images: [-1, 1])."""
     seed: int = 0
     """Seeds weights, noise, shuffles and the fixed sample latents."""
     device: str = "auto"

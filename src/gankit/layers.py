@@ -35,6 +35,22 @@ def _project(embed: nn.Embedding | None, features: Tensor, labels: Tensor | None
     return (embed(labels) * features).sum(dim=1)  # (B, F) . (B, F) -> (B,)
 
 
+def pack_samples(x: Tensor, pack: int) -> Tensor:
+    """PacGAN's packing (Lin et al. 2018): (B, ...) samples -> (B / pack, pack * F), each row
+    `pack` consecutive samples flattened and joined, so D judges `pack` samples at once.
+
+    Raises ValueError naming the sizes when B is not a multiple of `pack`.
+    """
+    flat = x.flatten(1)  # (B, F)
+    if pack == 1:
+        return flat
+    if flat.shape[0] % pack:
+        raise ValueError(f"a packed discriminator (model.pack={pack}) needs a batch that is a "
+                         f"multiple of {pack}, got {flat.shape[0]} samples; pick a batch size "
+                         f"divisible by {pack}")
+    return flat.reshape(flat.shape[0] // pack, pack * flat.shape[1])  # (B / pack, pack F)
+
+
 def keep_mask(shape: tuple[int, ...] | torch.Size, p: float, device: torch.device) -> Tensor:
     """Bool mask, each entry True with probability 1 - p, independently (the global RNG).
 

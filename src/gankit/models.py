@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from gankit.dcgan import DCDiscriminator, DCGenerator, dcgan_init
 from gankit.errors import ConfigError
-from gankit.layers import CLASS_EMBED_DIM, Dropout, _join_labels, _project
+from gankit.layers import CLASS_EMBED_DIM, Dropout, _join_labels, _project, pack_samples
 
 
 class MLPGenerator(nn.Module):
@@ -57,6 +57,8 @@ class MLPDiscriminator(nn.Module):
     """image (B, C, H, W) -> logit (B,): P -> 1024 -> 512 -> 256 -> 1.
 
     LeakyReLU(0.2) after every hidden layer, Dropout(0.3) after the first two, as in the notes.
+    With `pack` > 1 (PacGAN, gankit.layers.pack_samples) it reads `pack` images at once:
+    (B, C, H, W) -> logit (B / pack,), first layer pack * P wide.
     """
 
     def __init__(
@@ -67,13 +69,16 @@ class MLPDiscriminator(nn.Module):
         dropout: float = 0.3,
         dropout_layers: int = 2,
         n_classes: int = 0,
+        pack: int = 1,
     ) -> None:
         super().__init__()
+        check_pack(pack, "mlp", bool(n_classes))
         self.n_classes = n_classes
+        self.pack = pack
         self.embed = nn.Embedding(n_classes, hidden[-1]) if n_classes else None
         pixels = image_shape[0] * image_shape[1] * image_shape[2]
         layers: list[nn.Module] = []
-        width = pixels
+        width = pixels * pack
         for i, h in enumerate(hidden):
             layers += [nn.Linear(width, h), nn.LeakyReLU(slope, inplace=True)]
             if i < dropout_layers and dropout > 0:
@@ -83,8 +88,8 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        if self.embed is None:
-            return self.net(x.flatten(1)).squeeze(1)  # (B, P) -> (B, 1) -> (B,)
+        if self.embed is None:  # (B, P) -> (B / pack, pack P) -> (B / pack, 1) -> (B / pack,)
+            return self.net(pack_samples(x, self.pack)).squeeze(1)
         features = self.net[:-1](x.flatten(1))  # (B, P) -> (B, 256)
         return self.net[-1](features).squeeze(1) + _project(self.embed, features, labels)
 
@@ -113,12 +118,18 @@ class ToyGenerator(nn.Module):
 
 
 class ToyDiscriminator(nn.Module):
-    """sample (B, V) -> logit (B,): V -> hidden... -> 1 with ReLU, optional dropout."""
+    """sample (B, V) -> logit (B,): V -> hidden... -> 1 with ReLU, optional dropout.
 
-    def __init__(self, dim: int, hidden: tuple[int, ...], dropout: float = 0.0) -> None:
+    With `pack` > 1 (PacGAN, gankit.layers.pack_samples): (B, V) -> (B / pack, pack V) ->
+    logit (B / pack,), D judging `pack` samples at once.
+    """
+
+    def __init__(self, dim: int, hidden: tuple[int, ...], dropout: float = 0.0,
+                 pack: int = 1) -> None:
         super().__init__()
+        self.pack = pack
         layers: list[nn.Module] = []
-        width = dim
+        width = dim * pack
         for h in hidden:
             layers += [nn.Linear(width, h), nn.ReLU()]
             if dropout > 0:
@@ -129,7 +140,7 @@ class ToyDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         assert labels is None, "labels given to an unconditional discriminator"
-        return self.net(x).squeeze(1)  # (B, V) -> (B, 1) -> (B,)
+        return self.net(pack_samples(x, self.pack)).squeeze(1)  # (B/pack, pack V) -> (B/pack,)
 
 
 MODELS = ("mlp", "dcgan", "toy-mlp")
@@ -146,6 +157,7 @@ def build_models(
     width: int = 64,
     n_classes: int = 0,
     init: str = "default",
+    pack: int = 1,
 ) -> tuple[nn.Module, nn.Module]:
     """Build (G, D) by name; conditional on `n_classes` classes when > 0.
 
@@ -153,12 +165,14 @@ def build_models(
     {1, 2} for `toy-mlp`. `g_hidden`, `d_hidden` and `dropout` are the MLPs'; `width` is
     DCGAN's base channels. `init` (see INITS): `default` keeps each family's own
     initialisation (PyTorch's for `mlp` and `toy-mlp`, DCGAN's N(0, 0.02) for `dcgan`);
-    `keras` re-initialises every layer as Keras does (`keras_init`).
+    `keras` re-initialises every layer as Keras does (`keras_init`). `pack` > 1 makes D a
+    PacGAN discriminator of `pack` samples at once (`mlp` and `toy-mlp` only).
     """
     if init not in INITS:
         raise ConfigError(f"unknown model.init {init!r}; choose one of: {', '.join(INITS)}")
+    check_pack(pack, name, bool(n_classes))
     g, d = _build(name, z_dim, tuple(image_shape), g_hidden, d_hidden, dropout, width,
-                  n_classes)
+                  n_classes, pack)
     if init == "keras":
         g.apply(keras_init)
         d.apply(keras_init)
@@ -167,6 +181,26 @@ def build_models(
 
 INITS = ("default", "keras")
 """Weight initialisations `build_models` knows (config key model.init)."""
+
+PACKABLE = ("mlp", "toy-mlp")
+"""Models whose D can be packed (model.pack > 1)."""
+
+
+def check_pack(pack: int, name: str, conditional: bool = False) -> None:
+    """Raise a one-line ConfigError when `pack` is not a packing model `name` can build."""
+    if not 1 <= pack <= MAX_PACK:
+        raise ConfigError(f"model.pack={pack} must be in 1..{MAX_PACK} (1: no packing; PacGAN "
+                          "uses 2-4)")
+    if pack > 1 and name not in PACKABLE:
+        raise ConfigError(f"model.pack={pack} works with models {', '.join(PACKABLE)}, not "
+                          f"{name!r}; use model.pack=1")
+    if pack > 1 and conditional:
+        raise ConfigError(f"model.pack={pack} does not fit a conditional D (one label per "
+                          "image); drop --conditional or use model.pack=1")
+
+
+MAX_PACK = 64
+"""Most samples a packed D may read at once."""
 
 
 def keras_init(module: nn.Module) -> None:
@@ -184,7 +218,7 @@ def keras_init(module: nn.Module) -> None:
 
 def _build(
     name: str, z_dim: int, shape: tuple[int, ...], g_hidden: tuple[int, ...],
-    d_hidden: tuple[int, ...], dropout: float, width: int, n_classes: int,
+    d_hidden: tuple[int, ...], dropout: float, width: int, n_classes: int, pack: int,
 ) -> tuple[nn.Module, nn.Module]:
     """The models of `build_models`, with their family's own initialisation."""
     if name == "toy-mlp":
@@ -194,14 +228,15 @@ def _build(
         if n_classes:
             raise ConfigError("model 'toy-mlp' is not conditional; drop --conditional")
         g = ToyGenerator(z_dim, tuple(g_hidden), shape[0])
-        d = ToyDiscriminator(shape[0], tuple(d_hidden), dropout=dropout)
+        d = ToyDiscriminator(shape[0], tuple(d_hidden), dropout=dropout, pack=pack)
         return g, d
     if name in ("mlp", "dcgan") and len(shape) != 3:
         raise ConfigError(f"model {name!r} needs image samples (C, H, W), got shape {shape}; "
                           "use model 'toy-mlp' for the toy data sets")
     if name == "mlp":
         g = MLPGenerator(z_dim, tuple(g_hidden), shape, n_classes=n_classes)
-        d = MLPDiscriminator(tuple(d_hidden), shape, dropout=dropout, n_classes=n_classes)
+        d = MLPDiscriminator(tuple(d_hidden), shape, dropout=dropout, n_classes=n_classes,
+                             pack=pack)
         return g, d
     if name == "dcgan":
         g = DCGenerator(z_dim, shape, width, n_classes)
@@ -235,7 +270,7 @@ def summary(module: nn.Module, input_shape: tuple[int, ...], title: str) -> str:
     module.eval()
     try:
         with torch.no_grad():
-            x = torch.zeros(2, *input_shape, device=device)
+            x = torch.zeros(2 * getattr(module, "pack", 1), *input_shape, device=device)
             if getattr(module, "n_classes", 0) and not hasattr(module, "z_dim"):  # conditional D
                 module(x, torch.zeros(2, dtype=torch.long, device=device))
             else:

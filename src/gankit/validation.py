@@ -36,7 +36,7 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     e.g. for a checkpoint's config that is only sampled from.
     """
     from gankit.losses import GAMES
-    from gankit.models import INITS, MODELS
+    from gankit.models import INITS, MODELS, check_pack
 
     problems: list[str] = []
     t, m, d, lo = cfg.train, cfg.model, cfg.data, cfg.loss
@@ -77,6 +77,16 @@ def validate(cfg: Config, machine: bool = True) -> Config:
          f"model hidden widths must all be in 1..{MAX_WIDTH:,}, at most {MAX_LAYERS} layers "
          f"(g_hidden={short(m.g_hidden, 60)}, d_hidden={short(m.d_hidden, 60)})")
     need(0.0 <= m.dropout < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
+    try:
+        check_pack(m.pack, m.name if m.name in MODELS else MODELS[0], m.conditional)
+    except ConfigError as err:
+        problems.append(str(err))
+    if m.pack > 1:
+        need(t.batch_size % m.pack == 0, f"train.batch_size={t.batch_size} is not a multiple "
+             f"of model.pack={m.pack}; use a batch size divisible by {m.pack}")
+        need(lo.game not in GAMES or GAMES[lo.game].gradient_penalty == 0,
+             f"model.pack={m.pack} is not combined with {lo.game}'s gradient penalty here; use "
+             "another game or model.pack=1")
     need(lo.game in GAMES, f"loss.game={lo.game!r} is unknown; choose one of: {', '.join(GAMES)}")
     need(0.0 < lo.real_label <= 1.0, f"loss.real_label={lo.real_label} must be in (0, 1]")
     need(t.epochs > 0, f"train.epochs={t.epochs} must be > 0; use e.g. --epochs 5")
@@ -90,6 +100,9 @@ def validate(cfg: Config, machine: bool = True) -> Config:
         need(0.0 <= value < 1.0, f"train.{name}={value} must be in [0, 1)")
     need(0.0 < t.adam_eps <= 1.0, f"train.adam_eps={t.adam_eps} must be in (0, 1]; use "
          "1e-8 (PyTorch) or 1e-7 (Keras)")
+    need(0.0 <= t.instance_noise <= MAX_INSTANCE_NOISE, f"train.instance_noise="
+         f"{short(t.instance_noise)} must be in 0..{MAX_INSTANCE_NOISE:g} (0: off; e.g. 1.0 "
+         "for the toy grid)")
     need(t.real_batches in REAL_BATCHES, f"train.real_batches={short(t.real_batches)} is "
          f"unknown; choose one of: {', '.join(REAL_BATCHES)}")
     need(t.precision in PRECISIONS, f"train.precision={t.precision!r} is unknown; choose one "
@@ -129,6 +142,9 @@ def validate(cfg: Config, machine: bool = True) -> Config:
         raise ConfigError("invalid config: " + "; ".join(problems))
     return cfg
 
+
+MAX_INSTANCE_NOISE = 1e3
+"""Largest instance-noise sigma_0 accepted (in data units)."""
 
 MAX_WIDTH = 1 << 20
 """Largest layer width, channel count or latent size accepted."""
@@ -176,7 +192,8 @@ def memory_estimate(cfg: Config) -> int:
     try:
         with torch.device("meta"):
             g, dd = build_models(m.name, m.z_dim, shape, m.g_hidden, m.d_hidden, m.dropout,
-                                 width=m.width, n_classes=10 if m.conditional else 0)
+                                 width=m.width, n_classes=10 if m.conditional else 0,
+                                 pack=m.pack)
         params = sum(p.numel() for p in [*g.parameters(), *dd.parameters()])
     except (RuntimeError, ValueError, OverflowError, KeyError, IndexError):
         return 0  # a shape the model cannot take: build_models' own error names it later

@@ -21,6 +21,8 @@ CASES = {  # name: (data, config overrides)
     "conditional, ema, n_critic 3, wgan-gp": ("labelled", {
         "model.conditional": True, "train.ema": 0.9, "train.n_critic": 3,
         "loss.game": "wgan-gp"}),
+    "instance noise, packed D": ("blobs", {**MLP, "train.instance_noise": 0.5,
+                                           "model.pack": 2}),
 }
 
 

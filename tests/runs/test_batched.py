@@ -59,11 +59,17 @@ def test_initial_weights_are_the_serial_runs():
     assert not torch.equal(batched.g.weights[0][0], batched.g.weights[0][1])
 
 
-@pytest.mark.parametrize("game", ["minimax", "non-saturating", "maximum-likelihood", "wgan-gp"])
-def test_a_batched_step_equals_separate_steps(game):
+@pytest.mark.parametrize(("game", "pack", "noise"), [
+    ("minimax", 1, 0.0), ("non-saturating", 1, 0.0), ("maximum-likelihood", 1, 0.0),
+    ("wgan-gp", 1, 0.0), ("non-saturating", 4, 0.0), ("non-saturating", 1, 0.7),
+    ("wgan-gp", 1, 0.7)])
+def test_a_batched_step_equals_separate_steps(game, pack, noise):
     """D step then G step: one Adam over stacked tensors == S Adams, each seed's gradient its
-    own; the same noise, statistics, gradients and updated weights as S serial trainers."""
-    cfgs = configs(3, **{"loss.game": game, "loss.real_label": 0.9})
+    own; the same noise, statistics, gradients and updated weights as S serial trainers
+    (also with a packed D, model.pack=4: B / 4 logits per batch, and with instance noise
+    drawn from each seed's own stream)."""
+    cfgs = configs(3, **{"loss.game": game, "loss.real_label": 0.9, "model.pack": pack,
+                         "train.instance_noise": noise})
     data = load_dataset(cfgs[0].data).samples
     batched = BatchedToyGANs(cfgs, data)
     serial = [Trainer(c, data) for c in cfgs]

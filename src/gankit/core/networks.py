@@ -29,7 +29,7 @@ def build_networks(
     t, m = cfg.train, cfg.model
     torch.manual_seed(t.seed)
     g, d = build_models(m.name, m.z_dim, shape, m.g_hidden, m.d_hidden, m.dropout,
-                        width=m.width, n_classes=n_classes, init=m.init)
+                        width=m.width, n_classes=n_classes, init=m.init, pack=m.pack)
     g.to(device)
     d.to(device)
     opt_g = rt.make_adam(g.parameters(), t.lr_g, (t.beta1_g, t.beta2), graphs, t.adam_eps)

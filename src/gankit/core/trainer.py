@@ -92,7 +92,8 @@ class Trainer(Sampling):
         if self.labels is not None and self.labels.shape[0] != data.shape[0]:
             raise ConfigError(f"{self.labels.shape[0]} labels for {data.shape[0]} samples")
 
-        graphs = t.cuda_graphs and self.device.type == "cuda" and world == 1 and not t.compile
+        graphs = (t.cuda_graphs and self.device.type == "cuda" and world == 1 and not t.compile
+                  and not t.instance_noise)  # a graph would freeze the decaying sigma
         (self.g, self.d, self.opt_g, self.opt_d, self.g_run, self.d_run) = build_networks(
             cfg, tuple(data.shape[1:]), self.n_classes, self.device, world, graphs)
         """G, D, their Adams, and the modules the steps call: DDP wrappers in a distributed
@@ -147,12 +148,16 @@ class Trainer(Sampling):
         with torch.no_grad(), self._autocast():
             z, fake_labels = self.noise(b), self.fake_labels(b)
             fake = self.g(z, fake_labels).to(real.dtype)
+        sigma = self.instance_sigma()
+        if sigma > 0:  # (1a') instance noise on both, real's draw first
+            real = real + sigma * self.rng.gaussian(b, tuple(real.shape[1:]), real.dtype)
+            fake = fake + sigma * self.rng.gaussian(b, tuple(fake.shape[1:]), fake.dtype)
         # (1b) one D pass over real and fake (as the notes' Keras code does; D has no
         # BatchNorm, so the joint pass does not mix the two batches' statistics)
         labels = None if real_labels is None else torch.cat([real_labels, fake_labels])
         with self._autocast():
-            logits = self.d_run(torch.cat([real, fake]), labels).float()  # (2B,)
-        real_logits, fake_logits = logits[:b], logits[b:]
+            logits = self.d_run(torch.cat([real, fake]), labels).float()  # (2B / pack,)
+        real_logits, fake_logits = logits.chunk(2)  # a packed D: B / pack logits each
         # (1c) D's cost with one-sided label smoothing, then one Adam step
         loss = self.game.d_loss(real_logits, fake_logits, self.cfg.loss.real_label)
         if self.game.gradient_penalty > 0:
@@ -181,7 +186,12 @@ class Trainer(Sampling):
         try:
             with self._autocast():
                 z, y = self.noise(batch_size), self.fake_labels(batch_size)
-                fake_logits = self.d(self.g_run(z, y), y).float()  # (B,)
+                fake = self.g_run(z, y)
+                sigma = self.instance_sigma()
+                if sigma > 0:  # instance noise: D sees the fakes blurred as in its own step
+                    fake = fake + sigma * self.rng.gaussian(
+                        batch_size, tuple(fake.shape[1:]), fake.dtype)
+                fake_logits = self.d(fake, y).float()  # (B / pack,)
             loss = self.game.g_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
@@ -193,6 +203,12 @@ class Trainer(Sampling):
             self.ema.blend(self.g, weight=ema_weight)
         dj = diagnostics.mean_abs_dj_dlogit(self.game, fake_logits)
         return {"loss_g": loss.detach(), "g_grad_norm": grad_norm, "dj_dl": dj}
+
+    def instance_sigma(self) -> float:
+        """This iteration's instance-noise sigma (train.instance_noise, `instance_sigma`)."""
+        t = self.cfg.train
+        return instance_sigma(t.instance_noise, self.iteration,
+                              t.epochs * self.iterations_per_epoch())
 
     def iteration_step(self, index: Tensor, with_g: bool,
                        ema_weight: Tensor | None = None) -> Tensor:
@@ -339,6 +355,14 @@ def epoch_permutation(n: int, seed: int, epoch: int, real_batches: str = "shuffl
     if real_batches == "replacement":
         return torch.randint(0, n, (n,), generator=gen)
     return torch.randperm(n, generator=gen)
+
+
+def instance_sigma(sigma0: float, iteration: int, total: int) -> float:
+    """Instance noise's sigma at 0-based `iteration` of a run of `total` iterations: sigma0
+    at the first, decaying linearly to 0 at the end (and after it)."""
+    if sigma0 <= 0 or total <= 0:
+        return 0.0
+    return sigma0 * max(0.0, 1.0 - iteration / total)
 
 
 def check_n_critic(n_critic: int, iterations: int) -> None:

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from gankit.config import Config
 from gankit.core.diagnostics import LOG4
-from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation
+from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation, instance_sigma
 from gankit.data import load_dataset
 from gankit.data.toy import ToyDistribution, get_toy, is_toy
 from gankit.errors import ConfigError
@@ -107,6 +107,8 @@ class StackedMLP:
     (S, 1, out); ReLU between layers, none after the last (gankit.models' toy nets)."""
 
     def __init__(self, nets: Sequence[nn.Module], device: torch.device) -> None:
+        self.pack = getattr(nets[0], "pack", 1)
+        """A packed D's (gankit.layers.pack_samples) samples per input; 1 for G."""
         per_net = [_linears(net) for net in nets]
         self.weights = [torch.stack([layers[k].weight.detach().t() for layers in per_net])
                         .contiguous().to(device).requires_grad_(True)
@@ -124,7 +126,9 @@ class StackedMLP:
             p.requires_grad_(flag)
 
     def __call__(self, x: Tensor) -> Tensor:
-        """(S, B, in) -> (S, B, out)."""
+        """(S, B, in) -> (S, B, out); a packed D: (S, B, V) -> (S, B / pack, out)."""
+        if self.pack > 1:
+            x = x.reshape(x.shape[0], x.shape[1] // self.pack, self.pack * x.shape[2])
         last = len(self.weights) - 1
         for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(b, x, w)
@@ -165,7 +169,8 @@ class BatchedToyGANs:
         for seed in self.seeds:  # as gankit.core.networks.build_networks builds a run's nets
             torch.manual_seed(seed)
             g, d = build_models(m.name, m.z_dim, tuple(data.shape[1:]), m.g_hidden, m.d_hidden,
-                                m.dropout, width=m.width, n_classes=0, init=m.init)
+                                m.dropout, width=m.width, n_classes=0, init=m.init,
+                                pack=m.pack)
             gs.append(g)
             ds.append(d)
         self.g, self.d = StackedMLP(gs, self.device), StackedMLP(ds, self.device)
@@ -192,14 +197,28 @@ class BatchedToyGANs:
         """z ~ N(0, I) for every seed from its own generator: (S, n, Z)."""
         return torch.stack([r.normal(n, self.cfg.model.z_dim) for r in self.rngs])
 
+    def gaussian(self, n: int, rest: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """N(0, 1) instance noise for every seed from its own generator: (S, n, *rest)."""
+        return torch.stack([r.gaussian(n, tuple(rest), dtype) for r in self.rngs])
+
+    def instance_sigma(self) -> float:
+        """This iteration's instance-noise sigma, as the serial trainer's."""
+        t = self.cfg.train
+        return instance_sigma(t.instance_noise, self.iteration,
+                              t.epochs * self.iterations_per_epoch())
+
     # ------------------------------------------------------------------ steps
     def d_step(self, real: Tensor) -> dict[str, Tensor]:
         """(1) Update every seed's D on its real batch (S, B, V) and fresh fakes; stats (S,)."""
         b = real.shape[1]
         with torch.no_grad():
             fake = self.g(self.noise(b))
-        logits = self.d(torch.cat([real, fake], dim=1)).squeeze(-1)  # (S, 2B)
-        real_logits, fake_logits = logits[:, :b], logits[:, b:]
+        sigma = self.instance_sigma()
+        if sigma > 0:  # instance noise, drawn per seed as the serial run draws it
+            real = real + sigma * self.gaussian(b, real.shape[2:], real.dtype)
+            fake = fake + sigma * self.gaussian(b, fake.shape[2:], fake.dtype)
+        logits = self.d(torch.cat([real, fake], dim=1)).squeeze(-1)  # (S, 2B / pack)
+        real_logits, fake_logits = logits.chunk(2, dim=1)
         target = self.cfg.loss.real_label
         loss = torch.vmap(lambda r, f: self.game.d_loss(r, f, target))(real_logits, fake_logits)
         if self.game.gradient_penalty > 0:  # WGAN-GP, eps drawn per seed as the serial run
@@ -227,7 +246,11 @@ class BatchedToyGANs:
         """(2) Update every seed's G through its frozen D on fresh noise; stats (S,)."""
         self.d.requires_grad_(False)
         try:
-            fake_logits = self.d(self.g(self.noise(batch_size))).squeeze(-1)  # (S, B)
+            fake = self.g(self.noise(batch_size))
+            sigma = self.instance_sigma()
+            if sigma > 0:
+                fake = fake + sigma * self.gaussian(batch_size, fake.shape[2:], fake.dtype)
+            fake_logits = self.d(fake).squeeze(-1)  # (S, B / pack)
             loss = self.game.g_cost(fake_logits).mean(1)  # (S,)
             self.opt_g.zero_grad(set_to_none=True)
             loss.sum().backward()

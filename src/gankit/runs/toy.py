@@ -69,15 +69,23 @@ def toy_epoch_metrics(g: nn.Module, dist: ToyDistribution, z: Tensor) -> dict[st
 
 def discriminator_on_grid(d: nn.Module, dist: ToyDistribution, lo: float, hi: float,
                           steps: int) -> tuple[np.ndarray, ...]:
-    """D(x) = sigmoid(logit) on a grid over [lo, hi]^V: (xs, D) in 1-D, (gx, gy, D) in 2-D."""
+    """D(x) = sigmoid(logit) on a grid over [lo, hi]^V: (xs, D) in 1-D, (gx, gy, D) in 2-D.
+
+    A packed D (model.pack > 1) reads `pack` samples at once; its map is its score of a pack
+    of `pack` copies of x.
+    """
+    pack = getattr(d, "pack", 1)
     ticks = torch.linspace(lo, hi, steps)
+
+    def score(points: Tensor) -> Tensor:  # (n, V) -> (n,) probabilities
+        packed = points.to(_device_of(d)).repeat_interleave(pack, dim=0)
+        return torch.sigmoid(d(packed)).float().cpu()
+
     with _eval_mode(d):
         if dist.dim == 1:
-            prob = torch.sigmoid(d(ticks[:, None].to(_device_of(d)))).float().cpu()
-            return ticks.numpy(), prob.numpy()
+            return ticks.numpy(), score(ticks[:, None]).numpy()
         gx, gy = torch.meshgrid(ticks, ticks, indexing="xy")
-        points = torch.stack([gx.ravel(), gy.ravel()], dim=1).to(_device_of(d))
-        prob = torch.sigmoid(d(points)).float().cpu().reshape(steps, steps)
+        prob = score(torch.stack([gx.ravel(), gy.ravel()], dim=1)).reshape(steps, steps)
         return gx.numpy(), gy.numpy(), prob.numpy()
 
 

@@ -1,9 +1,9 @@
 """The run's random streams: the noise generator and, per rank, the global RNG.
 
-Noise (G's latents z, fake class labels, WGAN-GP's interpolation weights) comes from one
-generator seeded alike on every rank and in a single process. Each draw is the global
-batch's draw (rows for every rank), of which each rank keeps its own rows: the ranks of a
-distributed run together see exactly the noise one process would draw. Dropout uses the
+Noise (G's latents z, fake class labels, WGAN-GP's interpolation weights, instance noise)
+comes from one generator seeded alike on every rank and in a single process. Each draw is
+the global batch's draw (rows for every rank), of which each rank keeps its own rows: the
+ranks of a distributed run together see exactly the noise one process would draw. Dropout uses the
 global torch RNG, seeded per rank (gankit.seeds.rank_seed).
 
 For CUDA graphs (gankit.runtime.graphs) the source can record the plan of its draws
@@ -70,6 +70,11 @@ class NoiseSource:
         """z ~ N(0, I): (n, dim) float32."""
         gen = self.gen
         return self.draw(n, (dim,), torch.float32, lambda out: out.normal_(generator=gen))
+
+    def gaussian(self, n: int, rest: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """N(0, 1) noise for n samples of shape `rest` (instance noise): (n, *rest)."""
+        gen = self.gen
+        return self.draw(n, rest, dtype, lambda out: out.normal_(generator=gen))
 
     def classes(self, n: int, k: int) -> Tensor:
         """n class labels uniform over 0..k-1: (n,) int64."""
