@@ -10,6 +10,7 @@ from gankit.config import build_config
 from gankit.core.trainer import Trainer, instance_sigma
 from gankit.data import load_dataset
 from gankit.errors import ConfigError
+from gankit.runs.batched import train_seeds
 from gankit.runtime.noise import NoiseSource
 from gankit.validation import validate
 
@@ -79,3 +80,20 @@ def test_no_noise_leaves_d_inputs_and_the_noise_stream_alone():
 def test_bad_sigma_is_refused_with_the_fix():
     with pytest.raises(ConfigError, match=r"train.instance_noise=-0.5 must be in 0..1000"):
         validate(build_config("toy", None, {"train.instance_noise": -0.5}))
+
+
+@pytest.mark.slow
+def test_the_toy_grid_noise_preset_finds_most_modes_where_plain_training_does_not():
+    """The guide's claim (docs/theory.md, section 6) on seeds 0-2 of minimax: with noise
+    most of grid2d's 25 modes (10 seeds measured: 17 to 25), without it far fewer (4 to 16).
+    About two minutes on one core."""
+    def modes(sigma: float) -> list[int]:
+        cfgs = [build_config("toy-grid-noise", None, {"loss.game": "minimax",
+                                                      "train.instance_noise": sigma,
+                                                      "train.seed": s}) for s in range(3)]
+        records, _ = train_seeds(cfgs, log=lambda _: None)
+        return [run[-1]["modes_covered"] for run in records]
+
+    noisy, plain = modes(1.0), modes(0.0)
+    assert sum(noisy) / 3 >= 15, noisy
+    assert sum(plain) / 3 < sum(noisy) / 3 - 5, (plain, noisy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,15 @@ def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[float], l
     return xs, ys
 
 
+MAX_LEGEND = 8
+"""Most legend entries a curve panel shows; more runs are grouped by their name less the seed."""
+
+
+def _seed_group(label: str) -> str:
+    """A run's name less its seed ("minimax-seed3" -> "minimax"): the runs of one game."""
+    return re.sub(r"[-_ ,]*seed[-_ ]?\d+$", "", label) or label
+
+
 def curve_png(title: str, ylabel: str,
               lines: Sequence[tuple[str, Sequence[float], Sequence[float]]],
               hline: tuple[float, str] | None = None, logy: bool = False) -> bytes:
@@ -61,8 +71,19 @@ def curve_png(title: str, ylabel: str,
     fig = Figure(figsize=(5.4, 3.3), dpi=140, layout="constrained")
     ax = fig.add_subplot()
     few = max((len(x) for _, x, _ in lines), default=0) <= 30
-    for label, xs, ys in lines:
-        ax.plot(xs, ys, label=label, marker="o" if few else None, markersize=3, linewidth=1.6)
+    groups = [_seed_group(label) for label, _, _ in lines]
+    if len(lines) > MAX_LEGEND and len(set(groups)) <= MAX_LEGEND:
+        # many seeds of a few games (gankit compare): one colour and legend entry per game
+        colours = {g: f"C{i}" for i, g in enumerate(dict.fromkeys(groups))}
+        named: set[str] = set()
+        for (_, xs, ys), group in zip(lines, groups, strict=True):
+            label = "_nolegend_" if group in named else f"{group} ({groups.count(group)} runs)"
+            named.add(group)
+            ax.plot(xs, ys, color=colours[group], linewidth=1.0, alpha=0.6, label=label)
+    else:
+        for label, xs, ys in lines:
+            ax.plot(xs, ys, label=label, marker="o" if few else None, markersize=3,
+                    linewidth=1.6)
     if hline is not None:
         ax.axhline(hline[0], color="0.45", linestyle=":", linewidth=1.2, label=hline[1])
     values = [y for _, _, ys in lines for y in ys]
