@@ -129,7 +129,8 @@ class TrainConfig:
     in D's and G's steps), decaying linearly to 0 over the run's train.epochs (Sonderby et
     al. 2016; Arjovsky & Bottou 2017, section 4): blurred, the two distributions overlap,
     so D's gradient reaches G's samples far from the data. A remedy for mode collapse beyond
-    the notes (docs/theory.md, section 6); 0 = off. In data units (images: [-1, 1])."""
+    the notes (docs/theory.md, section 6); 0 = off. In data units (images: [-1, 1]). A
+    resume that raises train.epochs stretches what is left of the decay."""
     seed: int = 0
     """Seeds weights, noise, shuffles and the fixed sample latents."""
     device: str = "auto"
