@@ -83,25 +83,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 1000,
         "train.progress": False,
     },
-    # toy-grid's nets with instance noise (train.instance_noise): the grid's modes found where
-    # the plain games settle on a few (docs/theory.md, section 6).
-    "toy-grid-noise": {
-        "data.dataset": "grid2d",
-        "model.name": "toy-mlp",
-        "model.z_dim": 16,
-        "model.g_hidden": [64, 64, 64],
-        "model.d_hidden": [64, 64, 64],
-        "model.dropout": 0.0,
-        "loss.real_label": 1.0,
-        "train.epochs": 200,
-        "train.batch_size": 64,
-        "train.lr_d": 1e-3,
-        "train.lr_g": 1e-3,
-        "train.instance_noise": 1.0,
-        "train.sample_every": 20,
-        "train.checkpoint_every": 1000,
-        "train.progress": False,
-    },
     "smoke": {
         "data.limit": 512,
         "model.g_hidden": [32, 64],
@@ -114,6 +95,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 """Named starting points. `seed` is the notes' run: 400 epochs at batch 256."""
+
+# toy-grid's nets with instance noise (train.instance_noise): the grid's modes found where the
+# plain games settle on a few (docs/theory.md, section 6).
+PRESETS["toy-grid-noise"] = {**PRESETS["toy-grid"], "train.epochs": 200, "train.lr_d": 1e-3,
+                             "train.lr_g": 1e-3, "train.instance_noise": 1.0,
+                             "train.sample_every": 20}
 
 PRESET_HELP = {
     "seed": "the notes' Example 2: 400 epochs at batch 256 (hours on a laptop CPU)",
