@@ -112,5 +112,5 @@ PRESET_HELP = {
     "toy-grid": "compare's grid2d budget: 3 x 64 MLPs, batch 64, lr 2e-3, 40 epochs (20 seeds x "
                 "3 games batched in a few minutes)",
     "toy-grid-noise": "toy-grid's nets with instance noise (sigma 1 decaying to 0), lr 1e-3, 200 "
-                      "epochs: most of grid2d's 25 modes (about 30 s a seed on a CPU core)",
+                      "epochs: most of grid2d's 25 modes (a run about 1.5 min on a CPU core)",
 }
