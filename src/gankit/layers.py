@@ -1,6 +1,6 @@
-"""Small pieces the networks share: class conditioning (G's embedding, D's projection) and
-gankit's faster Dropout. Shapes: B = batch, Z = latent size, E = class embedding size,
-F = D's feature size before its last layer.
+"""Small pieces the networks share: class conditioning (G's embedding, D's projection),
+PacGAN's packing of D's inputs and gankit's faster Dropout. Shapes: B = batch, Z = latent
+size, E = class embedding size, F = D's feature size before its last layer.
 """
 
 from __future__ import annotations

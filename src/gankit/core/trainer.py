@@ -14,6 +14,11 @@ definition: real batches consumed) and G steps after every k-th iteration of the
 count runs across epochs, so no D step is lost at an epoch's end): floor(N / B) / k G
 steps per epoch. A game with a gradient penalty (WGAN-GP) adds lambda * GP to D's cost.
 
+With `train.instance_noise = sigma0`, every sample D sees (real and fake, in both steps) gets
+N(0, sigma^2) noise from the run's noise stream, sigma decaying linearly from sigma0 to 0
+over the run's iterations (`instance_sigma`). A packed D (`model.pack = m`, PacGAN) returns
+one logit per m samples; the steps split its logits into the real and fake halves alike.
+
 Conditional runs (`model.conditional`) feed labels: real images with their own labels,
 fakes with labels drawn uniformly from the K classes, in D's and in G's steps. Every G is
 called as g(z, labels) and every D as d(x, labels), labels None when unconditional.
