@@ -15,6 +15,8 @@ gankit.core.trainer does for one run:
   the sum of the per-seed costs is backpropagated, so each seed's gradient is its own (no
   seed's weights enter another seed's cost), and one Adam over the stacked tensors is S
   independent Adams (Adam is elementwise);
+- instance noise (train.instance_noise) comes from each seed's own stream in the serial
+  run's order, and a packed D (model.pack) packs each seed's batch as the serial D does;
 - the iteration semantics are the serial trainer's: an epoch is floor(N / B) iterations on a
   fresh shuffle, one D step each, and a G step after every n_critic-th iteration of the run.
 
