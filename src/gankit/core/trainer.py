@@ -153,10 +153,7 @@ class Trainer(Sampling):
         with torch.no_grad(), self._autocast():
             z, fake_labels = self.noise(b), self.fake_labels(b)
             fake = self.g(z, fake_labels).to(real.dtype)
-        sigma = self.instance_sigma()
-        if sigma > 0:  # (1a') instance noise on both, real's draw first
-            real = real + sigma * self.rng.gaussian(b, tuple(real.shape[1:]), real.dtype)
-            fake = fake + sigma * self.rng.gaussian(b, tuple(fake.shape[1:]), fake.dtype)
+        real, fake = self.blur(real), self.blur(fake)  # (1a') instance noise, real's first
         # (1b) one D pass over real and fake (as the notes' Keras code does; D has no
         # BatchNorm, so the joint pass does not mix the two batches' statistics)
         labels = None if real_labels is None else torch.cat([real_labels, fake_labels])
@@ -191,11 +188,7 @@ class Trainer(Sampling):
         try:
             with self._autocast():
                 z, y = self.noise(batch_size), self.fake_labels(batch_size)
-                fake = self.g_run(z, y)
-                sigma = self.instance_sigma()
-                if sigma > 0:  # instance noise: D sees the fakes blurred as in its own step
-                    fake = fake + sigma * self.rng.gaussian(
-                        batch_size, tuple(fake.shape[1:]), fake.dtype)
+                fake = self.blur(self.g_run(z, y))  # D sees them as in its own step
                 fake_logits = self.d(fake, y).float()  # (B / pack,)
             loss = self.game.g_loss(fake_logits)
             self.opt_g.zero_grad(set_to_none=True)
@@ -209,11 +202,15 @@ class Trainer(Sampling):
         dj = diagnostics.mean_abs_dj_dlogit(self.game, fake_logits)
         return {"loss_g": loss.detach(), "g_grad_norm": grad_norm, "dj_dl": dj}
 
-    def instance_sigma(self) -> float:
-        """This iteration's instance-noise sigma (train.instance_noise, `instance_sigma`)."""
+    def blur(self, x: Tensor) -> Tensor:
+        """x (B, ...) plus this iteration's instance noise, sigma * N(0, 1) from the noise
+        stream (`instance_sigma`); x itself, and no draw, when sigma is 0."""
         t = self.cfg.train
-        return instance_sigma(t.instance_noise, self.iteration,
-                              t.epochs * self.iterations_per_epoch())
+        sigma = instance_sigma(t.instance_noise, self.iteration,
+                               t.epochs * self.iterations_per_epoch())
+        if sigma == 0:
+            return x
+        return x + sigma * self.rng.gaussian(x.shape[0], tuple(x.shape[1:]), x.dtype)
 
     def iteration_step(self, index: Tensor, with_g: bool,
                        ema_weight: Tensor | None = None) -> Tensor:

@@ -47,6 +47,7 @@ from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation, 
 from gankit.data import load_dataset
 from gankit.data.toy import ToyDistribution, get_toy, is_toy
 from gankit.errors import ConfigError
+from gankit.layers import pack_samples
 from gankit.losses import d_loss_bce, get_game
 from gankit.metrics.toy import MIN_FRACTION, N_SIGMA, js_divergence_hist
 from gankit.models import build_models
@@ -129,8 +130,9 @@ class StackedMLP:
 
     def __call__(self, x: Tensor) -> Tensor:
         """(S, B, in) -> (S, B, out); a packed D: (S, B, V) -> (S, B / pack, out)."""
-        if self.pack > 1:
-            x = x.reshape(x.shape[0], x.shape[1] // self.pack, self.pack * x.shape[2])
+        if self.pack > 1:  # each seed's batch packed as the serial D packs it
+            s, v = x.shape[0], x.shape[2]
+            x = pack_samples(x.reshape(-1, v), self.pack).reshape(s, -1, self.pack * v)
         last = len(self.weights) - 1
         for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(b, x, w)
@@ -199,15 +201,17 @@ class BatchedToyGANs:
         """z ~ N(0, I) for every seed from its own generator: (S, n, Z)."""
         return torch.stack([r.normal(n, self.cfg.model.z_dim) for r in self.rngs])
 
-    def gaussian(self, n: int, rest: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-        """N(0, 1) instance noise for every seed from its own generator: (S, n, *rest)."""
-        return torch.stack([r.gaussian(n, tuple(rest), dtype) for r in self.rngs])
-
-    def instance_sigma(self) -> float:
-        """This iteration's instance-noise sigma, as the serial trainer's."""
+    def blur(self, x: Tensor) -> Tensor:
+        """Every seed's x (S, n, ...) plus its instance noise, drawn from its own generator as
+        the serial trainer's `blur` draws it; x itself, and no draw, when sigma is 0."""
         t = self.cfg.train
-        return instance_sigma(t.instance_noise, self.iteration,
-                              t.epochs * self.iterations_per_epoch())
+        sigma = instance_sigma(t.instance_noise, self.iteration,
+                               t.epochs * self.iterations_per_epoch())
+        if sigma == 0:
+            return x
+        rest = tuple(x.shape[2:])
+        return x + sigma * torch.stack([r.gaussian(x.shape[1], rest, x.dtype)
+                                        for r in self.rngs])
 
     # ------------------------------------------------------------------ steps
     def d_step(self, real: Tensor) -> dict[str, Tensor]:
@@ -215,10 +219,7 @@ class BatchedToyGANs:
         b = real.shape[1]
         with torch.no_grad():
             fake = self.g(self.noise(b))
-        sigma = self.instance_sigma()
-        if sigma > 0:  # instance noise, drawn per seed as the serial run draws it
-            real = real + sigma * self.gaussian(b, real.shape[2:], real.dtype)
-            fake = fake + sigma * self.gaussian(b, fake.shape[2:], fake.dtype)
+        real, fake = self.blur(real), self.blur(fake)  # instance noise, real's first
         logits = self.d(torch.cat([real, fake], dim=1)).squeeze(-1)  # (S, 2B / pack)
         real_logits, fake_logits = logits.chunk(2, dim=1)
         target = self.cfg.loss.real_label
@@ -248,10 +249,7 @@ class BatchedToyGANs:
         """(2) Update every seed's G through its frozen D on fresh noise; stats (S,)."""
         self.d.requires_grad_(False)
         try:
-            fake = self.g(self.noise(batch_size))
-            sigma = self.instance_sigma()
-            if sigma > 0:
-                fake = fake + sigma * self.gaussian(batch_size, fake.shape[2:], fake.dtype)
+            fake = self.blur(self.g(self.noise(batch_size)))
             fake_logits = self.d(fake).squeeze(-1)  # (S, B / pack)
             loss = self.game.g_cost(fake_logits).mean(1)  # (S,)
             self.opt_g.zero_grad(set_to_none=True)
