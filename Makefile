@@ -12,7 +12,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,tensorboard]"
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,tensorboard,lab]"
 	touch $(STAMP)
 
 demo: setup
