@@ -22,7 +22,7 @@ from gankit.errors import GankitError, short
 
 COMMANDS = (
     "train", "sample", "data", "report", "games", "lesson", "compare", "eval", "plot", "export",
-    "config",
+    "config", "lab",
 )
 """Subcommand modules under gankit.commands, in the order `--help` lists them."""
 
