@@ -232,7 +232,10 @@
       }
     });
     updateCounters(frame);
+    const start = performance.now();
     render();
+    state.renderMs = performance.now() - start;
+    state.renderTotal = (state.renderTotal || 0) + state.renderMs;
     send({type: "ack", frame: frame.frame});
   }
   function updateCounters(s) {
@@ -325,15 +328,18 @@
       init.real.forEach((q) => g.fillRect(px(q[0]) - 1.5, py(q[1]) - 1.5, 3, 3));
     }
     g.fillStyle = "rgba(142,36,170,0.9)";
-    p.fake.forEach((q) => { g.beginPath(); g.arc(px(q[0]), py(q[1]), 2.2, 0, 7); g.fill(); });
+    g.beginPath();
+    p.fake.forEach((q) => { g.moveTo(px(q[0]) + 2.2, py(q[1])); g.arc(px(q[0]), py(q[1]), 2.2, 0, 7); });
+    g.fill();
     if ($("show-arrows").checked) {
       const scale = 0.12 * (hi - lo) / maxArrow;
       g.strokeStyle = "rgba(0,0,0,0.6)"; g.lineWidth = 1;
+      g.beginPath();
       p.fake.forEach((q, i) => {
         const a = p.arrows[i];
-        const x0 = px(q[0]), y0 = py(q[1]), x1 = px(q[0] + a[0] * scale), y1 = py(q[1] + a[1] * scale);
-        g.beginPath(); g.moveTo(x0, y0); g.lineTo(x1, y1); g.stroke();
+        g.moveTo(px(q[0]), py(q[1])); g.lineTo(px(q[0] + a[0] * scale), py(q[1] + a[1] * scale));
       });
+      g.stroke();
     }
   }
 
@@ -368,10 +374,12 @@
     if ($("show-arrows").checked) {
       const scale = 0.12 * (hi - lo) / maxArrow;
       g.strokeStyle = "rgba(0,0,0,0.6)";
+      g.beginPath();
       p.fake.forEach((q, i) => {
         const y = base + 8 + (i % 16);
-        g.beginPath(); g.moveTo(px(q[0]), y); g.lineTo(px(q[0] + p.arrows[i][0] * scale), y); g.stroke();
+        g.moveTo(px(q[0]), y); g.lineTo(px(q[0] + p.arrows[i][0] * scale), y);
       });
+      g.stroke();
     }
   }
 
@@ -414,7 +422,9 @@
       g.fillStyle = init.mode === "seeds" ? PANEL_COLOURS[k % PANEL_COLOURS.length]
                                           : (GAME_COLOURS[init.panels[k].game] || "#555");
       g.globalAlpha = 0.5;
-      p.dfake.forEach((x, i) => { g.beginPath(); g.arc(X(x), Y(p.jfake[i]), 2.2, 0, 7); g.fill(); });
+      g.beginPath();
+      p.dfake.forEach((x, i) => { g.moveTo(X(x) + 2.2, Y(p.jfake[i])); g.arc(X(x), Y(p.jfake[i]), 2.2, 0, 7); });
+      g.fill();
       g.globalAlpha = 1;
     });
   }
