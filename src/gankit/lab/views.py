@@ -112,11 +112,11 @@ def frame_views(
     `g_fn`: latents (n, Z) -> every panel's samples (P, n, V); `d_fn`: samples (P, n, V) ->
     D's logits or scores (P, n), differentiable in the samples.
     """
-    p = len(games)
+    p, n_warp = len(games), z_warp.shape[0]
     with torch.no_grad():
-        warp = g_fn(z_warp)  # (P, W, V)
-        fake = g_fn(z_show)  # (P, n, V)
+        both = g_fn(torch.cat([z_warp, z_show]))  # one G pass: (P, W + n, V)
         heat = d_fn(grid.expand(p, -1, -1))  # (P, M)
+    warp, fake = both[:, :n_warp], both[:, n_warp:]
     x = fake.clone().requires_grad_(True)
     logits = d_fn(x)  # (P, n)
     costs = torch.stack([game.g_cost(logits[k]) for k, game in enumerate(games)])  # (P, n)
