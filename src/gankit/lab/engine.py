@@ -60,7 +60,21 @@ LAB_OVERRIDES: dict[str, Any] = {
 }
 """The lab's changes to LAB_PRESET."""
 
-MODES = ("games", "seeds", "single")
+MNIST_PRESET = "default"
+MNIST_OVERRIDES: dict[str, Any] = {
+    "data.limit": 4096,  # small scale: an epoch of 64 iterations in seconds
+    "model.g_hidden": [128, 256],
+    "model.d_hidden": [256, 128],
+    "train.batch_size": 64,
+    "train.ema": None,
+    "train.device": "cpu",
+    "train.precision": "fp32",
+    "train.epochs": 50,
+}
+"""The MNIST view's config: the notes' MLP (LeakyReLU, dropout in D, tanh images) narrower,
+on the first 4,096 training images."""
+
+MODES = ("games", "seeds", "single", "mnist")
 MAX_SEEDS = 8
 DRAWN = "drawn"
 """The data choice of a distribution drawn on the page."""
@@ -84,6 +98,11 @@ STEP_KINDS = ("d", "g", "iteration", "epoch")
 def lab_config(overrides: dict[str, Any] | None = None) -> Config:
     """The lab's starting config (LAB_PRESET + LAB_OVERRIDES + `overrides`), validated."""
     return build_config(LAB_PRESET, None, {**LAB_OVERRIDES, **(overrides or {})})
+
+
+def mnist_config(overrides: dict[str, Any] | None = None) -> Config:
+    """The MNIST view's starting config (MNIST_PRESET + MNIST_OVERRIDES), validated."""
+    return build_config(MNIST_PRESET, None, {**MNIST_OVERRIDES, **(overrides or {})})
 
 
 def check_lab_config(cfg: Config) -> None:
@@ -244,10 +263,13 @@ class LabSession:
 
     def __init__(self, cfg: Config | None = None, mode: str = "games", seeds: int = 3,
                  state: dict[str, Any] | None = None) -> None:
-        self.cfg = cfg if cfg is not None else lab_config()
-        check_lab_config(self.cfg)
         if mode not in MODES:
             raise ConfigError(f"unknown mode {short(mode)}; choose one of: {', '.join(MODES)}")
+        self.cfg = cfg if cfg is not None else mnist_config() if mode == "mnist" else lab_config()
+        self._other_cfg: Config | None = None
+        """The toy config while the MNIST view is on (and the other way round)."""
+        if mode != "mnist":
+            check_lab_config(self.cfg)
         self.mode, self.n_seeds = mode, _check_seeds(seeds)
         self.drawn: Tensor | None = None
         """(M, 2) points drawn on the page, when the data are drawn."""
@@ -283,8 +305,10 @@ class LabSession:
 
             restore(self.group.trainers[0], state, n)
         self.cfgs = cfgs
-        self.toy = None if self.drawn is not None else get_toy(self.cfg.data.dataset)
-        self.dim = int(self.data.shape[1])
+        self.mnist = self.mode == "mnist"
+        self.toy = None if self.drawn is not None or self.mnist else \
+            get_toy(self.cfg.data.dataset)
+        self.dim = int(self.data[0].numel())
         self.current: _Epoch | None = None
         self.pending: dict[str, Tensor] | None = None
         """A D step's stats while the iteration's G step is due."""
@@ -298,15 +322,19 @@ class LabSession:
         z_dim = self.cfg.model.z_dim
         self.z_show = views.display_latents(z_dim)
         self.z_warp = views.latent_grid(z_dim, self.dim)
-        self.extent = self._extent()
-        self.grid = views.data_grid(*self.extent, self.dim)
+        if self.mnist:  # a fixed batch of real images for D(x)'s histogram
+            gen = torch.Generator().manual_seed(1)
+            self.real_probe = self.data[torch.randperm(n, generator=gen)[:views.SHOW]]
+        else:
+            self.extent = self._extent()
+            self.grid = views.data_grid(*self.extent, self.dim)
         self.frames = 0
         self._pending_seconds = 0.0
         self.opened = state is not None
         """Continued from a run folder's checkpoint (`open_run`)."""
 
     def _data(self) -> Tensor:
-        if self.drawn is None:
+        if self.drawn is None or self.mode == "mnist":
             return load_dataset(self.cfg.data).samples
         gen = torch.Generator().manual_seed(0)
         n = self.cfg.data.toy_samples
@@ -452,6 +480,8 @@ class LabSession:
     # ------------------------------------------------------------------ settings
     def set(self, key: str, value: Any) -> str:
         """Change one setting; returns `now` (applied at the next step) or `reset`."""
+        if key == "data.dataset" and self.mnist:
+            raise ConfigError("the MNIST view trains on MNIST; switch the view to change data")
         if key == "data.dataset" and value == DRAWN:
             if self.drawn is None:
                 raise ConfigError("draw a distribution on the page first")
@@ -493,6 +523,9 @@ class LabSession:
         """Switch between the games, seeds and single views (a reset)."""
         if mode not in MODES:
             raise ConfigError(f"unknown mode {short(mode)}; choose one of: {', '.join(MODES)}")
+        if (mode == "mnist") != (self.mode == "mnist"):  # toy config <-> MNIST config
+            other = self._other_cfg or (mnist_config() if mode == "mnist" else lab_config())
+            self._other_cfg, self.cfg = self.cfg, other
         self.mode = mode
         if seeds is not None:
             self.n_seeds = _check_seeds(seeds)
@@ -515,9 +548,22 @@ class LabSession:
     # ------------------------------------------------------------------ what the page shows
     def describe(self) -> dict[str, Any]:
         """What the page needs after a reset: panels, data, curves, settings."""
+        games = self.group.games
+        common = {
+            "mode": self.mode, "seeds": self.n_seeds, "z_dim": self.cfg.model.z_dim,
+            "panels": [{"game": g.name, "seed": s, "probabilistic": g.probabilistic}
+                       for g, s in zip(games, self.group.seeds, strict=True)],
+            "curves": [views.cost_curve(g) for g in _curve_games(games)],
+            "settings": {k: config_value(self.cfg, k) for k in NOW + RESET},
+            "choices": {"loss.game": list(GAMES),
+                        "data.dataset": [*TOY_DATASETS, DRAWN], "mode": list(MODES)},
+            "iterations_per_epoch": self.iterations_per_epoch, "speed": self.speed,
+        }
+        if self.mnist:
+            return {**common, "data": "mnist", "dim": self.dim,
+                    "image": list(self.data.shape[1:]), "bins": views.BINS}
         gen = torch.Generator().manual_seed(1)
         real = self.data[torch.randperm(self.data.shape[0], generator=gen)[:REAL_SHOWN]]
-        games = self.group.games
         return {
             "mode": self.mode, "seeds": self.n_seeds, "dim": self.dim,
             "z_dim": self.cfg.model.z_dim, "extent": list(self.extent),
@@ -546,8 +592,12 @@ class LabSession:
     def frame(self) -> dict[str, Any]:
         """The views and the stats averaged since the last frame (see gankit.lab.views)."""
         self.frames += 1
-        panels = views.frame_views(self.group.g_fn, self.group.d_fn, self.group.games,
-                                   self.z_show, self.z_warp, self.grid)
+        if self.mnist:
+            assert isinstance(self.group, SerialGroup)
+            panels = [views.mnist_views(self.group.trainers[0], self.real_probe, self.z_show)]
+        else:
+            panels = views.frame_views(self.group.g_fn, self.group.d_fn, self.group.games,
+                                       self.z_show, self.z_warp, self.grid)
         mean = (self.frame_sums / max(self.frame_count, 1)).tolist()
         for k, panel in enumerate(panels):
             panel["stats"] = dict(zip(STAT_NAMES, mean[k], strict=True)) \

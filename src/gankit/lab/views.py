@@ -43,6 +43,8 @@ DISPLAY_SEED = 4242
 """Seed of the display latents (their own generator)."""
 DIGITS = 4
 """Decimals sent to the page."""
+BINS = 20
+"""Histogram bins of D(x) and D(G(z)) over [0, 1] (the MNIST view)."""
 
 
 def display_latents(z_dim: int, n: int = SHOW) -> Tensor:
@@ -131,3 +133,36 @@ def frame_views(
             "jfake": packed(costs[k].detach()),
         })
     return out
+
+
+def mnist_views(trainer: Any, real: Tensor, z_show: Tensor) -> dict[str, Any]:
+    """The MNIST view of a serial trainer: its 10 x 10 grid of the fixed latents (uint8, base64,
+    (100, H, W) row-major), histograms (BINS over [0, 1], fractions) of D(x) on a fixed batch
+    of real images and of D(G(z)) on the display latents, and J per fake for the cost figure.
+    G and D run in eval mode (no dropout draw: the global RNG stays the run's)."""
+    game = trainer.game
+    grid = trainer.sample()  # (100, C, H, W) in [-1, 1]
+    pixels = ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0]
+    d, g = trainer.d, trainer.g
+    was = d.training, g.training
+    d.eval()
+    g.eval()
+    try:
+        with torch.no_grad():
+            real_scores = d(real).reshape(-1).float()
+            fake_scores = d(g(z_show)).reshape(-1).float()
+    finally:
+        d.train(was[0])
+        g.train(was[1])
+
+    def shown(scores: Tensor) -> Tensor:
+        return torch.sigmoid(scores) if game.probabilistic else scores
+
+    def hist(values: Tensor) -> Tensor:
+        lo, hi = (0.0, 1.0) if game.probabilistic else (float(values.min()), float(values.max()))
+        return torch.histc(values, BINS, lo, hi if hi > lo else lo + 1) / values.numel()
+
+    dreal, dfake = shown(real_scores), shown(fake_scores)
+    return {"grid": base64.b64encode(pixels.numpy().tobytes()).decode("ascii"),
+            "hist_real": _r(hist(dreal)), "hist_fake": _r(hist(dfake)),
+            "dfake": packed(dfake), "jfake": packed(game.g_cost(fake_scores))}

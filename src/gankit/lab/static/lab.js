@@ -7,7 +7,7 @@
     "hinge": "#e377c2"};
   const PANEL_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
     "#e377c2", "#17becf"];
-  const PANEL_SIZE = 300;
+  const PANEL_SIZE = 360;
   const NUMERIC = ["train.lr_d", "train.lr_g", "train.beta1_d", "train.beta1_g", "train.beta2",
     "train.n_critic", "train.instance_noise", "model.z_dim", "train.batch_size", "train.seed",
     "loss.real_label"];
@@ -122,7 +122,6 @@
       send({type: "set", key: "data.dataset", value: $("data").value});
     };
     $("draw").onclick = openDrawing;
-    $("save").onclick = () => send({type: "save", panel: 0});
     ["show-heat", "show-warp", "show-arrows", "show-real"].forEach((id) => {
       $(id).onchange = () => { if (state.frame) { render(); } };
     });
@@ -186,14 +185,42 @@
     fillControls(init);
     const box = $("panels");
     box.textContent = "";
+    const mnist = init.mode === "mnist";
+    ["data", "draw", "show-heat", "show-warp", "show-arrows", "show-real"].forEach((id) => {
+      const el = $(id).closest("label") || $(id);
+      el.hidden = mnist;
+    });
+    $("legend").hidden = mnist;
     init.panels.forEach((p, k) => {
       const div = document.createElement("div");
       div.className = "panel";
       const h = document.createElement("h2");
       h.id = "panel-title-" + k;
+      const sub = document.createElement("div");
+      sub.className = "sub";
+      const info = document.createElement("span");
+      info.id = "panel-info-" + k;
+      sub.appendChild(info);
+      if (init.mode !== "seeds" && init.data !== "drawn") {
+        const save = document.createElement("button");
+        save.type = "button"; save.id = "save-" + k; save.dataset.i18n = "save";
+        save.textContent = t("save");
+        save.onclick = () => send({type: "save", panel: k});
+        sub.appendChild(save);
+      }
       const c = document.createElement("canvas");
       c.width = PANEL_SIZE; c.height = PANEL_SIZE; c.id = "panel-" + k;
-      div.appendChild(h); div.appendChild(c); box.appendChild(div);
+      div.appendChild(h); div.appendChild(sub); div.appendChild(c); box.appendChild(div);
+      if (mnist) {
+        c.width = 280; c.height = 280;
+        const fig = document.createElement("div");
+        fig.className = "panel";
+        const hh = document.createElement("h2");
+        hh.dataset.i18n = "hist_title"; hh.textContent = t("hist_title");
+        const hc = document.createElement("canvas");
+        hc.width = PANEL_SIZE; hc.height = 280; hc.id = "panel-hist-" + k;
+        fig.appendChild(hh); fig.appendChild(hc); box.appendChild(fig);
+      }
     });
   }
   function onStatus(msg) {
@@ -210,9 +237,19 @@
     for (let i = 0; i < arr.length; i += width) { out.push(Array.from(arr.subarray(i, i + width))); }
     return out;
   }
+  function bytes(b64) {
+    const bin = atob(b64), out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+    return out;
+  }
   function unpack(frame) {  // the server sends each array as base64 float32 (gankit.lab.views)
     const dim = state.init ? state.init.dim : 2;
     frame.panels.forEach((p) => {
+      if (p.grid !== undefined) {  // the MNIST view: a uint8 grid of images, histograms
+        p.grid = bytes(p.grid); p.dfake = Array.from(floats(p.dfake));
+        p.jfake = Array.from(floats(p.jfake));
+        return;
+      }
       p.fake = rows(floats(p.fake), dim); p.arrows = rows(floats(p.arrows), dim);
       p.warp = rows(floats(p.warp), dim);
       p.heat = Array.from(floats(p.heat)); p.dfake = Array.from(floats(p.dfake));
@@ -252,6 +289,7 @@
   function render() {
     const init = state.init, frame = state.frame;
     if (!init || !frame || frame.panels.length !== init.panels.length) { return; }
+    if (init.mode === "mnist") { renderMnist(init, frame); return; }
     const [lo, hi] = init.extent;
     let maxArrow = 1e-12;
     frame.panels.forEach((p) => p.arrows.forEach((a) => {
@@ -260,14 +298,42 @@
     frame.panels.forEach((p, k) => {
       const info = init.panels[k];
       const mean = p.arrows.reduce((s, a) => s + Math.hypot(a[0], a[1] || 0), 0) / p.arrows.length;
-      let title = init.mode === "seeds" ? `${t(info.game)}, ${t("seed")} ${info.seed}`
-                                        : `${t(info.game)} (${t("seed")} ${info.seed})`;
-      if (p.modes) { title += ` · ${t("modes")} ${p.modes[0]}/${p.modes[1]}`; }
-      title += ` · ${t("grad")} ${mean.toExponential(1)}`;
-      $("panel-title-" + k).textContent = title;
+      $("panel-title-" + k).textContent = `${t(info.game)}, ${t("seed")} ${info.seed}`;
+      let sub = p.modes ? `${t("modes")} ${p.modes[0]}/${p.modes[1]} · ` : "";
+      sub += `${t("grad")} ${mean.toExponential(1)}`;
+      $("panel-info-" + k).textContent = sub;
       const c = $("panel-" + k);
       if (init.dim === 2) { drawPanel2d(c, init, p, lo, hi, maxArrow); }
       else { drawPanel1d(c, init, p, lo, hi, maxArrow); }
+    });
+    drawCosts();
+    drawSeries("chart-d", [["d_real", []], ["d_fake", [5, 3]]], [0, 1]);
+    drawSeries("chart-loss", [["loss_d", []], ["loss_g", [5, 3]]], null);
+    drawSeries("chart-js", [["js_hat", []]], null);
+  }
+
+  function renderMnist(init, frame) {
+    const p = frame.panels[0], [, H, W] = init.image;
+    $("panel-title-0").textContent = `${t(init.panels[0].game)}, ${t("seed")} ${init.panels[0].seed}`;
+    $("panel-info-0").textContent = t("mnist_grid");
+    const c = $("panel-0"), g = c.getContext("2d"), img = g.createImageData(10 * W, 10 * H);
+    for (let n = 0; n < 100; n++) {
+      const r0 = Math.floor(n / 10) * H, c0 = (n % 10) * W;
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const v = p.grid[n * H * W + y * W + x], o = ((r0 + y) * 10 * W + c0 + x) * 4;
+          img.data[o] = v; img.data[o + 1] = v; img.data[o + 2] = v; img.data[o + 3] = 255;
+        }
+      }
+    }
+    g.putImageData(img, 0, 0);
+    const hc = $("panel-hist-0"), hg = hc.getContext("2d"), m = 30;
+    const bins = init.bins, top = Math.max(...p.hist_real, ...p.hist_fake, 1e-9);
+    axes(hg, hc.width, hc.height, m, [0, 1], [0, top], t("d_output"), "");
+    const bw = (hc.width - m - 10) / bins, base = hc.height - m;
+    [[p.hist_real, "rgba(46,125,50,0.55)"], [p.hist_fake, "rgba(142,36,170,0.55)"]].forEach(([h, col]) => {
+      hg.fillStyle = col;
+      h.forEach((v, i) => { const y = v / top * (base - 10); hg.fillRect(m + i * bw, base - y, bw - 1, y); });
     });
     drawCosts();
     drawSeries("chart-d", [["d_real", []], ["d_fake", [5, 3]]], [0, 1]);
@@ -393,7 +459,7 @@
     g.fillText(fmt(xr[0]), m, H - m + 14); g.fillText(fmt(xr[1]), W - 40, H - m + 14);
     g.fillText(fmt(yr[1]), 4, 24 + 10); g.fillText(fmt(yr[0]), 4, H - m);
   }
-  function fmt(v) { return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : (+v.toFixed(3)).toString(); }
+  function fmt(v) { if (Number.isInteger(v)) { return String(v); } return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : (+v.toFixed(3)).toString(); }
 
   function drawCosts() {
     const init = state.init, frame = state.frame, c = $("chart-costs");
