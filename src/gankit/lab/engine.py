@@ -143,6 +143,10 @@ class SerialGroup:
     def epoch(self) -> int:
         return self.trainers[0].epoch
 
+    @property
+    def elapsed(self) -> float:
+        return self.trainers[0].elapsed
+
     def count(self, iterations: int = 0, g_steps: int = 0, epochs: int = 0,
               seconds: float = 0.0) -> None:
         for t in self.trainers:
@@ -198,6 +202,10 @@ class SeedGroup:
     @property
     def epoch(self) -> int:
         return self.bt.epoch
+
+    @property
+    def elapsed(self) -> float:
+        return self.bt.elapsed
 
     def count(self, iterations: int = 0, g_steps: int = 0, epochs: int = 0,
               seconds: float = 0.0) -> None:
@@ -399,7 +407,7 @@ class LabSession:
                 record["d_output"] = "score"
             record.update({"seconds": e.seconds,
                            "images_per_s": e.pos * b / e.seconds if e.seconds > 0
-                           else float("nan"), "elapsed": e.seconds})
+                           else float("nan"), "elapsed": self.group.elapsed})
             record.update(toy[k])
             self.records[k].append(record)
         if isinstance(self.group, SerialGroup):
