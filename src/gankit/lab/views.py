@@ -89,7 +89,7 @@ def cost_curve(game: Game, n: int = 200) -> dict[str, Any]:
         x = torch.linspace(-2.0, 3.0, n, dtype=torch.float64)
         y = game.g_cost(x)
         axis = "score"
-    return {"game": game.name, "axis": axis, "x": _r(x), "y": _r(y)}
+    return {"game": game.name, "axis": axis, "x": _r(x, 7), "y": _r(y, 7)}
 
 
 def packed(t: Tensor) -> str:
@@ -100,9 +100,9 @@ def packed(t: Tensor) -> str:
     return base64.b64encode(a.tobytes()).decode("ascii")
 
 
-def _r(t: Tensor | np.ndarray) -> list:
+def _r(t: Tensor | np.ndarray, digits: int = DIGITS) -> list:
     a = t.detach().cpu().numpy() if isinstance(t, Tensor) else t
-    return np.round(a.astype(np.float64), DIGITS).tolist()
+    return np.round(a.astype(np.float64), digits).tolist()
 
 
 def frame_views(
