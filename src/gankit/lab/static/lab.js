@@ -106,9 +106,11 @@
       localStorage.setItem("gankit-lab-lang", state.lang);
       applyLanguage();
     };
-    $("play").onclick = () => setPlaying(!state.playing);
+    $("play").onclick = () => { state.lastStep = "iteration"; setPlaying(!state.playing); };
     ["d", "g", "iteration", "epoch"].forEach((k) => {
-      $("step-" + k).onclick = () => { setPlaying(false); send({type: "step", kind: k}); };
+      $("step-" + k).onclick = () => {
+        setPlaying(false); state.lastStep = k; send({type: "step", kind: k});
+      };
     });
     $("reset").onclick = () => { setPlaying(false); send({type: "reset"}); };
     $("speed").onchange = () => send({type: "speed", value: Number($("speed").value)});
@@ -310,6 +312,7 @@
     drawSeries("chart-d", [["d_real", []], ["d_fake", [5, 3]]], [0, 1]);
     drawSeries("chart-loss", [["loss_d", []], ["loss_g", [5, 3]]], null);
     drawSeries("chart-js", [["js_hat", []]], null);
+    drawGraph();
   }
 
   function renderMnist(init, frame) {
@@ -339,6 +342,54 @@
     drawSeries("chart-d", [["d_real", []], ["d_fake", [5, 3]]], [0, 1]);
     drawSeries("chart-loss", [["loss_d", []], ["loss_g", [5, 3]]], null);
     drawSeries("chart-js", [["js_hat", []]], null);
+    drawGraph();
+  }
+
+  // The model overview (as GAN Lab's): z -> G -> G(z) -> D <- x, D -> costs; the last step's
+  // gradients light up the path into the network it trained (D step: D's cost into D; G step:
+  // J(G) back through the frozen D into G).
+  function drawGraph() {
+    const c = $("graph"), g = c.getContext("2d"), W = c.width, H = c.height;
+    g.fillStyle = "#fff"; g.fillRect(0, 0, W, H);
+    g.font = "12px system-ui, sans-serif"; g.textAlign = "center"; g.textBaseline = "middle";
+    const nodes = {z: [40, 30, "z"], G: [150, 30, "G"], Gz: [270, 30, "G(z)"],
+                   x: [270, 72, "x"], D: [390, 50, "D"], LD: [530, 30, t("loss_d_short")],
+                   J: [530, 72, "J(G)"]};
+    const step = state.lastStep || "";
+    const dLit = step === "d" || step === "iteration" || step === "epoch";
+    const gLit = step === "g" || step === "iteration" || step === "epoch";
+    const edge = (a, b, colour, width) => {
+      const [x0, y0] = nodes[a], [x1, y1] = nodes[b];
+      g.strokeStyle = colour; g.lineWidth = width;
+      g.beginPath(); g.moveTo(x0 + 28, y0); g.lineTo(x1 - 28, y1); g.stroke();
+      g.beginPath(); g.moveTo(x1 - 28, y1);
+      const ang = Math.atan2(y1 - y0, x1 - x0);
+      g.lineTo(x1 - 28 - 7 * Math.cos(ang - 0.4), y1 - 7 * Math.sin(ang - 0.4));
+      g.lineTo(x1 - 28 - 7 * Math.cos(ang + 0.4), y1 - 7 * Math.sin(ang + 0.4));
+      g.closePath(); g.fillStyle = colour; g.fill();
+    };
+    [["z", "G"], ["G", "Gz"], ["Gz", "D"], ["x", "D"], ["D", "LD"], ["D", "J"]].forEach(
+      ([a, b]) => edge(a, b, "#bbb", 1.5));
+    const back = (a, b, colour) => {  // a gradient: drawn offset, against the flow
+      const [x0, y0] = nodes[b], [x1, y1] = nodes[a];
+      g.strokeStyle = colour; g.lineWidth = 3; g.setLineDash([6, 4]);
+      g.beginPath(); g.moveTo(x0 - 28, y0 + 6); g.lineTo(x1 + 28, y1 + 6); g.stroke();
+      g.setLineDash([]);
+    };
+    if (dLit) { back("D", "LD", "#2e7d32"); }
+    if (gLit) { back("D", "J", "#8e24aa"); back("Gz", "D", "#8e24aa"); back("G", "Gz", "#8e24aa"); }
+    Object.entries(nodes).forEach(([key, [x, y, label]]) => {
+      const net = key === "G" || key === "D";
+      const lit = (key === "D" && dLit) || (key === "G" && gLit);
+      g.fillStyle = lit ? (key === "D" ? "#c8e6c9" : "#e1bee7") : (net ? "#eee" : "#fff");
+      g.strokeStyle = "#777"; g.lineWidth = 1;
+      g.fillRect(x - 28, y - 12, 56, 24); g.strokeRect(x - 28, y - 12, 56, 24);
+      g.fillStyle = "#222"; g.fillText(label, x, y);
+    });
+    g.textAlign = "left";
+    g.fillStyle = "#555";
+    g.fillText(t("graph_" + (step || "none")), 10, H - 8);
+    g.textBaseline = "alphabetic";
   }
 
   function heatColour(v) {  // 0 = fake (purple), 0.5 = white, 1 = real (green)
