@@ -124,7 +124,11 @@ def check_lab_config(cfg: Config) -> None:
 
 # ---------------------------------------------------------------------------- adapters
 class SerialGroup:
-    """Panels that are serial `Trainer`s (one config each), stepped together."""
+    """Panels that are serial `Trainer`s (one config each), stepped together.
+
+    Uses of Trainer: the constructor, `iteration_step(index, with_g)`, `d_step(real)`,
+    `g_step(batch)`, `local_batch`, `data`, `g`, `d`, `opt_d`, `opt_g`, `game`, the counters
+    `iteration`, `g_steps`, `epoch`, `elapsed`, `state_dict()`, `sample()` (MNIST view)."""
 
     def __init__(self, cfgs: list[Config], data: Tensor) -> None:
         self.trainers = [Trainer(c, data, "cpu") for c in cfgs]
@@ -184,7 +188,12 @@ class SerialGroup:
 
 
 class SeedGroup:
-    """Panels that are the seeds of one `BatchedToyGANs`."""
+    """Panels that are the seeds of one `BatchedToyGANs`.
+
+    Uses of BatchedToyGANs: the constructor, `iteration_step(index, with_g)`, `d_step(real)`,
+    `g_step(batch)`, `data`, `g`, `d` (called on (S, n, V); `parameters()`), `opt_d`, `opt_g`,
+    `game`, `seeds`, `size`, `cfg`, `generate(z)`, the counters `iteration`, `g_steps`,
+    `epoch`, `elapsed`."""
 
     def __init__(self, cfgs: list[Config], data: Tensor) -> None:
         self.bt = BatchedToyGANs(cfgs, data)

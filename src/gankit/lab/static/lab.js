@@ -488,6 +488,9 @@
       p.warp.forEach((q, i) => { const y = base - i / (p.warp.length - 1) * (base - 20); i ? g.lineTo(px(q[0]), y) : g.moveTo(px(q[0]), y); });
       g.stroke();
     }
+    g.fillStyle = "#555"; g.font = "11px system-ui, sans-serif";
+    g.fillText(fmt(lo), 2, H - 2); g.fillText(fmt(hi), W - 24, H - 2);
+    g.fillText(fmt((lo + hi) / 2), W / 2 - 6, H - 2);
     if ($("show-arrows").checked) {
       const scale = 0.12 * (hi - lo) / maxArrow;
       g.strokeStyle = "rgba(0,0,0,0.6)";
