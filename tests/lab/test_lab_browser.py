@@ -169,3 +169,17 @@ def test_requests_without_the_token_are_refused(page, server) -> None:
     assert page.evaluate("fetch('/static/lab.js').then(r => r.status)") == 403
     assert page.evaluate(f"fetch('/static/lab.js?token={server.token}').then(r => r.status)"
                          ) == 200
+
+
+def test_leaving_the_page_stops_its_training(page, server) -> None:
+    """(Runs last: it navigates the shared page away.)"""
+    s = session(server)
+    click(page, "play")
+    it = s.group.iteration
+    until(lambda: s.group.iteration > it + 2)
+    page.browser.send("Page.navigate", {"url": "about:blank"}, session=page.session)
+    until(lambda: not server.app.state.connections)
+    time.sleep(0.3)
+    stopped = s.group.iteration
+    time.sleep(0.6)
+    assert s.group.iteration == stopped
