@@ -223,3 +223,14 @@ def test_saved_mnist_run_trains_to_the_same_metrics(tmp_path: Path) -> None:
     for a, b in zip(ours, theirs, strict=True):
         assert {k: v for k, v in a.items() if k not in timing} == \
             {k: b.get(k) for k in a if k not in timing}
+
+
+def test_a_diverged_panel_still_makes_a_json_frame() -> None:
+    s = small("games")
+    with torch.no_grad():
+        next(s.group.trainers[1].d.parameters()).fill_(float("nan"))
+    s.step("iteration")
+    frame = s.frame()
+    json.dumps(frame, allow_nan=False)  # what the server sends
+    assert frame["panels"][1]["stats"]["loss_d"] is None
+    assert frame["panels"][0]["stats"]["loss_d"] is not None

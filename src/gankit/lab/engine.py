@@ -27,6 +27,7 @@ seed rebuild the panels (a reset).
 from __future__ import annotations
 
 import copy
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -617,7 +618,8 @@ class LabSession:
                                        self.z_show, self.z_warp, self.grid)
         mean = (self.frame_sums / max(self.frame_count, 1)).tolist()
         for k, panel in enumerate(panels):
-            panel["stats"] = dict(zip(STAT_NAMES, mean[k], strict=True)) \
+            panel["stats"] = {n: v if math.isfinite(v) else None  # JSON has no NaN
+                              for n, v in zip(STAT_NAMES, mean[k], strict=True)} \
                 if self.frame_count else None
             last = self.records[k][-1] if self.records[k] else {}
             panel["modes"] = [last["modes_covered"], last["num_modes"]] \

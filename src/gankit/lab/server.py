@@ -227,7 +227,11 @@ class Connection:
                 await self.send({"type": "error", "message": f"training stopped: {err}"})
                 break
             self.sent = frame["frame"]
-            await self.send({"type": "frame", **frame, "playing": self.playing})
+            try:
+                await self.send({"type": "frame", **frame, "playing": self.playing})
+            except (RuntimeError, WebSocketDisconnect):  # the page went meanwhile
+                self.playing = False
+                break
             await asyncio.sleep(max(0.0, 1.0 / MAX_FPS - (loop.time() - start)))
 
     def close(self) -> None:
