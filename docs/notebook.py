@@ -43,6 +43,9 @@ OUT = Path(os.environ.get("GANKIT_NOTEBOOK_OUT", f"runs/notebook-{time.strftime(
 # log(1 - D(G(z))) is flat where G is bad (D(G(z)) near 0), so its gradient vanishes just
 # when G needs it; the non-saturating game, -log D(G(z)), is steep there; the
 # maximum-likelihood game's gradient is large only once G already fools D.
+#
+# To watch it live while the three games train side by side, run `gankit lab` in a
+# terminal (docs/lab.md).
 
 # %%
 display(gankit.games_plot())

@@ -83,7 +83,7 @@ window.LAB_I18N = {
     deviated: "已偏离 gankit train 的训练路径", saved: "已保存训练目录，可用下面的命令从头重新训练：",
     applied_now: "从下一步起生效", applied_reset: "设置已更改：各面板已重置",
     modes: "覆盖的模式", grad: "平均 |dJ/dx|", seed: "种子",
-    "minimax": "极小极大", "non-saturating": "非饱和",
+    "minimax": "极大极小", "non-saturating": "非饱和",
     "maximum-likelihood": "最大似然", "least-squares": "最小二乘",
     "wgan-gp": "WGAN-GP", "hinge": "hinge",
     ring2d: "8 个高斯组成的圆环", grid2d: "5 × 5 网格上的高斯",
