@@ -8,6 +8,7 @@
   const PANEL_COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
     "#e377c2", "#17becf"];
   const PANEL_SIZE = 360;
+  const SERIES_POINTS = 400;  // points drawn per curve (a long history is thinned)
   const NUMERIC = ["train.lr_d", "train.lr_g", "train.beta1_d", "train.beta1_g", "train.beta2",
     "train.n_critic", "train.instance_noise", "model.z_dim", "train.batch_size", "train.seed",
     "loss.real_label"];
@@ -416,8 +417,11 @@
         const [r, gg, b] = heatColour(v);
         img.data.set([r, gg, b, 255], i * 4);
       });
-      const off = document.createElement("canvas");
-      off.width = n; off.height = n;
+      if (!state.heatCanvas || state.heatCanvas.width !== n) {  // one offscreen canvas, reused
+        state.heatCanvas = document.createElement("canvas");
+        state.heatCanvas.width = n; state.heatCanvas.height = n;
+      }
+      const off = state.heatCanvas;
       off.getContext("2d").putImageData(img, 0, 0);
       g.imageSmoothingEnabled = true;
       g.drawImage(off, 0, 0, W, H);
@@ -571,8 +575,9 @@
       keys.forEach(([key, dash]) => {
         g.setLineDash(dash); g.lineWidth = 1.5; g.beginPath();
         let started = false;
-        h.forEach((r) => {
-          if (!Number.isFinite(r[key])) { return; }
+        const stride = Math.max(1, Math.ceil(h.length / SERIES_POINTS));
+        h.forEach((r, i) => {
+          if ((i % stride && i !== h.length - 1) || !Number.isFinite(r[key])) { return; }
           started ? g.lineTo(X(r.it), Y(r[key])) : g.moveTo(X(r.it), Y(r[key]));
           started = true;
         });
