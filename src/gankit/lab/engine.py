@@ -47,6 +47,7 @@ from gankit.losses import GAMES, GENERATOR_GAMES, Game, get_game
 from gankit.runs import checkpoint as ckpt
 from gankit.runs.batched import BatchedToyGANs, toy_metrics_batched
 from gankit.runs.folder import RunFolder, prepare_run_dir
+from gankit.runs.resume import restore
 from gankit.runs.toy import eval_latents, reference_sample, toy_epoch_metrics
 from gankit.stats import G_STAT_NAMES, STAT_NAMES
 from gankit.validation import validate
@@ -319,8 +320,6 @@ class LabSession:
             SeedGroup(cfgs, self.data) if self.mode == "seeds" else SerialGroup(cfgs, self.data))
         if state is not None:
             assert isinstance(self.group, SerialGroup) and self.group.size == 1
-            from gankit.runs.resume import restore
-
             restore(self.group.trainers[0], state, n)
         self.cfgs = cfgs
         self.mnist = self.mode == "mnist"
