@@ -113,8 +113,8 @@ def test_the_readmes_are_short_and_link_each_other():
     zh = (ROOT / "README.zh.md").read_text(encoding="utf-8")
     assert len(en.splitlines()) <= 260, "README.md grew past 260 lines: move material to docs/"
     assert len(zh.splitlines()) <= 260, "README.zh.md grew past 260 lines"
-    assert "](README.zh.md)" in en.split("\n## ", 1)[0], "README.md must link README.zh.md at the top"
-    assert "](README.md)" in zh.split("\n## ", 1)[0], "README.zh.md must link README.md at the top"
+    assert "](README.zh.md)" in en.split("\n## ", 1)[0], "README.md: link README.zh.md at the top"
+    assert "](README.md)" in zh.split("\n## ", 1)[0], "README.zh.md: link README.md at the top"
     for name in ("docs/results.md", "docs/reproducing.md", "docs/cli.md", "docs/theory.zh.md"):
         assert f"]({name}" in zh, f"README.zh.md does not link {name}"
 
@@ -176,10 +176,11 @@ def test_chinese_paragraphs_are_not_broken_across_lines():
     for name in ("README.zh.md", "docs/theory.zh.md"):
         lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
         fence = False
-        for number, (line, after) in enumerate(zip(lines, lines[1:]), 1):
+        for number, (line, after) in enumerate(zip(lines, lines[1:], strict=False), 1):
             fence ^= line.startswith("```")
             prose = not fence and line.strip() and not line.startswith(("    ", "|", "#"))
-            if prose and after.strip() and not after.startswith(("    ", "|", "#", "- ", "```", "!")):
+            starts_block = after.startswith(("    ", "|", "#", "- ", "```", "!"))
+            if prose and after.strip() and not starts_block:
                 if CJK.search(line) or CJK.search(after):
                     hits.append(f"{name}:{number}")
     assert not hits, "Chinese paragraphs broken across lines:\n" + "\n".join(hits)
