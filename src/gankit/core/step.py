@@ -153,7 +153,7 @@ class GANStep:
         return stats
 
     def g_step(self, batch_size: int, ema_weight: Tensor | None = None) -> dict[str, Tensor]:
-        """(2) Update G through a frozen D on fresh noise; (2b) move the EMA of G.
+        """(2) Update G through a frozen D on fresh noise; (2c) move the EMA of G.
 
         Counts nothing (`train_epoch` counts G steps and EMA updates). `ema_weight`: see
         EMA.blend. Returns G's statistics, each per run: () or (S,).
@@ -219,8 +219,8 @@ class GANStep:
         """The iterations of one epoch over `perm` ((*runs, N) sample indices, consecutive
         slices of B the batches); G steps after every n_critic-th iteration of the run.
 
-        Returns (the statistics' sums (*runs, len(STAT_NAMES)), the G steps taken) and
-        leaves `means_of` to turn them into the epoch's means.
+        Returns (the statistics' sums (*runs, len(STAT_NAMES)), the G steps taken);
+        `means_of` turns them into the epoch's means. `progress`: see `Progress`.
         """
         b, lb, n_iter = self.cfg.train.batch_size, self.local_batch, self.iterations_per_epoch()
         lo = self.rng.rank * lb
