@@ -8,7 +8,8 @@ Not part of the test suite. Each measurement is a fresh process of this script i
 both), so the only difference is gankit's code. The checkouts alternate round by round, in
 the order A B / B A / A B ..., so a busy machine slows both alike; printed: the medians
 over rounds, their ratio after / before, and the median of each round's own ratio (the two
-runs of a round are adjacent in time, so this one is the least hurt by a changing load). Workloads (one warm-up epoch, then one timed):
+runs of a round are adjacent in time, so this one is the least hurt by a changing load).
+Workloads (one warm-up epoch, then one timed):
 
 - `serial-fp32`, `serial-bf16`: `Trainer.train_epoch` on the `seed` preset's models (the
   notes' MLP GAN, batch 256, dropout, Keras init), 40 iterations of synthetic MNIST-shaped
