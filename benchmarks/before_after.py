@@ -17,6 +17,10 @@ Workloads (one warm-up epoch, then one timed):
 - `batched`: `BatchedToyGANs.train_epoch` with the `toy-ring` preset (what
   `gankit compare --data ring2d` trains), 4 seeds, one epoch of 156 iterations; images/s
   of all seeds together.
+Each rate is given per wall second and per CPU second of the worker: on a shared machine
+with more runnable processes than cores, a one-thread worker's CPU time counts only the
+time it ran, so the CPU rate is far less disturbed by the load (caches and memory
+bandwidth are still shared).
 """
 
 from __future__ import annotations
@@ -51,8 +55,10 @@ def worker(workload: str, threads: int) -> dict[str, float | str]:
         data = torch.rand(40 * 256, 1, 28, 28, generator=gen) * 2 - 1
         trainer = Trainer(cfg, data, "cpu")
         trainer.train_epoch()  # warm-up
+        cpu = time.process_time()
         rec = trainer.train_epoch()
-        rate = rec["images_per_s"]
+        cpu = time.process_time() - cpu
+        rate, images = rec["images_per_s"], 40 * 256
     else:
         from gankit.runs.batched import BatchedToyGANs
 
@@ -60,11 +66,13 @@ def worker(workload: str, threads: int) -> dict[str, float | str]:
                 for s in range(4)]
         trainer = BatchedToyGANs(cfgs)
         trainer.train_epoch()  # warm-up
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         trainer.train_epoch()
-        seconds = time.perf_counter() - start
-        rate = 4 * trainer.iterations_per_epoch() * cfgs[0].train.batch_size / seconds
-    return {"images_per_s": rate, "gankit": str(Path(gankit.__file__).parent)}
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        images = 4 * trainer.iterations_per_epoch() * cfgs[0].train.batch_size
+        rate = images / seconds
+    return {"images_per_s": rate, "images_per_cpu_s": images / cpu,
+            "gankit": str(Path(gankit.__file__).parent)}
 
 
 def measure(src: Path, workload: str, threads: int) -> dict[str, float | str]:
@@ -92,22 +100,28 @@ def main(argv: list[str] | None = None) -> int:
     sides = {"before": args.before.resolve() / "src", "after": args.after.resolve() / "src"}
     rates: dict[str, dict[str, list[float]]] = {}
     for w in args.workloads.split(","):
-        rates[w] = {"before": [], "after": []}
+        for kind in ("wall", "cpu"):
+            rates[f"{w} ({kind})"] = {"before": [], "after": []}
         for r in range(args.rounds):
             order = ("before", "after") if r % 2 == 0 else ("after", "before")
             for side in order:
                 out = measure(sides[side], w, args.threads)
                 assert str(out["gankit"]).startswith(str(sides[side])), out
-                rates[w][side].append(float(out["images_per_s"]))
-            print(f"{w} round {r + 1}: before {rates[w]['before'][-1]:,.0f}, after "
-                  f"{rates[w]['after'][-1]:,.0f} images/s", flush=True)
-    print(f"\nmedians over {args.rounds} alternating rounds, {args.threads} thread(s):")
+                rates[f"{w} (wall)"][side].append(float(out["images_per_s"]))
+                rates[f"{w} (cpu)"][side].append(float(out["images_per_cpu_s"]))
+            for kind in ("wall", "cpu"):
+                got = rates[f"{w} ({kind})"]
+                print(f"{w} round {r + 1}, {kind}: before {got['before'][-1]:,.0f}, after "
+                      f"{got['after'][-1]:,.0f} images/s", flush=True)
+    print(f"\nmedians over {args.rounds} alternating rounds, {args.threads} thread(s); "
+          "wall: images per wall second, cpu: images per CPU second of the process (with one "
+          "thread, the time it ran, not the time it waited for a core):")
     for w, by_side in rates.items():
         b, a = (statistics.median(by_side[s]) for s in ("before", "after"))
         spread = {s: (min(v), max(v)) for s, v in by_side.items()}
         paired = statistics.median(x / y for x, y in zip(by_side["after"], by_side["before"],
                                                          strict=True))
-        print(f"  {w:12s} before {b:9,.0f}  after {a:9,.0f} images/s  after/before {a / b:.3f}"
+        print(f"  {w:18s} before {b:9,.0f}  after {a:9,.0f} images/s  after/before {a / b:.3f}"
               f"  median of the rounds' ratios {paired:.3f}  (ranges: before "
               f"{spread['before'][0]:,.0f}-{spread['before'][1]:,.0f}, after "
               f"{spread['after'][0]:,.0f}-{spread['after'][1]:,.0f})")
