@@ -144,9 +144,9 @@ class GANStep:
         stats = {"loss_d": loss.detach()}
         if self.game.probabilistic:
             stats["d_real"], stats["d_fake"] = diagnostics.d_means(real_logits, fake_logits, bd)
-            stats["js_hat"] = diagnostics.js_hat(
-                self.per_run(diagnostics.plain_d_cost)(real_logits.detach(),
-                                                       fake_logits.detach()))
+            with torch.no_grad():
+                stats["js_hat"] = diagnostics.js_hat(
+                    self.per_run(diagnostics.plain_d_cost)(real_logits, fake_logits))
         else:  # a score, not a probability: its mean, and no JS estimate
             stats["d_real"] = real_logits.detach().mean(bd)
             stats["d_fake"] = fake_logits.detach().mean(bd)
