@@ -155,8 +155,7 @@ class ReferenceLoop:
         self.device = device
         self.b = t.batch_size
         self.z_dim = cfg.model.z_dim
-        g, d = build_models("mlp", cfg.model.z_dim, IMAGE_SHAPE, cfg.model.g_hidden,
-                            cfg.model.d_hidden, cfg.model.dropout)
+        g, d = build_models(cfg.model, IMAGE_SHAPE)  # the trainer's models and init
         self.g = tutorial_modules(g)
         self.d = nn.Sequential(tutorial_modules(d), nn.Sigmoid())
         self.g.to(device)

@@ -15,7 +15,7 @@ from gankit.losses import (
     g_cost_negative_score,
     get_game,
     gradient_penalty,
-    interpolation_weights,
+    wgan_gp_penalty,
 )
 
 REAL = torch.tensor([2.0, -1.0])
@@ -62,8 +62,40 @@ def test_d_loss_gradients_by_hand() -> None:
 
 
 def test_only_wgan_gp_has_a_penalty() -> None:
-    assert GAMES["wgan-gp"].gradient_penalty == WGAN_GP_LAMBDA == 10.0
-    assert all(g.gradient_penalty == 0 for n, g in GAMES.items() if n != "wgan-gp")
+    assert GAMES["wgan-gp"].penalty is wgan_gp_penalty
+    assert all(g.penalty is None for n, g in GAMES.items() if n != "wgan-gp")
+
+
+def test_wgan_gp_penalty_is_lambda_times_the_gradient_penalty_at_drawn_weights() -> None:
+    # d(x) = <w, x>: GP = (||w|| - 1)^2 = 16 whatever eps; the game's term is 10 * 16,
+    # with eps drawn once, by the step's uniform().
+    w = torch.tensor([3.0, 4.0])
+    draws = []
+
+    def uniform() -> torch.Tensor:
+        draws.append(torch.rand(5, 1))
+        return draws[-1]
+
+    term = wgan_gp_penalty(lambda x: x @ w, torch.randn(5, 2), torch.randn(5, 2), uniform)
+    assert WGAN_GP_LAMBDA == 10.0 and len(draws) == 1
+    assert term.item() == pytest.approx(WGAN_GP_LAMBDA * 16.0)
+
+
+def test_gradient_penalty_per_run_equals_each_runs_own() -> None:
+    # batch_dim=1: S runs stacked on a leading axis, one penalty each
+    w = torch.tensor([[3.0, 4.0], [0.6, 0.8], [1.0, 0.0]])  # (S, V): norms 5, 1, 1
+
+    def critics(x: torch.Tensor) -> torch.Tensor:  # (S, B, V) -> (S, B)
+        return (x * w[:, None, :]).sum(-1) + 0.1 * x.pow(2).sum(-1)
+
+    real, fake, eps = torch.randn(3, 4, 2), torch.randn(3, 4, 2), torch.rand(3, 4, 1)
+    per_run = gradient_penalty(critics, real, fake, eps, batch_dim=1)
+    assert per_run.shape == (3,)
+    for k in range(3):
+        def one(x: torch.Tensor, k: int = k) -> torch.Tensor:
+            return x @ w[k] + 0.1 * x.pow(2).sum(-1)
+        assert per_run[k].item() == pytest.approx(
+            gradient_penalty(one, real[k], fake[k], eps[k]).item(), rel=1e-6)
 
 
 def test_gradient_penalty_of_a_linear_critic_in_closed_form() -> None:
@@ -75,7 +107,7 @@ def test_gradient_penalty_of_a_linear_critic_in_closed_form() -> None:
         return x.flatten(1) @ w
 
     real, fake = torch.randn(5, 1, 2, 2), torch.randn(5, 1, 2, 2)
-    gp = gradient_penalty(critic, real, fake, interpolation_weights(real))
+    gp = gradient_penalty(critic, real, fake, torch.rand(5, 1, 1, 1))
     assert gp.item() == pytest.approx(16.0)
     gp.backward()
     assert torch.allclose(w.grad, 2 * (5.0 - 1.0) * w.detach() / 5.0)
@@ -93,9 +125,11 @@ def test_gradient_penalty_interpolates_with_one_weight_per_sample() -> None:
     assert gp.item() == pytest.approx(((torch.tensor([0.0, 1.0, 2.0]) - 1) ** 2).mean().item())
 
 
-def test_interpolation_weights_are_uniform_and_per_sample() -> None:
-    real = torch.zeros(4000, 3, 8, 8)
-    eps = interpolation_weights(real, torch.Generator().manual_seed(0))
+def test_the_steps_interpolation_weights_are_uniform_and_per_sample() -> None:
+    """The WGAN-GP weights the training step draws (the noise source's `uniform`)."""
+    from gankit.runtime.noise import NoiseSource
+
+    eps = NoiseSource(0, torch.device("cpu")).uniform(4000, 4, torch.float32)
     assert eps.shape == (4000, 1, 1, 1)  # one weight per sample, broadcast over C, H, W
     assert eps.min() >= 0.0 and eps.max() <= 1.0  # not a normal
     assert eps.mean().item() == pytest.approx(0.5, abs=0.02)
@@ -103,7 +137,6 @@ def test_interpolation_weights_are_uniform_and_per_sample() -> None:
     # every decile of U[0, 1] holds about a tenth of the draws
     counts = torch.histc(eps.flatten(), bins=10, min=0.0, max=1.0)
     assert (counts / 4000 - 0.1).abs().max() < 0.025
-    assert interpolation_weights(torch.zeros(7, 5)).shape == (7, 1)
 
 
 def test_gradient_penalty_refuses_per_pixel_weights() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gankit.config import ModelConfig
 from gankit.models import MLPDiscriminator, MLPGenerator, build_models, count_parameters, summary
 
 
@@ -36,7 +37,7 @@ def test_discriminator_is_the_notes_mlp_and_returns_logits():
 
 
 def test_parameter_counts():
-    g, d = build_models("mlp", 100, (1, 28, 28))
+    g, d = build_models(ModelConfig("mlp", 100), (1, 28, 28))
     assert count_parameters(g) == 100 * 256 + 256 + 256 * 512 + 512 + 512 * 1024 + 1024 \
         + 1024 * 784 + 784
     assert count_parameters(d) == 784 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 \
@@ -45,7 +46,7 @@ def test_parameter_counts():
 
 def test_summary_lists_the_notes_layers_with_keras_parameter_counts():
     """The notes' Keras code prints these totals: G 1,486,352 and D 1,460,225 parameters."""
-    g, d = build_models("mlp", 100, (1, 28, 28))
+    g, d = build_models(ModelConfig("mlp", 100), (1, 28, 28))
     g_text, d_text = summary(g, (100,), "G"), summary(d, (1, 28, 28), "D")
     # Dense(256) on z: 100 * 256 + 256; ... ; Dense(784): 1024 * 784 + 784
     assert 100 * 256 + 256 + 256 * 512 + 512 + 512 * 1024 + 1024 + 1024 * 784 + 784 == 1_486_352

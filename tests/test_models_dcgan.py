@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from gankit.config import ModelConfig
 from gankit.dcgan import dcgan_plan
 from gankit.errors import ConfigError
 from gankit.models import MODELS, build_models, class_grid_labels, generate
@@ -14,7 +15,7 @@ from gankit.models import MODELS, build_models, class_grid_labels, generate
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64), (1, 64, 64)])
 @pytest.mark.parametrize("n_classes", [0, 10])
 def test_dcgan_shapes(shape: tuple[int, int, int], n_classes: int) -> None:
-    g, d = build_models("dcgan", 8, shape, width=4, n_classes=n_classes)
+    g, d = build_models(ModelConfig("dcgan", 8, width=4), shape, n_classes)
     z = torch.randn(3, 8)
     y = torch.tensor([0, 4, 9]) if n_classes else None
     x = g(z) if y is None else g(z, y)
@@ -27,7 +28,7 @@ def test_dcgan_shapes(shape: tuple[int, int, int], n_classes: int) -> None:
 def test_dcgan_28_upsamples_7_14_28_without_resizing() -> None:
     assert dcgan_plan((1, 28, 28), 64) == (7, [128, 64])
     assert dcgan_plan((3, 64, 64), 64) == (4, [512, 256, 128, 64])
-    g, d = build_models("dcgan", 100, (1, 28, 28))
+    g, d = build_models(ModelConfig("dcgan", 100), (1, 28, 28))
     convs = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [
         (128, 64, (2, 2)), (64, 1, (2, 2))]
@@ -36,14 +37,14 @@ def test_dcgan_28_upsamples_7_14_28_without_resizing() -> None:
 
 def test_dcgan_refuses_other_sizes() -> None:
     with pytest.raises(ConfigError, match="28, 32, 64"):
-        build_models("dcgan", 8, (1, 30, 30))
+        build_models(ModelConfig("dcgan", 8), (1, 30, 30))
     with pytest.raises(ConfigError, match="mlp, dcgan"):
-        build_models("resnet", 8, (1, 28, 28))
+        build_models(ModelConfig("resnet", 8), (1, 28, 28))
     assert MODELS[:2] == ("mlp", "dcgan")  # mlp stays the default, first
 
 
 def test_dcgan_discriminator_has_no_batchnorm_and_scores_each_sample_alone() -> None:
-    _, d = build_models("dcgan", 8, (1, 28, 28), width=4, n_classes=10)
+    _, d = build_models(ModelConfig("dcgan", 8, width=4), (1, 28, 28), 10)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
     d.train()
     x, y = torch.randn(6, 1, 28, 28), torch.arange(6)
@@ -55,7 +56,7 @@ def test_dcgan_discriminator_has_no_batchnorm_and_scores_each_sample_alone() -> 
 @pytest.mark.parametrize("name", ["mlp", "dcgan"])
 def test_conditioning_reaches_g_and_d(name: str) -> None:
     torch.manual_seed(0)
-    g, d = build_models(name, 8, (1, 28, 28), (16,), (16,), width=4, n_classes=3)
+    g, d = build_models(ModelConfig(name, 8, [16], [16], width=4), (1, 28, 28), 3)
     g.eval()
     z = torch.randn(1, 8).repeat(3, 1)
     x = g(z, torch.arange(3))
@@ -67,13 +68,13 @@ def test_conditioning_reaches_g_and_d(name: str) -> None:
 
 
 def test_unconditional_models_are_unchanged_by_the_labels_argument() -> None:
-    g, d = build_models("mlp", 8, (1, 28, 28), (16,), (16,))
+    g, d = build_models(ModelConfig("mlp", 8, [16], [16]), (1, 28, 28))
     assert not any(isinstance(m, nn.Embedding) for m in [*g.modules(), *d.modules()])
     assert "net.0.weight" in g.state_dict()  # the notes' layout, as before
 
 
 def test_generate_checks_labels() -> None:
-    g, _ = build_models("mlp", 8, (1, 28, 28), (16,), (16,), n_classes=10)
+    g, _ = build_models(ModelConfig("mlp", 8, [16], [16]), (1, 28, 28), 10)
     z = torch.randn(4, 8)
     out = generate(g, z, torch.full((4,), 7))
     assert out.shape == (4, 1, 28, 28)
@@ -83,7 +84,7 @@ def test_generate_checks_labels() -> None:
     assert torch.allclose(cycled[0], cycled[10]) and not torch.allclose(cycled[0], cycled[1])
     with pytest.raises(ConfigError, match="0..9"):
         generate(g, z, torch.full((4,), 10))
-    g0, _ = build_models("mlp", 8, (1, 28, 28), (16,), (16,))
+    g0, _ = build_models(ModelConfig("mlp", 8, [16], [16]), (1, 28, 28))
     with pytest.raises(ConfigError, match="not conditional"):
         generate(g0, z, torch.zeros(4))
 

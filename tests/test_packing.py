@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.config import build_config
+from gankit.config import ModelConfig, build_config
 from gankit.data.toy import get_toy
 from gankit.errors import ConfigError
 from gankit.layers import pack_samples
@@ -55,7 +55,7 @@ def test_a_packed_mlp_d_reads_pack_images():
     first = [m for m in d.modules() if isinstance(m, nn.Linear)][0]
     assert first.in_features == 2 * 784
     assert d(torch.randn(6, 1, 28, 28)).shape == (3,)
-    g, dd = build_models("mlp", 8, (1, 28, 28), (16,), (32,), 0.0, pack=2)
+    g, dd = build_models(ModelConfig("mlp", 8, [16], [32], 0.0, pack=2), (1, 28, 28))
     assert dd(g(torch.randn(4, 8))).shape == (2,)
     # the summary runs one pack of zeros per row and shows the wide first layer
     table = summary(dd, (1, 28, 28), "D")
@@ -79,7 +79,7 @@ def test_packing_is_refused_where_the_model_cannot_pack():
     with pytest.raises(ConfigError, match="conditional"):
         validate(build_config("default", None, {"model.conditional": True, "model.pack": 2}))
     with pytest.raises(ConfigError, match="conditional"):
-        build_models("mlp", 8, (1, 28, 28), (16,), (32,), n_classes=10, pack=2)
+        build_models(ModelConfig("mlp", 8, [16], [32], pack=2), (1, 28, 28), 10)
 
 
 def test_a_packed_run_trains_resumes_and_draws_its_d_map(tmp_path):

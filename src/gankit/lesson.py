@@ -31,6 +31,7 @@ from gankit.data.toy import get_toy
 from gankit.errors import ConfigError
 from gankit.losses import GENERATOR_GAMES, d_loss_bce, get_game
 from gankit.models import ToyDiscriminator, ToyGenerator
+from gankit.seeds import lesson_seed, weights_seed
 
 TOP_SHARE = 0.01
 """The top fraction of samples whose share of the gradient `concentration` measures."""
@@ -46,7 +47,7 @@ def _check_positive(name: str, value: int, flag: str) -> None:
 
 def _toy_models(seed: int, dim: int, g_hidden: tuple[int, ...], d_hidden: tuple[int, ...]
                 ) -> tuple[nn.Module, nn.Module]:
-    torch.manual_seed(seed)
+    torch.manual_seed(weights_seed(seed))
     return ToyGenerator(Z_DIM, g_hidden, dim), ToyDiscriminator(dim, d_hidden)
 
 
@@ -114,7 +115,7 @@ def saturation(
     for i, seed in enumerate(seeds):
         g, d = _toy_models(seed, dist.dim, g_hidden, d_hidden)
         g.requires_grad_(False)  # G is held fixed; only its gradient is read
-        gen = torch.Generator().manual_seed(10_000 + seed)
+        gen = torch.Generator().manual_seed(lesson_seed(seed))
         z_measure = torch.randn(n_measure, Z_DIM, generator=gen)
         opt = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
         done = 0
@@ -210,7 +211,7 @@ def concentration(
         game = get_game(name)
         for i, seed in enumerate(seeds):
             g, d = _toy_models(seed, dist.dim, g_hidden, d_hidden)
-            gen = torch.Generator().manual_seed(10_000 + seed)
+            gen = torch.Generator().manual_seed(lesson_seed(seed))
             z_measure = torch.randn(n_measure, Z_DIM, generator=gen)
             opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
             opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))

@@ -25,8 +25,8 @@ Games beyond the notes (here l is D's raw output, no sigmoid; D's "logit" is its
 - Wasserstein with gradient penalty (WGAN-GP, Gulrajani et al. 2017, Algorithm 1, lambda 10):
   L_D = E l_fake - E l_real + lambda E (||grad_x l(x_hat)||_2 - 1)^2,
   x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] drawn once per sample;
-  J = -E l_fake, dJ/dl = -1. The penalty needs D and the data, so the game only names its
-  weight (`Game.gradient_penalty`) and the trainer adds `gradient_penalty(d, real, fake, eps)`.
+  J = -E l_fake, dJ/dl = -1. The penalty needs D and the samples, not only logits: the game
+  owns it as `Game.penalty` (`wgan_gp_penalty`), which the training step calls with them.
 - hinge (Lim & Ye 2017; Miyato et al. 2018):
   L_D = E relu(1 - l_real) + E relu(1 + l_fake),  J = -E l_fake,  dJ/dl = -1.
 WGAN-GP and hinge have no labels: `real_label` is ignored by them.
@@ -115,27 +115,42 @@ def g_cost_negative_score(fake_logits: Tensor) -> Tensor:
     return -fake_logits
 
 
-def interpolation_weights(real: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """eps ~ U[0, 1], one per sample, shaped (B, 1, ..., 1) to broadcast over a sample."""
-    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-    return torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+Critic = Callable[[Tensor], Tensor]
+"""D as a regulariser sees it: samples (*runs, B, ...) -> scores (*runs, B)."""
 
 
 def gradient_penalty(
-    d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor
+    d: Critic, real: Tensor, fake: Tensor, eps: Tensor, batch_dim: int = 0
 ) -> Tensor:
     """WGAN-GP's E (||grad_x d(x_hat)||_2 - 1)^2 at x_hat = eps real + (1 - eps) fake.
 
-    `d` maps (B, ...) samples to (B,) scores; `eps` is (B, 1, ..., 1) (see
-    `interpolation_weights`). The result keeps its graph so that it can be backpropagated
-    into D's weights (a double backward).
+    `d` maps (B, ...) samples to (B,) scores; `eps` is (B, 1, ..., 1), one weight per sample.
+    With `batch_dim=1` the tensors hold S runs along a leading axis (S, B, ...) and the
+    penalty is one per run, (S,). The result keeps its graph so that it can be
+    backpropagated into D's weights (a double backward).
     """
-    assert eps.shape == (real.shape[0],) + (1,) * (real.ndim - 1), eps.shape
+    lead = real.shape[: batch_dim + 1]
+    assert eps.shape == lead + (1,) * (real.ndim - batch_dim - 1), eps.shape
     x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
-    scores = d(x_hat)  # (B,)
+    scores = d(x_hat)  # (*runs, B)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)  # (B,)
-    return ((norms - 1.0) ** 2).mean()
+    norms = grad.flatten(batch_dim + 1).norm(2, dim=batch_dim + 1)  # (*runs, B)
+    return ((norms - 1.0) ** 2).mean(batch_dim)
+
+
+def wgan_gp_penalty(
+    d: Critic, real: Tensor, fake: Tensor, uniform: Callable[[], Tensor], batch_dim: int = 0
+) -> Tensor:
+    """WGAN-GP's regulariser of D's cost: lambda * `gradient_penalty`, with eps ~ U[0, 1]
+    drawn once per sample by `uniform()` (the run's noise stream), lambda = WGAN_GP_LAMBDA."""
+    return WGAN_GP_LAMBDA * gradient_penalty(d, real, fake, uniform(), batch_dim)
+
+
+Penalty = Callable[[Critic, Tensor, Tensor, Callable[[], Tensor], int], Tensor]
+"""A game's regulariser of D's cost: penalty(d, real, fake, uniform, batch_dim) -> the
+weighted term added to D's cost (per run). It sees D and the (noised) samples of D's step;
+`uniform()` draws eps ~ U[0, 1], (*runs, B, 1, ..., 1), from the run's noise stream (call it
+only if the penalty needs it: the draw advances the stream)."""
 
 
 @dataclass(frozen=True)
@@ -147,16 +162,18 @@ class Game:
     g_cost: Callable[[Tensor], Tensor]
     dj_dlogit: Callable[[Tensor], Tensor]
     summary: str
-    gradient_penalty: float = 0.0
-    """Weight of WGAN-GP's gradient penalty, which the trainer adds to D's cost; 0 = none."""
+    penalty: Penalty | None = None
+    """The game's regulariser of D's cost (`Penalty`), e.g. WGAN-GP's gradient penalty; the
+    trainers add it to D's cost; None = none."""
     probabilistic: bool = True
     """D's output is the logit of P(real) (the BCE games): D(x) = sigmoid(logit) is a
     probability and the JS estimate applies. False for the games whose D outputs a score
     (least squares, Wasserstein, hinge): diagnostics report the mean score instead."""
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
-        """The generator cost J(G): the per-sample cost averaged over the batch."""
-        return self.g_cost(fake_logits).mean()
+    def g_loss(self, fake_logits: Tensor, batch_dim: int = 0) -> Tensor:
+        """The generator cost J(G): the per-sample cost averaged over the batch (axis
+        `batch_dim`: 1 when a leading axis holds several runs, one cost each)."""
+        return self.g_cost(fake_logits).mean(batch_dim)
 
 
 GAMES: dict[str, Game] = {
@@ -195,7 +212,7 @@ GAMES: dict[str, Game] = {
         g_cost_negative_score,
         lambda logit: -torch.ones_like(logit),
         "Wasserstein GAN with gradient penalty (lambda 10); use with --n-critic 5",
-        gradient_penalty=WGAN_GP_LAMBDA,
+        penalty=wgan_gp_penalty,
         probabilistic=False,
     ),
     "hinge": Game(

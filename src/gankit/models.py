@@ -15,12 +15,17 @@ before D's last linear layer.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
 from gankit.dcgan import DCDiscriminator, DCGenerator, dcgan_init
 from gankit.errors import ConfigError
 from gankit.layers import CLASS_EMBED_DIM, Dropout, _join_labels, _project, pack_samples
+
+if TYPE_CHECKING:
+    from gankit.config import ModelConfig
 
 
 class MLPGenerator(nn.Module):
@@ -148,32 +153,26 @@ MODELS = ("mlp", "dcgan", "toy-mlp")
 
 
 def build_models(
-    name: str,
-    z_dim: int,
-    image_shape: tuple[int, ...],
-    g_hidden: tuple[int, ...] = (256, 512, 1024),
-    d_hidden: tuple[int, ...] = (1024, 512, 256),
-    dropout: float = 0.3,
-    width: int = 64,
-    n_classes: int = 0,
-    init: str = "default",
-    pack: int = 1,
+    model: ModelConfig, shape: tuple[int, ...], n_classes: int = 0
 ) -> tuple[nn.Module, nn.Module]:
-    """Build (G, D) by name; conditional on `n_classes` classes when > 0.
+    """Build (G, D) as `model` (a gankit.config.ModelConfig) describes them, for samples of
+    `shape`; conditional on `n_classes` classes when > 0.
 
-    `image_shape` is the sample shape: (C, H, W) for `mlp` and `dcgan`, (V,) with V in
-    {1, 2} for `toy-mlp`. `g_hidden`, `d_hidden` and `dropout` are the MLPs'; `width` is
-    DCGAN's base channels. `init` (see INITS): `default` keeps each family's own
-    initialisation (PyTorch's for `mlp` and `toy-mlp`, DCGAN's N(0, 0.02) for `dcgan`);
-    `keras` re-initialises every layer as Keras does (`keras_init`). `pack` > 1 makes D a
-    PacGAN discriminator of `pack` samples at once (`mlp` and `toy-mlp` only).
+    `shape` is the sample shape: (C, H, W) for `mlp` and `dcgan`, (V,) with V in {1, 2} for
+    `toy-mlp`. `g_hidden`, `d_hidden` and `dropout` are the MLPs'; `width` is DCGAN's base
+    channels. `init` (see INITS): `default` keeps each family's own initialisation
+    (PyTorch's for `mlp` and `toy-mlp`, DCGAN's N(0, 0.02) for `dcgan`); `keras`
+    re-initialises every layer as Keras does (`keras_init`). `pack` > 1 makes D a PacGAN
+    discriminator of `pack` samples at once (`mlp` and `toy-mlp` only). The weights come
+    from the global RNG: seed it first (gankit.core.networks.seeded_models does).
     """
-    if init not in INITS:
-        raise ConfigError(f"unknown model.init {init!r}; choose one of: {', '.join(INITS)}")
-    check_pack(pack, name, bool(n_classes))
-    g, d = _build(name, z_dim, tuple(image_shape), g_hidden, d_hidden, dropout, width,
-                  n_classes, pack)
-    if init == "keras":
+    m = model
+    if m.init not in INITS:
+        raise ConfigError(f"unknown model.init {m.init!r}; choose one of: {', '.join(INITS)}")
+    check_pack(m.pack, m.name, bool(n_classes))
+    g, d = _build(m.name, m.z_dim, tuple(shape), tuple(m.g_hidden), tuple(m.d_hidden),
+                  m.dropout, m.width, n_classes, m.pack)
+    if m.init == "keras":
         g.apply(keras_init)
         d.apply(keras_init)
     return g, d

@@ -16,6 +16,19 @@ NOISE_OFFSET = 104_729
 FIXED_LATENTS_OFFSET = 7919
 """The fixed latents of the sample grids are drawn from a generator seeded seed + this."""
 
+LESSON_OFFSET = 10_000
+"""A lesson's noise generator (its real draws and latents) is seeded seed + this."""
+
+TOY_EVAL_SEED = 2017
+"""The toy evaluation latents' seed, alike for every run (so runs and epochs compare); the
+toy reference data sample's is this + 1."""
+
+
+def weights_seed(seed: int) -> int:
+    """The global RNG's seed when a run's G and D are built (their initial weights): the
+    run's seed itself, so a batched seed starts from its serial run's weights."""
+    return seed
+
 
 def noise_seed(seed: int, iteration: int = 0) -> int:
     """The noise generator's seed (alike on every rank); `iteration` > 0 only when its saved
@@ -32,6 +45,17 @@ def rank_seed(seed: int, rank: int, iteration: int = 0) -> int:
 def fixed_latents_seed(seed: int) -> int:
     """The seed of the 100 fixed latents every sample grid of a run shows."""
     return seed + FIXED_LATENTS_OFFSET
+
+
+def lesson_seed(seed: int) -> int:
+    """The seed of a lesson's noise generator (gankit.lesson) for its run `seed`; its
+    models are built after torch.manual_seed(weights_seed(seed))."""
+    return seed + LESSON_OFFSET
+
+
+def toy_reference_seed() -> int:
+    """The seed of the fixed toy data sample generated samples are compared with."""
+    return TOY_EVAL_SEED + 1
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -43,10 +43,19 @@ TRAINING_STATS = (
 TIMING_STATS = (
     Stat("images_per_s", "images/s", "speed/images_per_s"),
     Stat("seconds", "epoch seconds", "speed/epoch_seconds"),
+    Stat("elapsed", "train s", "other/elapsed"),
 )
-"""The per-epoch timings."""
+"""The per-epoch timings (`elapsed`: training seconds of the run so far)."""
 
-BY_KEY = {s.key: s for s in TRAINING_STATS + TIMING_STATS}
+TOY_STATS = (
+    Stat("modes_covered", "modes covered", "other/modes_covered"),
+    Stat("hq_share", "high-quality share", "other/hq_share"),
+    Stat("js_hist", "JS (hist, nats)", "other/js_hist"),
+)
+"""A toy run's per-epoch metrics (gankit.runs.toy): modes covered, the share of samples
+near a mode, and the histogram JS divergence of 1-D runs."""
+
+BY_KEY = {s.key: s for s in TRAINING_STATS + TIMING_STATS + TOY_STATS}
 """Every logged statistic by its record key."""
 
 STAT_NAMES = tuple(s.key for s in TRAINING_STATS)

@@ -84,7 +84,7 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     if m.pack > 1:
         need(t.batch_size % m.pack == 0, f"train.batch_size={t.batch_size} is not a multiple "
              f"of model.pack={m.pack}; use a batch size divisible by {m.pack}")
-        need(lo.game not in GAMES or GAMES[lo.game].gradient_penalty == 0,
+        need(lo.game not in GAMES or GAMES[lo.game].penalty is None,
              f"model.pack={m.pack} is not combined with {lo.game}'s gradient penalty here; use "
              "another game or model.pack=1")
     need(lo.game in GAMES, f"loss.game={lo.game!r} is unknown; choose one of: {', '.join(GAMES)}")
@@ -191,10 +191,8 @@ def memory_estimate(cfg: Config) -> int:
         n_data = d.limit or 70_000
     try:
         with torch.device("meta"):
-            g, dd = build_models(m.name, m.z_dim, shape, m.g_hidden, m.d_hidden, m.dropout,
-                                 width=m.width, n_classes=10 if m.conditional else 0,
-                                 pack=m.pack)
+            g, dd = build_models(m, shape, 10 if m.conditional else 0)
         params = sum(p.numel() for p in [*g.parameters(), *dd.parameters()])
-    except (RuntimeError, ValueError, OverflowError, KeyError, IndexError):
+    except (ConfigError, RuntimeError, ValueError, OverflowError, KeyError, IndexError):
         return 0  # a shape the model cannot take: build_models' own error names it later
     return params * 4 * (4 + (1 if cfg.train.ema else 0)) + n_data * math.prod(shape) * 4

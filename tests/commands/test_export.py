@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gankit.commands import export as export_cmd
-from gankit.config import build_config
+from gankit.config import ModelConfig, build_config
 from gankit.core.trainer import Trainer
 from gankit.errors import GankitError
 from gankit.export import example_inputs, export_generator, run_exported
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 def _g(name: str, n_classes: int) -> torch.nn.Module:
     torch.manual_seed(0)
-    g, _ = build_models(name, 8, (1, 28, 28), (16,), (16,), width=4, n_classes=n_classes)
+    g, _ = build_models(ModelConfig(name, 8, [16], [16], width=4), (1, 28, 28), n_classes)
     for p in g.parameters():  # DCGAN's init is tiny: make the weights matter
         p.data.normal_(0, 0.5)
     return g.eval()

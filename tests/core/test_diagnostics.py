@@ -43,10 +43,27 @@ def test_d_means():
 
 def test_grad_norm_is_the_l2_norm_of_all_gradients():
     net = nn.Linear(3, 2)
-    assert float(grad_norm(net)) == 0.0
+    assert float(grad_norm(net.parameters())) == 0.0
     net.weight.grad = torch.full((2, 3), 1.0)
     net.bias.grad = torch.tensor([3.0, 4.0])
-    assert float(grad_norm(net)) == approx(math.sqrt(6 + 25))
+    assert float(grad_norm(net.parameters())) == approx(math.sqrt(6 + 25))
+
+
+def test_batched_diagnostics_are_one_per_run():
+    """batch_dim=1: a leading axis holds S runs; each statistic is that run's own."""
+    game = get_game("non-saturating")
+    real, fake = torch.randn(3, 8), torch.randn(3, 8)
+    means = d_means(real, fake, batch_dim=1)
+    for k in range(3):
+        one = d_means(real[k], fake[k])
+        assert torch.allclose(means[0][k], one[0]) and torch.allclose(means[1][k], one[1])
+        assert torch.allclose(mean_abs_dj_dlogit(game, fake, 1)[k],
+                              mean_abs_dj_dlogit(game, fake[k]))
+    w = torch.zeros(3, 2, 4, requires_grad=True)  # 3 runs' (2, 4) weights
+    w.grad = torch.arange(24.0).view(3, 2, 4)
+    norms = grad_norm([w], batch_dim=1)
+    assert norms.shape == (3,)
+    assert torch.allclose(norms, torch.stack([w.grad[k].norm() for k in range(3)]))
 
 
 def test_trainer_logs_the_diagnostics_of_its_batches():

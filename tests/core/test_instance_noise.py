@@ -1,5 +1,5 @@
 """Instance noise (train.instance_noise): its schedule in closed form, and D seeing every
-sample, real and fake, in D's step and in G's, blurred by N(0, sigma^2) noise."""
+sample, real and fake, in D's step and in G's, plus N(0, sigma^2) noise."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from gankit.config import build_config
-from gankit.core.trainer import Trainer, instance_sigma
+from gankit.core.step import instance_sigma
+from gankit.core.trainer import Trainer
 from gankit.data import load_dataset
 from gankit.errors import ConfigError
 from gankit.runs.batched import train_seeds
@@ -36,7 +37,7 @@ def _inputs_of(module: torch.nn.Module, seen: list[torch.Tensor]):
 
 
 @pytest.mark.parametrize("iteration", [0, 4])
-def test_d_step_blurs_real_and_fake_by_sigma(iteration):
+def test_d_step_adds_noise_of_sigma_to_real_and_fake(iteration):
     t = _trainer(0.8)
     t.iteration = iteration  # 8 iterations in the run: sigma 0.8, then 0.4
     sigma = 0.8 * (1 - iteration / 8)
@@ -48,11 +49,11 @@ def test_d_step_blurs_real_and_fake_by_sigma(iteration):
     noise = seen[0][:2048] - real  # the real half of D's one pass
     assert noise.mean().abs() < 0.05
     assert noise.std().item() == pytest.approx(sigma, rel=0.05)
-    # the fakes are blurred too: G's clean samples are far tighter than D's fake inputs
+    # the fakes are noised too: G's clean samples are far tighter than D's fake inputs
     assert seen[0][2048:].std().item() > real.std().item() * 0.1
 
 
-def test_g_step_blurs_the_fakes_d_scores():
+def test_g_step_adds_noise_to_the_fakes_d_scores():
     t = _trainer(0.8)
     clean: list[torch.Tensor] = []
     seen: list[torch.Tensor] = []

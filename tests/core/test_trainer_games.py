@@ -42,22 +42,27 @@ def test_d_only_iterations_leave_g_unchanged() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, t.g.parameters(), strict=True))
 
 
-def test_wgan_gp_step_adds_the_penalty(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gankit.core.trainer as trainer_mod
+def test_wgan_gp_step_adds_the_games_penalty() -> None:
+    """D's step calls the game's `penalty` once, which draws one interpolation weight per
+    sample from the run's noise stream; the other games have none."""
+    import dataclasses
 
-    calls = []
-    real_gp = trainer_mod.gradient_penalty
+    from gankit.losses import wgan_gp_penalty
 
-    def spy(d, real, fake, eps):  # noqa: ANN001, ANN202
-        calls.append(eps.shape)
-        return real_gp(d, real, fake, eps)
+    draws: list[torch.Tensor] = []
 
-    monkeypatch.setattr(trainer_mod, "gradient_penalty", spy)
+    def spy(d, real, fake, uniform, batch_dim):  # noqa: ANN001, ANN202
+        def draw() -> torch.Tensor:
+            draws.append(uniform())
+            return draws[-1]
+        return wgan_gp_penalty(d, real, fake, draw, batch_dim)
+
     t = _trainer(**{"loss.game": "wgan-gp", "model.conditional": True})
+    t.game = dataclasses.replace(t.game, penalty=spy)
     t.d_step(t.data[:8], t.labels[:8])
-    assert calls == [torch.Size([8, 1, 1, 1])]
+    assert [e.shape for e in draws] == [torch.Size([8, 1, 1, 1])]
     _trainer(**{"loss.game": "hinge"}).d_step(t.data[:8])
-    assert len(calls) == 1  # no penalty for other games
+    assert len(draws) == 1  # no penalty for other games
 
 
 def test_conditional_run_feeds_real_labels_and_uniform_fake_labels() -> None:

@@ -11,7 +11,7 @@ import torch
 
 from gankit import config as config_mod
 from gankit.cli import main as cli_main
-from gankit.config import build_config
+from gankit.config import ModelConfig, build_config
 from gankit.data import toy as toy_mod
 from gankit.errors import ConfigError
 from gankit.log import read_metrics
@@ -25,16 +25,16 @@ TINY = {"data.toy_samples": 512, "train.batch_size": 64, "model.g_hidden": [16],
 
 
 def test_toy_models_map_vectors_without_tanh():
-    g, d = build_models("toy-mlp", 4, (2,), (8,), (8,), 0.0)
+    g, d = build_models(ModelConfig("toy-mlp", 4, [8], [8], 0.0), (2,))
     z = torch.randn(5, 4)
     assert g(z).shape == (5, 2) and d(g(z)).shape == (5,)
     with torch.no_grad():
         g.net[-1].bias.fill_(10.0)
     assert g(z).min() > 1.0  # a linear output: no tanh squashing to [-1, 1]
     with pytest.raises(ConfigError, match="toy-mlp"):
-        build_models("toy-mlp", 4, (1, 28, 28))
+        build_models(ModelConfig("toy-mlp", 4), (1, 28, 28))
     with pytest.raises(ConfigError, match=r"\(2,\)"):
-        build_models("mlp", 4, (2,))
+        build_models(ModelConfig("mlp", 4), (2,))
 
 
 def test_config_knows_the_toy_sets_and_checks_the_model_fits():
@@ -49,7 +49,7 @@ def test_config_knows_the_toy_sets_and_checks_the_model_fits():
 
 def test_toy_evaluation_leaves_the_global_rng_alone():
     cfg = build_config("toy", overrides=TINY)
-    g, _ = build_models("toy-mlp", cfg.model.z_dim, (2,), (16,), (16,), 0.0)
+    g, _ = build_models(ModelConfig("toy-mlp", cfg.model.z_dim, [16], [16], 0.0), (2,))
     state = torch.get_rng_state()
     m = toy_epoch_metrics(g, toy_mod.get_toy("ring2d"), eval_latents(cfg.model.z_dim))
     assert torch.equal(state, torch.get_rng_state())

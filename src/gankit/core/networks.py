@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gankit import seeds
 from gankit.config import Config
 from gankit.core.ema import EMA
 from gankit.core.state import describe_load_error
@@ -26,10 +27,8 @@ def build_networks(
     """(G, D, G's Adam, D's Adam, the G and D the steps call) of a run, seeded by
     train.seed; compiled when asked; wrapped in DDP when `world` > 1 (G's step calls D's
     own module: D is frozen there). `graphs`: capturable Adam for CUDA graphs."""
-    t, m = cfg.train, cfg.model
-    torch.manual_seed(t.seed)
-    g, d = build_models(m.name, m.z_dim, shape, m.g_hidden, m.d_hidden, m.dropout,
-                        width=m.width, n_classes=n_classes, init=m.init, pack=m.pack)
+    t = cfg.train
+    g, d = seeded_models(cfg, shape, n_classes)
     g.to(device)
     d.to(device)
     opt_g = rt.make_adam(g.parameters(), t.lr_g, (t.beta1_g, t.beta2), graphs, t.adam_eps)
@@ -40,6 +39,14 @@ def build_networks(
     g_run = wrap_ddp(g, device) if world > 1 else g
     d_run = wrap_ddp(d, device) if world > 1 else d
     return g, d, opt_g, opt_d, g_run, d_run
+
+
+def seeded_models(cfg: Config, shape: tuple[int, ...], n_classes: int = 0
+                  ) -> tuple[nn.Module, nn.Module]:
+    """A run's G and D with their initial weights: the global RNG seeded from train.seed
+    (gankit.seeds.weights_seed), then gankit.models.build_models."""
+    torch.manual_seed(seeds.weights_seed(cfg.train.seed))
+    return build_models(cfg.model, shape, n_classes)
 
 
 def load_networks(state: dict[str, Any], g: nn.Module, d: nn.Module,

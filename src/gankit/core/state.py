@@ -180,9 +180,7 @@ def _check_shapes(state: dict[str, Any], cfg: Any, where: str) -> None:
     m = cfg.model
     try:
         with torch.device("meta"):
-            g, d = build_models(m.name, m.z_dim, tuple(state["sample_shape"]), m.g_hidden,
-                                m.d_hidden, m.dropout, width=m.width,
-                                n_classes=state.get("n_classes", 0), pack=m.pack)
+            g, d = build_models(m, tuple(state["sample_shape"]), state.get("n_classes", 0))
     except (GankitError, ValueError, RuntimeError, TypeError, IndexError) as err:
         raise CheckpointError(f"{where}: its config cannot build a model for its samples "
                               f"({short(str(err), 160)}); it is damaged") from None

@@ -11,19 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from gankit.report.read import RunData, as_number
+from gankit.stats import BY_KEY
 
 MAX_GRIDS = 24
 """At most this many epoch grids on a page (evenly spaced, first and last always kept)."""
 
-CURVES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("Losses", "loss (nats)", (("loss_d", "D loss"), ("loss_g", "G loss"))),
-    ("Discriminator outputs", "mean probability", (("d_real", "D(x), real"),
-                                                   ("d_fake", "D(G(z)), fake"))),
-    ("Jensen-Shannon estimate", "JS estimate (nats)", (("js_hat", "JS-hat from D"),)),
-    ("Generator gradient", "L2 norm of dJ(G)/dθ", (("g_grad_norm", "|∇θ J(G)|"),)),
-    ("Gradient at the logit", "mean |dJ(G)/dl|", (("dj_dl", "|dJ/dl|"),)),
+CURVES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Losses", "loss (nats)", ("loss_d", "loss_g")),
+    ("Discriminator outputs", "mean probability", ("d_real", "d_fake")),
+    ("Jensen-Shannon estimate", "JS estimate (nats)", ("js_hat",)),
+    ("Generator gradient", "L2 norm of dJ(G)/dθ", ("g_grad_norm",)),
+    ("Gradient at the logit", "mean |dJ(G)/dl|", ("dj_dl",)),
 )
-"""Panels of the curves figure: (title, y-axis label, ((record key, legend), ...))."""
+"""Panels of the curves figure: (title, y-axis label, record keys). Legends, and whether a
+curve is drawn on a log scale, are the keys' in gankit.stats."""
 
 def fmt(v: Any) -> str:
     """How the report prints a value: 4 significant digits, thousands grouped, "—" for none."""
@@ -108,8 +109,7 @@ def _hline_for(key: str) -> tuple[float, str] | None:
     return None
 
 
-SCORE_CURVE = ("Discriminator outputs", "mean score (not a probability)",
-               (("d_real", "D score, real"), ("d_fake", "D score, fake")))
+SCORE_CURVE = ("Discriminator outputs", "mean score (not a probability)", ("d_real", "d_fake"))
 """The D-output panel of games whose D outputs a score (records with d_output = score)."""
 
 
@@ -120,32 +120,36 @@ def _scores(run: RunData) -> bool:
 def run_curves(run: RunData) -> list[tuple[str, bytes]]:
     """The curve panels of one run that have data: (title, PNG)."""
     out = []
+    probabilistic = not _scores(run)
     for title, ylabel, keys in CURVES:
-        hline = _hline_for(keys[0][0])
-        if keys[0][0] == "d_real" and _scores(run):
+        hline = _hline_for(keys[0])
+        if keys[0] == "d_real" and not probabilistic:
             title, ylabel, keys = SCORE_CURVE
             hline = None
-        lines = [(label, *_series(run.metrics, key)) for key, label in keys]
+        lines = [(BY_KEY[key].label_for(probabilistic), *_series(run.metrics, key))
+                 for key in keys]
         lines = [ln for ln in lines if ln[1]]
         if lines:
             out.append((title, curve_png(title, ylabel, lines, hline,
-                                         logy=keys[0][0] == "g_grad_norm")))
+                                         logy=BY_KEY[keys[0]].log_scale)))
     return out
 
 
 def overlay_curves(runs: Sequence[RunData]) -> list[tuple[str, bytes]]:
     """One panel per statistic with a line per run: (title, PNG)."""
     out = []
+    scores = any(_scores(r) for r in runs)
     for _title, ylabel, keys in CURVES:
-        for key, label in keys:
+        for key in keys:
+            label = BY_KEY[key].label_for(not scores)
             lines = [(r.name, *_series(r.metrics, key)) for r in runs]
             lines = [ln for ln in lines if ln[1]]
             hline = _hline_for(key)
-            if key in ("d_real", "d_fake") and any(_scores(r) for r in runs):
+            if key in ("d_real", "d_fake") and scores:
                 ylabel, hline = "mean D output (probability, or score for score games)", None
             if lines:
                 out.append((label, curve_png(label, ylabel, lines, hline,
-                                             logy=key == "g_grad_norm")))
+                                             logy=BY_KEY[key].log_scale)))
     return out
 
 

@@ -1,24 +1,22 @@
 """Batched toy training: S toy GANs of one game and config, one per seed, trained as one model.
 
 This module owns `BatchedToyGANs`, the trainer `gankit compare` uses on the toy data sets, and
-`train_seeds`, which runs it to the configs' epochs. It does for S seeds at once what
-gankit.core.trainer does for one run:
+`train_seeds`, which runs it to the configs' epochs. It runs the serial trainer's algorithm,
+gankit.core.step's `GANStep` (D's step, G's step, instance noise, the statistics), over S
+seeds at once; what it adds is the stacking:
 
-- each seed's G and D are built as the serial trainer builds them (torch.manual_seed(seed),
-  then gankit.models.build_models), so each seed starts from the serial run's weights; then
-  their Linear layers are stacked, weights (S, in, out) and biases (S, 1, out), and a layer
-  is one batched matmul (torch.baddbmm) of (S, B, in) inputs;
+- each seed's G and D are built as the serial trainer builds them
+  (gankit.core.networks.seeded_models), so each seed starts from the serial run's weights;
+  then their Linear layers are stacked, weights (S, in, out) and biases (S, 1, out), and a
+  layer is one batched matmul (torch.baddbmm) of (S, B, in) inputs (`StackedMLP`);
 - each seed keeps the serial run's random streams: its own noise generator
-  (gankit.runtime.noise, seeded alike) and its own epoch shuffles
-  (gankit.core.trainer.epoch_permutation);
-- the costs are gankit.losses' pure functions of logits, mapped over the seeds (torch.vmap);
-  the sum of the per-seed costs is backpropagated, so each seed's gradient is its own (no
-  seed's weights enter another seed's cost), and one Adam over the stacked tensors is S
-  independent Adams (Adam is elementwise);
-- instance noise (train.instance_noise) comes from each seed's own stream in the serial
-  run's order, and a packed D (model.pack) packs each seed's batch as the serial D does;
-- the iteration semantics are the serial trainer's: an epoch is floor(N / B) iterations on a
-  fresh shuffle, one D step each, and a G step after every n_critic-th iteration of the run.
+  (gankit.runtime.noise, seeded alike; `StackedNoise` stacks their draws) and its own epoch
+  shuffles (gankit.core.trainer.epoch_permutation);
+- every tensor has a leading seeds axis (`batch_dim = 1`): the costs are mapped over the
+  seeds (torch.vmap), the sum of the per-seed costs is backpropagated, so each seed's
+  gradient is its own, and one Adam over the stacked tensors is S independent Adams (Adam is
+  elementwise);
+- a packed D (model.pack) packs each seed's batch as the serial D does.
 
 Every epoch gives one record per seed with the keys of a serial run's metrics.jsonl: the
 statistics of gankit.stats, the counters, timings and the toy metrics of gankit.runs.toy
@@ -42,19 +40,18 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import Config
-from gankit.core.diagnostics import LOG4
-from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation, instance_sigma
+from gankit.core.networks import seeded_models
+from gankit.core.step import GANStep, epoch_record, means_of
+from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation
 from gankit.data import load_dataset
 from gankit.data.toy import ToyDistribution, get_toy, is_toy
 from gankit.errors import ConfigError
 from gankit.layers import pack_samples
-from gankit.losses import d_loss_bce, get_game
+from gankit.losses import get_game
 from gankit.metrics.toy import MIN_FRACTION, N_SIGMA, js_divergence_hist
-from gankit.models import build_models
 from gankit.runs.toy import eval_latents, reference_sample
 from gankit.runtime import device as rt
 from gankit.runtime.noise import NoiseSource
-from gankit.stats import G_STAT_NAMES, STAT_NAMES
 
 SEED_ONLY = "train.seed"
 """The one config key in which the batched runs may differ."""
@@ -107,9 +104,12 @@ def _without_seed(cfg: Config) -> dict[str, Any]:
 
 class StackedMLP:
     """The Linear layers of S same-shaped toy MLPs, stacked: weights (S, in, out), biases
-    (S, 1, out); ReLU between layers, none after the last (gankit.models' toy nets)."""
+    (S, 1, out); ReLU between layers, none after the last (gankit.models' toy nets).
+    `scores`: a D, whose one output per sample is returned without its last axis."""
 
-    def __init__(self, nets: Sequence[nn.Module], device: torch.device) -> None:
+    def __init__(self, nets: Sequence[nn.Module], device: torch.device,
+                 scores: bool = False) -> None:
+        self.scores = scores
         self.pack = getattr(nets[0], "pack", 1)
         """A packed D's (gankit.layers.pack_samples) samples per input; 1 for G."""
         per_net = [_linears(net) for net in nets]
@@ -128,8 +128,10 @@ class StackedMLP:
         for p in self.parameters():
             p.requires_grad_(flag)
 
-    def __call__(self, x: Tensor) -> Tensor:
-        """(S, B, in) -> (S, B, out); a packed D: (S, B, V) -> (S, B / pack, out)."""
+    def __call__(self, x: Tensor, labels: None = None) -> Tensor:
+        """(S, B, in) -> (S, B, out); a D: (S, B, V) -> (S, B / pack). No labels (toy sets
+        have no classes): the argument is the serial nets' signature."""
+        assert labels is None, "toy MLPs are not conditional"
         if self.pack > 1:  # each seed's batch packed as the serial D packs it
             s, v = x.shape[0], x.shape[2]
             x = pack_samples(x.reshape(-1, v), self.pack).reshape(s, -1, self.pack * v)
@@ -138,7 +140,7 @@ class StackedMLP:
             x = torch.baddbmm(b, x, w)
             if k < last:
                 x = torch.relu(x)
-        return x
+        return x.squeeze(-1) if self.scores else x
 
     def layer(self, k: int, seed_index: int) -> tuple[Tensor, Tensor]:
         """Layer k of one seed as nn.Linear holds it: (weight (out, in), bias (out,))."""
@@ -154,35 +156,60 @@ def _linears(net: nn.Module) -> list[nn.Linear]:
     return [m for m in net.modules() if isinstance(m, nn.Linear)]
 
 
-class BatchedToyGANs:
-    """S toy GANs (one per config, the configs alike but for train.seed) trained at once."""
+class StackedNoise:
+    """The S seeds' noise sources (gankit.runtime.noise.NoiseSource, each seeded as its serial
+    run's) as one: every draw is each seed's own draw, stacked on a leading axis (S, ...)."""
+
+    rank = 0
+    """A single process (the rows of a batch start at 0)."""
+
+    def __init__(self, seeds: Sequence[int], device: torch.device) -> None:
+        self.sources = [NoiseSource(seed, device) for seed in seeds]
+
+    def normal(self, n: int, dim: int) -> Tensor:
+        """(S, n, dim): each seed's z ~ N(0, I)."""
+        return torch.stack([r.normal(n, dim) for r in self.sources])
+
+    def gaussian(self, n: int, rest: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """(S, n, *rest): each seed's N(0, 1) instance noise."""
+        return torch.stack([r.gaussian(n, rest, dtype) for r in self.sources])
+
+    def uniform(self, n: int, ndim: int, dtype: torch.dtype) -> Tensor:
+        """(S, n, 1, ..., 1): each seed's U[0, 1) per sample (`ndim` dimensions after S)."""
+        return torch.stack([r.uniform(n, ndim, dtype) for r in self.sources])
+
+
+class BatchedToyGANs(GANStep):
+    """S toy GANs (one per config, the configs alike but for train.seed) trained at once.
+
+    The steps are gankit.core.step's (`d_step(real)` on (S, B, V) real samples,
+    `g_step(batch_size)`, `iteration_step(index, with_g)` on (S, B) indices), every
+    statistic one per seed, (S,); `train_epoch()` returns one record per seed."""
+
+    batch_dim = 1
 
     def __init__(self, cfgs: Sequence[Config], data: Tensor | None = None) -> None:
         """`data`: the (N, V) training set; None loads it as the serial run does."""
         check_batchable(cfgs)
         self.cfgs, cfg = list(cfgs), cfgs[0]
-        self.cfg, m, t = cfg, cfg.model, cfg.train
+        self.cfg, t = cfg, cfg.train
         self.device = rt.resolve_device(t.device)
         if data is None:
             data = load_dataset(cfg.data).samples
         check_sizes(t.batch_size, 1, data.shape[0])
         self.data = data.to(self.device)
+        self.local_batch = t.batch_size
         self.seeds = [c.train.seed for c in self.cfgs]
         self.game = get_game(cfg.loss.game)
-        gs, ds = [], []
-        for seed in self.seeds:  # as gankit.core.networks.build_networks builds a run's nets
-            torch.manual_seed(seed)
-            g, d = build_models(m.name, m.z_dim, tuple(data.shape[1:]), m.g_hidden, m.d_hidden,
-                                m.dropout, width=m.width, n_classes=0, init=m.init,
-                                pack=m.pack)
-            gs.append(g)
-            ds.append(d)
-        self.g, self.d = StackedMLP(gs, self.device), StackedMLP(ds, self.device)
+        nets = [seeded_models(c, tuple(data.shape[1:])) for c in self.cfgs]
+        self.g = StackedMLP([g for g, _ in nets], self.device)
+        self.d = StackedMLP([d for _, d in nets], self.device, scores=True)
+        self.g_run, self.d_run = self.g, self.d
         self.opt_g = rt.make_adam(self.g.parameters(), t.lr_g, (t.beta1_g, t.beta2),
                                   eps=t.adam_eps)
         self.opt_d = rt.make_adam(self.d.parameters(), t.lr_d, (t.beta1_d, t.beta2),
                                   eps=t.adam_eps)
-        self.rngs = [NoiseSource(seed, self.device) for seed in self.seeds]
+        self.rng = StackedNoise(self.seeds, self.device)
         check_n_critic(t.n_critic, self.iterations_per_epoch())
         self.epoch = self.iteration = self.g_steps = 0
         self.elapsed = 0.0
@@ -193,117 +220,22 @@ class BatchedToyGANs:
         """S, the number of seeds."""
         return len(self.seeds)
 
-    def iterations_per_epoch(self) -> int:
-        """floor(N / B), as the serial trainer."""
-        return self.data.shape[0] // self.cfg.train.batch_size
-
-    def noise(self, n: int) -> Tensor:
-        """z ~ N(0, I) for every seed from its own generator: (S, n, Z)."""
-        return torch.stack([r.normal(n, self.cfg.model.z_dim) for r in self.rngs])
-
-    def blur(self, x: Tensor) -> Tensor:
-        """Every seed's x (S, n, ...) plus its instance noise, drawn from its own generator as
-        the serial trainer's `blur` draws it; x itself, and no draw, when sigma is 0."""
-        t = self.cfg.train
-        sigma = instance_sigma(t.instance_noise, self.iteration,
-                               t.epochs * self.iterations_per_epoch())
-        if sigma == 0:
-            return x
-        rest = tuple(x.shape[2:])
-        return x + sigma * torch.stack([r.gaussian(x.shape[1], rest, x.dtype)
-                                        for r in self.rngs])
-
-    # ------------------------------------------------------------------ steps
-    def d_step(self, real: Tensor) -> dict[str, Tensor]:
-        """(1) Update every seed's D on its real batch (S, B, V) and fresh fakes; stats (S,)."""
-        b = real.shape[1]
-        with torch.no_grad():
-            fake = self.g(self.noise(b))
-        real, fake = self.blur(real), self.blur(fake)  # instance noise, real's first
-        logits = self.d(torch.cat([real, fake], dim=1)).squeeze(-1)  # (S, 2B / pack)
-        real_logits, fake_logits = logits.chunk(2, dim=1)
-        target = self.cfg.loss.real_label
-        loss = torch.vmap(lambda r, f: self.game.d_loss(r, f, target))(real_logits, fake_logits)
-        if self.game.gradient_penalty > 0:  # WGAN-GP, eps drawn per seed as the serial run
-            eps = torch.stack([r.uniform(b, real.ndim - 1, real.dtype) for r in self.rngs])
-            loss = loss + self.game.gradient_penalty * self._penalty(real, fake, eps)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        self.opt_d.step()
-        real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
-        if not self.game.probabilistic:
-            return {"loss_d": loss.detach(), "d_real": real_logits.mean(1),
-                    "d_fake": fake_logits.mean(1)}
-        with torch.no_grad():
-            plain = torch.vmap(d_loss_bce)(real_logits, fake_logits)
-        return {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits).mean(1),
-                "d_fake": torch.sigmoid(fake_logits).mean(1), "js_hat": (LOG4 - plain) / 2.0}
-
-    def _penalty(self, real: Tensor, fake: Tensor, eps: Tensor) -> Tensor:
-        """Per seed E (||grad_x D(x_hat)|| - 1)^2 (gankit.losses.gradient_penalty): (S,)."""
-        x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.d(x_hat).sum(), x_hat, create_graph=True)
-        return ((grad.norm(2, dim=-1) - 1.0) ** 2).mean(1)
-
-    def g_step(self, batch_size: int) -> dict[str, Tensor]:
-        """(2) Update every seed's G through its frozen D on fresh noise; stats (S,)."""
-        self.d.requires_grad_(False)
-        try:
-            fake = self.blur(self.g(self.noise(batch_size)))
-            fake_logits = self.d(fake).squeeze(-1)  # (S, B / pack)
-            loss = self.game.g_cost(fake_logits).mean(1)  # (S,)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            with torch.no_grad():
-                sq = sum(p.grad.pow(2).flatten(1).sum(1) for p in self.g.parameters())
-            self.opt_g.step()
-        finally:
-            self.d.requires_grad_(True)
-        dj = self.game.dj_dlogit(fake_logits.detach()).abs().mean(1)
-        return {"loss_g": loss.detach(), "g_grad_norm": torch.sqrt(sq), "dj_dl": dj}
-
-    def iteration_step(self, index: Tensor, with_g: bool) -> Tensor:
-        """One iteration on the samples at `index` (S, B): stats (S, len(STAT_NAMES))."""
-        stats = self.d_step(self.data[index])
-        if with_g:
-            stats.update(self.g_step(self.cfg.train.batch_size))
-        zero = torch.zeros(self.size, device=self.device)
-        return torch.stack([stats.get(name, zero).float() for name in STAT_NAMES], dim=1)
-
-    # ------------------------------------------------------------------ epochs
     def train_epoch(self) -> list[dict[str, Any]]:
         """Run the next epoch for every seed; one record per seed (serial keys, no toy metrics)."""
-        epoch, b, n_iter = self.epoch + 1, self.cfg.train.batch_size, self.iterations_per_epoch()
+        epoch, n_iter = self.epoch + 1, self.iterations_per_epoch()
         perms = torch.stack([epoch_permutation(self.data.shape[0], s, epoch,
                                                self.cfg.train.real_batches)
                              for s in self.seeds]).to(self.device)  # (S, N)
-        sums = torch.zeros(self.size, len(STAT_NAMES), device=self.device)
-        g_done = 0
         start = time.perf_counter()
-        for i in range(n_iter):
-            with_g = (self.iteration + 1) % self.cfg.train.n_critic == 0
-            sums += self.iteration_step(perms[:, i * b:(i + 1) * b], with_g)
-            g_done += with_g
-            self.iteration += 1
-        self.g_steps += g_done
-        is_g = torch.tensor([n in G_STAT_NAMES for n in STAT_NAMES], device=self.device)
-        means = (sums / torch.where(is_g, float(max(g_done, 1)), float(max(n_iter, 1)))).tolist()
+        sums, g_done = self.run_epoch(perms)
+        means = means_of(sums, n_iter, g_done).tolist()
         seconds = (time.perf_counter() - start) / self.size
         self.elapsed += seconds * self.size
         self.epoch = epoch
-        records = []
-        for row in means:
-            record: dict[str, Any] = {"epoch": epoch, "iteration": self.iteration,
-                                      "g_steps": self.g_steps,
-                                      **dict(zip(STAT_NAMES, row, strict=True))}
-            if not self.game.probabilistic:
-                del record["js_hat"]
-                record["d_output"] = "score"
-            record.update({"seconds": seconds,
-                           "images_per_s": n_iter * b / seconds if seconds > 0 else float("nan"),
-                           "elapsed": self.elapsed / self.size})
-            records.append(record)
-        return records
+        return [epoch_record(epoch, self.iteration, self.g_steps, row,
+                             self.game.probabilistic, seconds,
+                             n_iter * self.cfg.train.batch_size, self.elapsed / self.size)
+                for row in means]
 
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:

@@ -275,9 +275,7 @@ def load_generator(
         state = load_valid(resolve_checkpoint(path))
     check_state(state)
     cfg = Config.from_dict(state["config"])
-    g, _ = build_models(cfg.model.name, cfg.model.z_dim, tuple(state["sample_shape"]),
-                        cfg.model.g_hidden, cfg.model.d_hidden, cfg.model.dropout,
-                        width=cfg.model.width, n_classes=int(state.get("n_classes", 0)))
+    g, _ = build_models(cfg.model, tuple(state["sample_shape"]), int(state.get("n_classes", 0)))
     weights = state["ema"]["model"] if state.get("ema") else state["g"]
     try:
         g.load_state_dict(weights)

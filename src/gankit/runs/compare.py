@@ -34,6 +34,7 @@ from gankit.errors import ConfigError
 from gankit.fileio import write_text_atomic
 from gankit.log import read_metrics
 from gankit.losses import GAMES, GENERATOR_GAMES, get_game
+from gankit.stats import BY_KEY
 
 TABLE_METRICS = (
     "modes_covered", "hq_share", "js_hist", "js_hat", "d_real", "d_fake",
@@ -113,27 +114,12 @@ def _fmt(stat: dict[str, Any], metric: str) -> str:
     return text if half is None else f"{text} ± {half:{spec}}"
 
 
-METRIC_HEADERS = {
-    "modes_covered": "modes covered",
-    "hq_share": "high-quality share",
-    "js_hist": "JS (hist, nats)",
-    "js_hat": "JS_hat",
-    "d_real": "D(x)",
-    "d_fake": "D(G(z))",
-    "loss_d": "D cost",
-    "loss_g": "G cost",
-    "dj_dl": "mean abs dJ/dl",
-    "g_grad_norm": "G grad norm",
-    "elapsed": "train s",
-}
-
-
 def markdown_table(summary: dict[str, dict[str, dict[str, Any]]], num_modes: int | None) -> str:
     """The summary as a markdown table: one row per game, mean ± 95% t-interval over seeds."""
     metrics = [m for m in TABLE_METRICS if any(m in s for s in summary.values())]
     head = []
     for m in metrics:
-        text = METRIC_HEADERS.get(m, m)
+        text = BY_KEY[m].label.replace("|", "\\|") if m in BY_KEY else m  # | ends a cell
         if m == "modes_covered" and num_modes is not None:
             text += f" (of {num_modes})"
         head.append(text)

@@ -291,7 +291,7 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
         interrupted = _any_rank(info, interrupts.asked) and e < t.epochs
         last = e == t.epochs or stop or interrupted
         # every rank: the state gathers the ranks' RNG states
-        whole = trainer.state_dict() if e % t.checkpoint_every == 0 or last else None
+        run_state = trainer.state_dict() if e % t.checkpoint_every == 0 or last else None
         if not main:
             if stop or interrupted:
                 break
@@ -303,8 +303,8 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
         folder.log(record)
         if e == 1 or e % t.sample_every == 0 or last:
             folder.samples(trainer, e)
-        if whole is not None:
-            folder.checkpoint(whole, e)
+        if run_state is not None:
+            folder.checkpoint(run_state, e)
         if not t.progress:
             log(epoch_line(record, t.epochs, trainer.game.probabilistic))
         if stop or interrupted:

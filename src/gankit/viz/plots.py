@@ -38,9 +38,6 @@ GAME_COLOURS = {
     "maximum-likelihood": "tab:green",
 }
 
-LOG_SCALE_METRICS = LOG_SCALE
-"""Metrics drawn on a log axis by `plot_curves` (they span orders of magnitude)."""
-
 COST_YLIM = (-20.0, 5.0)
 """The y range of the cost panel, as in the review's figure."""
 
@@ -338,7 +335,7 @@ def plot_curves(
             seen.add(group)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel(x_key)
-        if key in LOG_SCALE_METRICS:
+        if key in LOG_SCALE:  # they span orders of magnitude
             ax.set_yscale("log")
     axes[0].legend(fontsize=8)
     for ax in axes[len(keys):]:
