@@ -135,3 +135,13 @@ def test_a_conditional_run_reports_the_asked_for_class_accuracy(fake_mnist, tmp_
     result = json.loads(out.read_text())["conditional_accuracy"]
     assert result["counts"] == [4] * 10  # the classes asked for in turn
     assert 0.0 <= result["overall"] <= 1.0 and len(result["per_class"]) == 10
+
+
+def test_the_json_replaces_a_link_planted_at_its_name(fake_mnist, tmp_path, capsys) -> None:
+    run = _smoke_run(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours")
+    (run / "eval_epoch_0001_n64.json").symlink_to(victim)
+    assert _run([str(run), "--n", "64", "--batch-size", "32", "--cache-dir", str(tmp_path)]) == 0
+    assert victim.read_text() == "not yours"
+    assert json.loads((run / "eval_epoch_0001_n64.json").read_text())["n"] == 64

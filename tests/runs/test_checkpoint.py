@@ -88,3 +88,21 @@ def test_missing_paths(tmp_path):
         ckpt.resolve_checkpoint(tmp_path)
     with pytest.raises(CheckpointError, match="does not exist"):
         ckpt.resolve_checkpoint(tmp_path / "nope.pt")
+
+
+def test_a_checkpoint_copied_in_under_the_next_epochs_name_is_kept(tmp_path, capsys):
+    from reliability_support import make_idx_dir, small_config
+
+    from gankit.cli import main
+    from gankit.runs.loop import train
+
+    data = make_idx_dir(tmp_path / "idx")
+    other = train(small_config(data, **{"train.epochs": 3}), tmp_path / "other", log=print)
+    run = train(small_config(data, **{"train.epochs": 2}), tmp_path / "run", log=print)
+    foreign = (other / "checkpoints" / "epoch_0003.pt").read_bytes()
+    (run / "checkpoints" / "epoch_0003.pt").write_bytes(foreign)
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "3"]) == 0
+    assert "kept it as epoch_0003.pt.kept" in capsys.readouterr().out
+    assert (run / "checkpoints" / "epoch_0003.pt.kept").read_bytes() == foreign
+    own = ckpt.load_valid(run / "checkpoints" / "epoch_0003.pt")
+    assert own["run_id"] == ckpt.load_valid(run / "checkpoints" / "epoch_0002.pt")["run_id"]

@@ -46,3 +46,13 @@ def test_progression_refuses_what_the_run_lacks(tmp_path: Path, capsys, epochs: 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and __import__("re").search(match, err)
     assert main(["plot", "progression", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_progression_never_writes_over_a_grid_it_reads(tmp_path: Path, capsys) -> None:
+    run = _run_with_grids(tmp_path, (1, 3))
+    grid = run / "samples" / "epoch_0001.png"
+    before = grid.read_bytes()
+    assert main(["plot", "progression", str(run), "--out", str(grid)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "would destroy the input" in err
+    assert grid.read_bytes() == before

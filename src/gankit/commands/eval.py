@@ -130,6 +130,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"gankit: warning: {note}", file=sys.stderr)
     if out is not None:
+        from gankit.fileio import write_text_atomic
         from gankit.metrics.features import extractor_record
 
         record = extractor_record(args.extractor)
@@ -147,7 +148,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if conditional is not None:
             result["conditional_accuracy"] = conditional
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_text_atomic(out, json.dumps(result, indent=2) + "\n")  # never through a link
         print(f"wrote {out}")
     return 0
 

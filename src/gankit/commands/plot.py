@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _progression(args: argparse.Namespace) -> int:
     from gankit.errors import ConfigError
+    from gankit.fileio import refuse_overwrite
     from gankit.viz.animate import progress_strip
 
     grids = {int(p.stem.removeprefix("epoch_")): p
@@ -56,6 +57,7 @@ def _progression(args: argparse.Namespace) -> int:
                               f"{', '.join(map(str, missing))}; it has "
                               f"{', '.join(map(str, grids))}")
         grids = {e: grids[e] for e in wanted}
+    refuse_overwrite(args.out, list(grids.values()))  # never over a grid it reads
     out = progress_strip(list(grids.values()), Path(args.out))
     print(f"wrote {out}")
     return 0

@@ -3,6 +3,7 @@ data check, and the command a user types to resume."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,11 @@ def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str,
     run killed before its first checkpoint is started over from its config.yaml.
     """
     if not out.is_dir():
-        path = ckpt.resolve_checkpoint(out)
-        state = ckpt.load_valid(path, run_id_of(path.parent.parent))
+        run = run_folder_of(out)
+        state = ckpt.load_valid(out, run_id_of(run))
         check_state(state)
-        log(f"resuming from {path} (epoch {state['epoch']})")
-        return path.parent.parent, state
+        log(f"resuming from {out} (epoch {state['epoch']})")
+        return run, state
     with writing(out, out / ckpt.CHECKPOINT_DIR):
         stale = ckpt.remove_stale_temps(out)
     for p in stale:
@@ -48,6 +49,21 @@ def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str,
     check_state(state)
     log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
     return out, state
+
+
+def run_folder_of(out: Path) -> Path:
+    """The run folder `--resume --out OUT` names: OUT itself, or for a checkpoint file, the
+    run folder whose checkpoints/ holds it (never the grandparent of any other file: a run
+    writes its report and log there)."""
+    if out.is_dir():
+        return out
+    ckpt.resolve_checkpoint(out)  # one line when it does not exist
+    run = out.parent.parent
+    if out.parent.name != ckpt.CHECKPOINT_DIR or not (run / "config.yaml").is_file():
+        raise GankitError(f"--resume --out {str(out)!r} is a file, not a run folder nor a "
+                          f"checkpoint in a run folder's {ckpt.CHECKPOINT_DIR}/; give the run "
+                          "folder (the --out of its `gankit train`)")
+    return run
 
 
 def run_id_of(run_dir: Path) -> str | None:
@@ -102,5 +118,5 @@ def restore(trainer: Trainer, state: dict[str, Any], n: int) -> None:
 
 
 def resume_command(out: Path) -> str:
-    """The command that continues the run in `out`."""
-    return f"gankit train --resume --out {out}"
+    """The command that continues the run in `out`, shell-quoted (pastes as is)."""
+    return f"gankit train --resume --out {shlex.quote(str(out))}"

@@ -1,0 +1,46 @@
+"""gankit.runs.resume: which folder and checkpoint --resume takes, and the command it prints."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+from reliability_support import make_idx_dir, small_config
+
+from gankit.cli import main
+from gankit.runs.loop import train
+from gankit.runs.resume import resume_command
+
+
+def _run(tmp_path: Path, name: str = "run", epochs: int = 2) -> Path:
+    cfg = small_config(make_idx_dir(tmp_path / "idx"), **{"train.epochs": epochs})
+    return train(cfg, tmp_path / name, log=lambda _: None)
+
+
+def test_resume_out_a_checkpoint_outside_a_run_folder_touches_nothing(tmp_path, capsys):
+    run = _run(tmp_path)
+    home = tmp_path / "home"
+    (home / "Downloads").mkdir(parents=True)
+    for name in ("report.html", "metrics.jsonl"):
+        (home / name).write_text("the user's own file\n")
+    model = home / "Downloads" / "model.pt"
+    shutil.copy(run / "checkpoints" / "epoch_0002.pt", model)
+    assert main(["train", "--resume", "--out", str(model), "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give the run folder" in err
+    assert sorted(p.name for p in home.iterdir()) == ["Downloads", "metrics.jsonl", "report.html"]
+    assert (home / "report.html").read_text() == "the user's own file\n"
+
+
+def test_resume_out_a_checkpoint_in_its_run_folder_continues_that_run(tmp_path, capsys):
+    run = _run(tmp_path)
+    ckpt = run / "checkpoints" / "epoch_0002.pt"
+    assert main(["train", "--resume", "--out", str(ckpt), "--epochs", "3"]) == 0
+    assert (run / "checkpoints" / "epoch_0003.pt").is_file()
+
+
+def test_the_printed_resume_command_pastes_into_a_shell(tmp_path):
+    out = tmp_path / "my runs" / "Größe $HOME; rm -rf"
+    command = resume_command(out)
+    assert shlex.split(command) == ["gankit", "train", "--resume", "--out", str(out)]
