@@ -145,3 +145,13 @@ def test_the_json_replaces_a_link_planted_at_its_name(fake_mnist, tmp_path, caps
     assert _run([str(run), "--n", "64", "--batch-size", "32", "--cache-dir", str(tmp_path)]) == 0
     assert victim.read_text() == "not yours"
     assert json.loads((run / "eval_epoch_0001_n64.json").read_text())["n"] == 64
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xla", "hpu", "xpu"])
+def test_an_unusable_device_is_refused_as_train_refuses_it(fake_mnist, tmp_path, capsys,
+                                                           device) -> None:
+    images, _ = render_digits(20, seed=12)
+    np.save(tmp_path / "s.npy", images)
+    assert _run(["--images", str(tmp_path / "s.npy"), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use auto, cpu, cuda or cuda:N" in err

@@ -76,3 +76,15 @@ def test_a_full_disk_keeps_the_old_npy(checkpoint: Path, tmp_path: Path) -> None
                           text=True, timeout=300)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-2000:]
     assert out.read_bytes() == b"yesterday's samples" and os.listdir(tmp_path) == ["x.npy"]
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xla", "hpu", "xpu", "cuda:x"])
+def test_an_unusable_device_is_refused_as_train_refuses_it(checkpoint: Path, tmp_path: Path,
+                                                           device: str, capsys) -> None:
+    from gankit.cli import main
+
+    out = tmp_path / "s.png"
+    assert main(["sample", "--checkpoint", str(checkpoint), "--out", str(out),
+                 "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use auto, cpu, cuda or cuda:N" in err and not out.exists()
