@@ -173,12 +173,18 @@ class Generator:
         classes 0, 1, ... in turn when `digit` is None)."""
         import torch
 
+        from gankit.errors import check_range
+
+        check_range("n", n, 1, 100_000, "draw in several calls with other seeds")
+        if nrow is not None:
+            check_range("nrow", nrow, 1, 100_000, "images per grid row")
         labels = None
         if digit is not None:
             if not self.n_classes:
                 raise GankitError("this generator is not conditional: drop digit= (train with "
                                   "conditional=True to get one)")
-            if not 0 <= digit < self.n_classes:
+            if isinstance(digit, bool) or not isinstance(digit, int) \
+                    or not 0 <= digit < self.n_classes:
                 raise GankitError(f"digit={digit} is out of range; this generator knows "
                                   f"classes 0..{self.n_classes - 1}")
             labels = torch.full((n,), digit, dtype=torch.long)
@@ -189,8 +195,10 @@ class Generator:
     def per_class(self, n: int = 10, seed: int = 0) -> Samples:
         """A conditional G's grid: one labelled row per class, n columns; column j uses one
         latent in every row, so a column shows one 'style' across the classes."""
+        from gankit.errors import check_range
         from gankit.models import class_grid_labels
 
+        check_range("n", n, 1, 100_000 // max(self.n_classes, 1), "columns per class row")
         if not self.n_classes:
             raise GankitError("per_class needs a conditional generator (train with "
                               "conditional=True)")
@@ -207,6 +215,8 @@ class Generator:
         from gankit.viz.animate import slerp
 
         check_range("steps", steps, 1, 1000)
+        check_range("n", n, 1, 100_000 // (steps + 1), "rows x (steps + 1) images at most "
+                    "100,000")
         ends = self.latents(2 * n, seed)
         t = torch.linspace(0, 1, steps + 1)
         z = torch.stack([slerp(ends[:n], ends[n:], float(s)) for s in t], dim=1)  # (n, S+1, Z)
