@@ -44,3 +44,15 @@ def test_the_printed_resume_command_pastes_into_a_shell(tmp_path):
     out = tmp_path / "my runs" / "Größe $HOME; rm -rf"
     command = resume_command(out)
     assert shlex.split(command) == ["gankit", "train", "--resume", "--out", str(out)]
+
+
+def test_damaged_metrics_lines_never_stop_a_resume(tmp_path, capsys):
+    run = _run(tmp_path)
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write('{"epoch": "two", "loss_d": 1.0}\n{"epoch": null}\n')
+        fh.write('{"epoch": 2, "loss_d": ' + "7" * 5000 + "}\n")
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "3"]) == 0
+    from gankit.log import read_metrics
+
+    assert [r["epoch"] for r in read_metrics(run / "metrics.jsonl")] == [1, 2, 3]
+    assert main(["report", str(run)]) == 0
