@@ -155,3 +155,14 @@ def test_an_unusable_device_is_refused_as_train_refuses_it(fake_mnist, tmp_path,
     assert _run(["--images", str(tmp_path / "s.npy"), "--device", device]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "use auto, cpu, cuda or cuda:N" in err
+
+
+def test_a_corrupt_newest_checkpoint_is_skipped_as_sample_and_export_skip_it(
+        fake_mnist, tmp_path, capsys) -> None:
+    run = _smoke_run(tmp_path, "--epochs", "2")
+    newest = run / "checkpoints" / "epoch_0002.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # truncated, as by a crash
+    assert _run([str(run), "--n", "64", "--batch-size", "32", "--cache-dir", str(tmp_path)]) == 0
+    assert "skipping checkpoint epoch_0002.pt" in capsys.readouterr().err
+    result = json.loads((run / "eval_epoch_0001_n64.json").read_text())
+    assert result["source"].endswith("epoch_0001.pt")

@@ -78,3 +78,13 @@ def test_an_eval_file_with_a_5000_digit_number_is_one_line(tmp_path):
     path.write_text('{"fid": ' + "1" * 5000 + "}")
     with pytest.raises(GankitError, match="cannot read evaluation file"):
         read_eval(path)
+
+
+def test_a_report_written_elsewhere_writes_nothing_into_the_run(tmp_path):
+    run = _run_folder(tmp_path)
+    Image.fromarray(np.full((20, 20), 99, np.uint8)).save(run / "samples" / "epoch_0002.png")
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    out = tmp_path / "elsewhere" / "r.html"
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before  # no progress.gif
+    assert "data:image/gif;base64," in out.read_text()  # the GIF is in the page itself

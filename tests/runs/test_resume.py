@@ -56,3 +56,32 @@ def test_damaged_metrics_lines_never_stop_a_resume(tmp_path, capsys):
 
     assert [r["epoch"] for r in read_metrics(run / "metrics.jsonl")] == [1, 2, 3]
     assert main(["report", str(run)]) == 0
+
+
+def test_a_checkpoint_without_run_id_from_another_run_is_not_blamed_on_an_edit(tmp_path,
+                                                                               capsys):
+    from gankit.runs import checkpoint as ckpt
+
+    data = make_idx_dir(tmp_path / "idx")
+    run = train(small_config(data, **{"train.epochs": 2}), tmp_path / "run", log=lambda _: None)
+    other = train(small_config(data, **{"train.epochs": 3, "model.d_hidden": [64]}),
+                  tmp_path / "other", log=lambda _: None)
+    state = ckpt.load(other / "checkpoints" / "epoch_0003.pt")
+    del state["run_id"]  # as a checkpoint of gankit before run ids
+    ckpt.save_atomic(state, run / "checkpoints" / "epoch_0003.pt")
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "carries no run id" in err and "move it out" in err
+    assert "model.d_hidden" in err
+
+
+def test_a_flag_beats_an_edit_of_config_yaml_and_the_log_says_so(tmp_path, capsys):
+    run = _run(tmp_path, epochs=3)
+    path = run / "config.yaml"
+    path.write_text(path.read_text().replace("epochs: 3", "epochs: 5"))
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "edit applied" not in out
+    assert "config.yaml edit of train.epochs (5) not applied: the command line sets 4" in out
+    assert (run / "checkpoints" / "epoch_0004.pt").is_file()
+    assert not (run / "checkpoints" / "epoch_0005.pt").exists()

@@ -163,9 +163,12 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
     if args.value_range is not None or args.key is not None:
         raise ConfigError("--range and --key apply only to --images")
     from gankit.metrics.evaluate import sample_generator
-    from gankit.runs.checkpoint import load_generator, resolve_checkpoint
+    from gankit.runs.checkpoint import latest_valid, load_generator, resolve_checkpoint
 
-    ckpt = resolve_checkpoint(args.target)
+    if Path(args.target).is_dir():  # its newest checkpoint that loads, as sample and export
+        ckpt, _ = latest_valid(args.target, warn=lambda m: print(m, file=sys.stderr))
+    else:
+        ckpt = resolve_checkpoint(args.target)
     g, cfg = load_generator(ckpt, device=args.device)
     n_classes = getattr(g, "n_classes", 0)
     if n_classes:

@@ -127,7 +127,9 @@ def _train_locked(
         else:
             cfg = Config.from_dict(state["config"])
         run_id = (state or {}).get("run_id") or run_id_of(out)
-        extra = {**hand_edits(out, cfg, log), **(resume_overrides or {})}
+        anonymous = state is not None and not state.get("run_id")
+        extra = {**hand_edits(out, cfg, log, anonymous, resume_overrides),
+                 **(resume_overrides or {})}
         # a flag that repeats the run's own value changes nothing and is accepted
         wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
         bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE

@@ -78,12 +78,15 @@ def run_id_of(run_dir: Path) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
+def hand_edits(out: Path, cfg: Config, log: Callable[[str], None],
+               anonymous: bool = False, flags: dict[str, Any] | None = None) -> dict[str, Any]:
     """Edits of the run's config.yaml against the checkpoint's config, as overrides.
 
     Edits of RESUME_OVERRIDABLE keys are returned (to apply); any other edit is refused
     with one line naming the keys, since config.yaml would otherwise be silently ignored
-    and then overwritten.
+    and then overwritten. `anonymous`: the checkpoint has no run id, so it may be another
+    run's copied in rather than config.yaml edited; the message says both. `flags`: the
+    command line's overrides, which win over an edit of the same key (and the log says so).
     """
     path = out / "config.yaml"
     if not path.is_file():
@@ -95,6 +98,12 @@ def hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, 
                           "resume with the checkpoint's config") from None
     changed = config_changes(cfg, edited)
     refused = sorted(k for k in changed if k not in RESUME_OVERRIDABLE)
+    if refused and anonymous:
+        raise CheckpointError(
+            f"the checkpoint resumed from disagrees with {path} on {', '.join(refused)} and "
+            "carries no run id (an old gankit wrote it, or it was copied in from another "
+            f"run): if it is another run's, move it out of {out / ckpt.CHECKPOINT_DIR}; if "
+            "config.yaml was edited, undo those edits")
     if refused:
         raise ConfigError(
             f"{path} was edited since the checkpoint: {', '.join(refused)} changed, which a "
@@ -102,7 +111,11 @@ def hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, 
             f"{', '.join(RESUME_OVERRIDABLE)} may change), or start a new run with "
             f"--config {path} --out NEW_DIR")
     for key, value in changed.items():
-        log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
+        if key in (flags or {}):
+            log(f"config.yaml edit of {key} ({value!r}) not applied: the command line sets "
+                f"{(flags or {})[key]!r}")
+        else:
+            log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
     return changed
 
 
