@@ -331,3 +331,14 @@ def test_run_grid_and_train_check_their_arguments(tmp_path: Path) -> None:
     with pytest.raises(GankitError, match="log=5 is not a function"):
         gankit.train("toy", out, log=5, **TOY)
     assert not out.exists()  # nothing half-made
+
+
+def test_samples_save_refuses_a_folder_or_another_suffix(conditional: Path,
+                                                         tmp_path: Path) -> None:
+    samples = gankit.load(conditional, "cpu").sample(4)
+    with pytest.raises(GankitError, match="it is a folder; give a file in it"):
+        samples.save(tmp_path)
+    with pytest.raises(GankitError, match=r"must end in \.png \(a grid\) or \.npy"):
+        samples.save(tmp_path / "grid")
+    assert os.listdir(tmp_path) == []  # no FOLDER.png beside it, nothing written
+    assert samples.save(tmp_path / "g.png").is_file()

@@ -125,3 +125,16 @@ def test_aliases_of_a_real_config_still_load(tmp_path):
     path.write_text("hidden: &h [64, 64]\nmodel: {g_hidden: *h, d_hidden: *h}\n")
     data = read_config_file(path)
     assert data["model"] == {"g_hidden": [64, 64], "d_hidden": [64, 64]}
+
+
+@pytest.mark.parametrize("item", ["epochs=3", "train.epochs=3", "train__epochs=3",
+                                  " train.epochs = 3 "])
+def test_config_show_and_train_read_set_alike(item, capsys):
+    from gankit.cli import main
+
+    assert main(["config", "show", "--set", item]) == 0
+    assert "  epochs: 3 " in capsys.readouterr().out
+    from gankit.api import make_config
+    from gankit.commands.train import parse_sets
+
+    assert make_config(None, None, parse_sets([item])).train.epochs == 3  # what train builds

@@ -88,3 +88,15 @@ def test_an_unusable_device_is_refused_as_train_refuses_it(checkpoint: Path, tmp
                  "--device", device]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "use auto, cpu, cuda or cuda:N" in err and not out.exists()
+
+
+def test_per_class_honours_nrow(checkpoint: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    assert _run("--checkpoint", str(checkpoint), "--per-class", "--n", "4", "--nrow", "5",
+                "--out", str(tmp_path / "pc.png")) == 0
+    assert _run("--checkpoint", str(checkpoint), "--n", "40", "--nrow", "5",
+                "--out", str(tmp_path / "plain.png")) == 0
+    with Image.open(tmp_path / "pc.png") as a, Image.open(tmp_path / "plain.png") as b:
+        assert a.size == b.size  # 40 images in rows of 5, not 10 rows of 4
+        assert a.height > a.width
