@@ -6,7 +6,8 @@ validated up front: every problem is collected and reported in one `ConfigError`
 Unknown keys raise. The whole config is saved as `config.yaml` in the run folder.
 
 Hostile input is bounded: a config file over MAX_CONFIG_BYTES is refused after reading at
-most that many bytes (so `--config /dev/zero` ends at once), error messages quote at most
+most that many bytes (so `--config /dev/zero` ends at once), YAML whose aliases unfold past
+MAX_YAML_NODES is refused as it loads (`load_yaml`), error messages quote at most
 a short prefix of a value (`gankit.errors.short`), and sizes (model widths, image size,
 toy samples, threads, seed) are checked against limits and this machine's memory before
 anything is allocated (gankit.validation). The presets live in gankit.preset_data. A `preset:`

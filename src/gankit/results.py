@@ -205,18 +205,19 @@ class Generator:
     def per_class(self, n: int = 10, seed: int = 0, nrow: int | None = None) -> Samples:
         """A conditional G's grid: one labelled row per class, n columns; column j uses one
         latent in every row, so a column shows one 'style' across the classes. `nrow`: grid
-        rows of that many images instead (the class labels then no longer sit one a row)."""
+        rows of that many images instead (then without the class labels, one to a row)."""
         from gankit.errors import check_range
         from gankit.models import class_grid_labels
 
         check_range("n", n, 1, 100_000 // max(self.n_classes, 1), "columns per class row")
+        if nrow is not None:
+            check_range("nrow", nrow, 1, 100_000, "images per grid row")
         if not self.n_classes:
             raise GankitError("per_class needs a conditional generator (train with "
                               "conditional=True)")
         z = self.latents(n, seed).repeat(self.n_classes, 1)  # (K n, Z): row k repeats z
         images = self(z, class_grid_labels(self.n_classes, n))
         if nrow is not None and nrow != n:
-            check_range("nrow", nrow, 1, 100_000, "images per grid row")
             return Samples(images, nrow=nrow)
         return Samples(images, nrow=n, row_labels=[str(k) for k in range(self.n_classes)])
 

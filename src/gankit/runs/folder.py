@@ -151,8 +151,9 @@ class RunFolder:
         with writing(self.out, target):
             if target.exists() or target.is_symlink():
                 kept = ckpt.set_aside(target)
-                log(f"warning: {target.name} in {target.parent} was not this run's checkpoint; "
-                    f"kept it as {kept.name} and wrote the run's own epoch {epoch}")
+                log(f"warning: {target.name} in {target.parent} was not a checkpoint this run "
+                    f"resumed from (another run's, or damaged); kept it as {kept.name} and "
+                    f"wrote the run's own epoch {epoch}")
             ckpt.save_atomic(state, target)
             ckpt.prune(self.out, self.cfg.train.keep_checkpoints, self.run_id)
 
