@@ -200,10 +200,18 @@ def test_ctrl_c_checkpoints_the_epoch_and_resume_equals_uninterrupted(
 
     monkeypatch.setattr(loop, "train_epoch_guarded", epoch_with_ctrl_c)
     out = tmp_path / "b"
-    with pytest.raises(Interrupted, match=f"after epoch 1 .*gankit train --resume --out {out}"):
-        gankit.train("toy", out, log=lambda _: None, **{**TOY, "epochs": 3})
+    # Ctrl-C must reach this process: under `nohup make test &` SIGINT comes ignored
+    # (and gankit keeps it so), so the test installs Python's handler for the call
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        with pytest.raises(Interrupted,
+                           match=f"after epoch 1 .*gankit train --resume --out {out}"):
+            gankit.train("toy", out, log=lambda _: None, **{**TOY, "epochs": 3})
+        assert signal.getsignal(signal.SIGINT) is before  # the handler found is restored
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert [p.name for p in list_checkpoints(out)] == ["epoch_0001.pt"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     monkeypatch.setattr(loop, "train_epoch_guarded", real_epoch)
     gankit.train(out=out, resume=True, log=lambda _: None)
     a, b = load(list_checkpoints(straight.path)[-1]), load(list_checkpoints(out)[-1])
@@ -270,3 +278,67 @@ def test_license_and_ignored_outputs() -> None:
     assert "gankit developers" in (root / "LICENSE").read_text()
     ignored = (root / ".gitignore").read_text().split()
     assert {"/*.png", "/*.npy", "/*.onnx", "/*.gif"} <= set(ignored)
+
+
+def test_an_inherited_ignored_sigint_stays_ignored_while_training(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """`nohup gankit train ... &` starts with SIGINT ignored: the run must stay uninterruptible
+    by Ctrl-C, as the shell asked, and the ignore is what is left afterwards."""
+    import gankit.runs.loop as loop
+
+    real_epoch, seen = loop.train_epoch_guarded, []
+
+    def epoch(trainer, *args, **kwargs):  # noqa: ANN001, ANN202
+        seen.append(signal.getsignal(signal.SIGINT))
+        os.kill(os.getpid(), signal.SIGINT)  # ignored: the run goes on
+        return real_epoch(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_epoch_guarded", epoch)
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run = gankit.train("toy", tmp_path / "r", log=lambda _: None, **{**TOY, "epochs": 2})
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    assert seen == [signal.SIG_IGN, signal.SIG_IGN] and len(run.metrics) == 2
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda g: g.sample(10.5), "n 10.5 is not a whole number"),
+    (lambda g: g.sample(0), "n 0 is out of range"),
+    (lambda g: g.sample(5, digit="x"), "digit=x is out of range"),
+    (lambda g: g.sample(5, seed=-1), "seed -1 is out of range"),
+    (lambda g: g.per_class(10**9), "n 1000000000 is out of range"),
+    (lambda g: g.interpolate(10**6, steps=10), "n 1000000 is out of range"),
+    (lambda g: gankit.evaluate(g, n=60, batch_size=0, device="cpu"),
+     "batch_size 0 is out of range"),
+    (lambda g: gankit.evaluate(g, n=3, device="cpu"), "n 3 is out of range"),
+    (lambda g: gankit.toy_data("ring2d", n=10**11), "n 100000000000 is out of range"),
+    (lambda g: gankit.toy_data("ring2d", n=2.5), "n 2.5 is not a whole number"),
+])
+def test_the_api_checks_its_arguments_as_the_cli_checks_its_flags(conditional: Path,
+                                                                  call, match) -> None:
+    g = gankit.load(conditional, "cpu")
+    with pytest.raises(GankitError, match=match):
+        call(g)
+
+
+def test_run_grid_and_train_check_their_arguments(tmp_path: Path) -> None:
+    run = gankit.train("toy", tmp_path / "r", log=lambda _: None, **{**TOY, "epochs": 1})
+    with pytest.raises(GankitError, match="epoch 'x' is not a whole number"):
+        run.grid(epoch="x")
+    out = tmp_path / "new"
+    with pytest.raises(GankitError, match="log=5 is not a function"):
+        gankit.train("toy", out, log=5, **TOY)
+    assert not out.exists()  # nothing half-made
+
+
+def test_samples_save_refuses_a_folder_or_another_suffix(conditional: Path,
+                                                         tmp_path: Path) -> None:
+    samples = gankit.load(conditional, "cpu").sample(4)
+    with pytest.raises(GankitError, match="it is a folder; give a file in it"):
+        samples.save(tmp_path)
+    with pytest.raises(GankitError, match=r"must end in \.png \(a grid\) or \.npy"):
+        samples.save(tmp_path / "grid")
+    assert os.listdir(tmp_path) == []  # no FOLDER.png beside it, nothing written
+    assert samples.save(tmp_path / "g.png").is_file()

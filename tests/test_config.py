@@ -86,3 +86,55 @@ def test_bad_files_are_one_line_errors(tmp_path, text):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         read_config_file(tmp_path / "nope.yaml")
+
+
+def mapping_bomb(levels: int = 9, width: int = 9) -> str:
+    """A YAML file of a few hundred bytes whose nested mapping aliases unfold to width**levels
+    values (the 621-byte bomb of the hostile-use round: 9 x 9 is 387 million)."""
+    keys = [f"k{i}" for i in range(width)]
+    lines = ["a0: &a0 {" + ", ".join(f"{k}: 1" for k in keys) + "}"]
+    for level in range(1, levels):
+        lines.append(f"a{level}: &a{level} {{"
+                     + ", ".join(f"{k}: *a{level - 1}" for k in keys) + "}")
+    return "\n".join(lines) + f"\ntrain: {{epochs: 2, extra: *a{levels - 1}}}\n"
+
+
+def test_a_mapping_alias_bomb_is_refused_at_once(tmp_path, capsys):
+    import time
+
+    from gankit.cli import main
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(mapping_bomb())
+    assert len(path.read_bytes()) < 1000
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="expands .* aliases"):
+        build_config(None, path)
+    assert main(["config", "show", "--config", str(path)]) == 2
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    with pytest.raises(ConfigError, match="train.epochs: .*expands"):
+        build_config(overrides={"train.epochs": "&a [1, *a]"})  # an alias loop in --set
+    assert time.perf_counter() - start < 10
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all("expands" in line and "bomb.yaml" in line for line in err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_aliases_of_a_real_config_still_load(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("hidden: &h [64, 64]\nmodel: {g_hidden: *h, d_hidden: *h}\n")
+    data = read_config_file(path)
+    assert data["model"] == {"g_hidden": [64, 64], "d_hidden": [64, 64]}
+
+
+@pytest.mark.parametrize("item", ["epochs=3", "train.epochs=3", "train__epochs=3",
+                                  " train.epochs = 3 "])
+def test_config_show_and_train_read_set_alike(item, capsys):
+    from gankit.cli import main
+
+    assert main(["config", "show", "--set", item]) == 0
+    assert "  epochs: 3 " in capsys.readouterr().out
+    from gankit.api import make_config
+    from gankit.commands.train import parse_sets
+
+    assert make_config(None, None, parse_sets([item])).train.epochs == 3  # what train builds

@@ -148,3 +148,28 @@ def test_lesson_bad_input_is_one_line_and_exit_2(argv, needle, capsys, tmp_path,
     assert cli_main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and needle in err
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: lesson.saturation(seeds=range(10**6)), "number of seeds must be in 1..100"),
+    (lambda: lesson.saturation(seeds=(0,), d_steps=10**9), "D steps must be in 1..100,000"),
+    (lambda: lesson.concentration(seeds=(0,), iterations=10**9), "iterations must be in"),
+    (lambda: lesson.concentration(seeds=(0,), iterations=10, every=20), "--every 20 is more"),
+    (lambda: lesson.saturation(seeds=(0,), d_steps=2.5), "whole number, got 2.5"),
+])
+def test_lesson_sizes_are_bounded_through_the_api(call, match):
+    with pytest.raises(ConfigError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("argv", [
+    ["saturation", "--d-steps", "1000000000"], ["saturation", "--seeds", "1000000"],
+    ["variance", "--iterations", "1000000000"], ["variance", "--seeds", "1000000"],
+    ["variance", "--every", "20", "--iterations", "10", "--seeds", "1"],
+])
+def test_lesson_flags_are_bounded(tmp_path, capsys, argv):
+    from gankit.cli import main
+
+    assert main(["lesson", *argv, "--out", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("must be" in err or "more than" in err)

@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import PRESET_HELP, SECTIONS, Config, build_config, read_config_file
-from gankit.errors import CheckpointError, ConfigError, GankitError, short
+from gankit.errors import (
+    SEED_MAX,
+    CheckpointError,
+    ConfigError,
+    GankitError,
+    check_range,
+    short,
+)
 from gankit.results import (
     Comparison,
     Evaluation,
@@ -91,6 +98,13 @@ def make_config(preset: str | None = None, config: str | Path | None = None,
 def presets() -> dict[str, str]:
     """Preset names and a line on each (`gankit train --help` lists the same)."""
     return dict(PRESET_HELP)
+
+
+def check_log(log: Any) -> None:
+    """GankitError unless `log` can take the progress lines (a function of one string)."""
+    if not callable(log):
+        raise GankitError(f"log={short(log, 40)} is not a function; pass a function taking one "
+                          "line of text, e.g. log=print (or log=lambda line: None for silence)")
 
 
 # ---------------------------------------------------------------------------- pictures
@@ -160,6 +174,7 @@ class Run:
             raise GankitError(f"run {str(self.path)!r} has no sample grid yet; train it first")
         if epoch is None:
             return open_image(grids[-1])
+        check_range("epoch", epoch, 0, 10**9, "an epoch the run has a grid of")
         wanted = self.path / "samples" / f"epoch_{epoch:04d}.png"
         if not wanted.is_file():
             have = ", ".join(str(int(p.stem.split("_")[1])) for p in grids)
@@ -200,6 +215,7 @@ def train(preset: str | None = None, out: str | Path | None = None, *,
     """
     from gankit.runs.loop import train as run_training
 
+    check_log(log)  # before a run folder exists: a bad argument leaves nothing behind
     extra = resolve_overrides(overrides, **kwargs)
     if resume:
         if out is None:
@@ -229,8 +245,12 @@ def evaluate(source: Any, n: int = 10_000, seed: int = 0, device: str = "auto",
     import warnings
 
     from gankit.metrics import evaluate as ev
+    from gankit.metrics.images import MAX_IMAGES
     from gankit.runtime.device import resolve_device
 
+    check_range("n", n, 6, MAX_IMAGES, "10000 is the reported figure")  # as `gankit eval`
+    check_range("seed", seed, 0, SEED_MAX)
+    check_range("batch_size", batch_size, 1, MAX_IMAGES)
     dev = str(resolve_device(device))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -324,7 +344,10 @@ def toy_distribution(name: str) -> Any:
 def toy_data(name: str, n: int = 10_000, seed: int = 0) -> Samples:
     """n samples of a toy distribution (a toy run trains on n = 10,000 drawn with seed 0)."""
     from gankit.data.toy import make_toy
+    from gankit.validation import MAX_TOY_SAMPLES
 
+    check_range("n", n, 1, MAX_TOY_SAMPLES, "a toy run trains on 10,000")
+    check_range("seed", seed, 0, SEED_MAX)
     return Samples(make_toy(name, n, seed))
 
 
@@ -343,6 +366,8 @@ def compare(data: str = "ring2d", games: Sequence[str] | str | None = None, seed
     import time
 
     from gankit.runs.compare import compare as run_compare
+
+    check_log(log)
 
     target = Path(out) if out is not None else (
         Path("runs") / f"compare-{data}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -85,7 +85,7 @@ def describe_error(err: BaseException) -> tuple[int, str]:
             errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
         return 2, f"{where} {err.strerror or short(str(err), 200)}{f' [{code}]' if code else ''}"\
             f"{full}".strip()
-    if isinstance(err, MemoryError):
+    if isinstance(err, MemoryError) or _torch_out_of_memory(err):
         return 1, ("out of memory; ask for fewer samples, smaller models or a smaller batch "
                    "(--debug shows where)")
     if isinstance(err, RecursionError):
@@ -93,6 +93,16 @@ def describe_error(err: BaseException) -> tuple[int, str]:
     text = " ".join(str(err).split()) or type(err).__name__
     return 1, (f"unexpected {type(err).__name__}: {text[:300]} (a bug in gankit "
                "or an input it does not check; run with --debug for the traceback)")
+
+
+def _torch_out_of_memory(err: BaseException) -> bool:
+    """torch's out-of-memory errors: torch.OutOfMemoryError (a GPU's), and the CPU
+    allocator's RuntimeError (told by its message; the CLI does not import torch)."""
+    if type(err).__name__ == "OutOfMemoryError":
+        return True
+    text = str(err)[:1000]
+    return isinstance(err, RuntimeError) and ("DefaultCPUAllocator" in text
+                                              or "out of memory" in text.lower())
 
 
 if __name__ == "__main__":

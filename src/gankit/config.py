@@ -6,7 +6,8 @@ validated up front: every problem is collected and reported in one `ConfigError`
 Unknown keys raise. The whole config is saved as `config.yaml` in the run folder.
 
 Hostile input is bounded: a config file over MAX_CONFIG_BYTES is refused after reading at
-most that many bytes (so `--config /dev/zero` ends at once), error messages quote at most
+most that many bytes (so `--config /dev/zero` ends at once), YAML whose aliases unfold past
+MAX_YAML_NODES is refused as it loads (`load_yaml`), error messages quote at most
 a short prefix of a value (`gankit.errors.short`), and sizes (model widths, image size,
 toy samples, threads, seed) are checked against limits and this machine's memory before
 anything is allocated (gankit.validation). The presets live in gankit.preset_data. A `preset:`
@@ -215,9 +216,11 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     text = str(kind)
     if isinstance(value, str) and "str" not in text.split("|")[0]:
         try:
-            value = yaml.safe_load(value)
+            value = load_yaml(value)
         except yaml.YAMLError:
             pass
+        except ConfigError as err:
+            raise ConfigError(f"{name}: {err}") from None
     if value is None:
         if "None" in text:
             return None
@@ -321,6 +324,63 @@ def from_preset(name: str) -> Config:
 MAX_CONFIG_BYTES = 1 << 20
 """Largest config file read (1 MiB); a real config is a few hundred bytes."""
 
+MAX_YAML_NODES = 100_000
+"""Most YAML nodes a document may expand to, counting each use of an alias anew; a real
+config has about a hundred. Aliases of aliases (`b: {x: *a, y: *a}`, nine levels deep)
+make a 600-byte file expand to billions of nodes."""
+
+
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, refusing a document whose aliases expand it past MAX_YAML_NODES
+    (counted on the node graph, before anything is built or walked).
+
+    Raises yaml.YAMLError (as safe_load does) or ConfigError for an alias bomb.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node)
+        if size > MAX_YAML_NODES:
+            raise ConfigError(f"the YAML expands (through its &anchors and *aliases) to more "
+                              f"than {MAX_YAML_NODES:,} values; a config is a small mapping: "
+                              "write the values out instead of nesting aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes of the tree `root` unfolds to (an alias counts its whole target each time it is
+    used), computed once per distinct node without recursion; capped past MAX_YAML_NODES."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if ready or not children:
+            total = 1 + sum(sizes[id(c)] for c in children)
+            sizes[id(node)] = min(total, MAX_YAML_NODES + 1)
+            continue
+        if id(node) in open_:  # its own descendant: an alias loop, endless when unfolded
+            return MAX_YAML_NODES + 1
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into a nested dict, with one-line errors.
@@ -345,13 +405,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(f"config file {str(p)!r} is not UTF-8 text") from None
     try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if p.suffix == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"config file {str(p)!r} is not valid YAML/JSON: "
                           f"{short(first, 200)[1:-1]}") from None
     except RecursionError:
         raise ConfigError(f"config file {str(p)!r} is nested too deeply to be a config") from None
+    except ConfigError as err:  # an alias bomb (load_yaml)
+        raise ConfigError(f"config file {str(p)!r}: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -75,7 +75,16 @@ class Interrupted(GankitError):
 
 
 def check_range(flag: str, value: int, low: int, high: int, fix: str = "") -> int:
-    """`value` when low <= value <= high, else a GankitError naming `flag` and the range."""
+    """`value` when low <= value <= high, else a GankitError naming `flag` and the range.
+
+    With whole-number bounds `value` must be a whole number too (10.5 images, "x" or True
+    are refused here, as the CLI's int flags refuse them, not deep inside torch)."""
+    whole = isinstance(low, int) and isinstance(high, int)
+    if whole and (isinstance(value, bool) or not isinstance(value, int)):
+        raise GankitError(f"{flag} {short(value, 40)} is not a whole number: use one in "
+                          f"{low}..{high:,}" + (f" ({fix})" if fix else ""))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise GankitError(f"{flag} {short(value, 40)} is not a number: use {low}..{high:,}")
     if not low <= value <= high:
         raise GankitError(f"{flag} {short(value, 40)} is out of range: use {low}..{high:,}"
                           + (f" ({fix})" if fix else ""))

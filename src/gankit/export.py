@@ -16,6 +16,7 @@ users without gankit can load (torch.jit.load, any ONNX runtime).
 from __future__ import annotations
 
 import importlib.util
+import io
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import GankitError
+from gankit.fileio import describe_os_error, write_atomic
 
 FORMATS = ("torchscript", "onnx")
 """Export formats accepted by `export_generator`."""
@@ -91,23 +93,26 @@ def export_generator(g: nn.Module, out: str | Path, fmt: str) -> Path:
     out = Path(out)
     module = _wrap(g)
     inputs = example_inputs(module.g)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise GankitError(f"cannot write {str(out)!r}: {err.strerror or err}") from None
-    if fmt == "torchscript":
+    buf = io.BytesIO()  # built in memory, then written by the one atomic writer: a full disk
+    if fmt == "torchscript":  # or a bad --out is an OSError, and an old file stays whole
         with torch.no_grad(), _quiet():
             traced = torch.jit.trace(module, inputs, check_trace=False)
-        traced.save(str(out))
-        return out
-    require_onnx()
-    names = ["z", "labels"][: len(inputs)]
-    with torch.no_grad(), _quiet():
-        torch.onnx.export(
-            module, inputs, str(out), dynamo=False, opset_version=ONNX_OPSET,
-            input_names=names, output_names=["images"],
-            dynamic_axes={name: {0: "batch"} for name in [*names, "images"]},
-        )
+        torch.jit.save(traced, buf)
+    else:
+        require_onnx()
+        names = ["z", "labels"][: len(inputs)]
+        with torch.no_grad(), _quiet():
+            torch.onnx.export(
+                module, inputs, buf, dynamo=False, opset_version=ONNX_OPSET,
+                input_names=names, output_names=["images"],
+                dynamic_axes={name: {0: "batch"} for name in [*names, "images"]},
+            )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, lambda tmp: tmp.write_bytes(buf.getvalue()), durable=True)
+    except OSError as err:
+        raise GankitError(f"cannot write {str(out)!r}: {describe_os_error(err)}; free space "
+                          "or choose another --out") from None
     return out
 
 

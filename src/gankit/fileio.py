@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
@@ -25,15 +26,20 @@ def write_atomic(
 
     The only atomic writer in gankit (checkpoints, the MNIST cache, grids, reports, logs,
     tables). The temp file (`.NAME.<pid>.<random>.tmp`, created exclusively, mode as the
-    umask allows) sits in the same folder, so the rename is atomic: a crash leaves the old
-    file or the new one, never half of one, and two writers never share a temp file. With
+    umask allows; its name cut to fit NAME_MAX) sits in the same folder, so the rename is
+    atomic: a crash or a full disk leaves the old file or the new one, never half of one, and
+    two writers never share a temp file. A link at `path` is replaced, never written through;
+    a device, pipe or folder there is refused (OSError). With
     `durable` the file and its folder are fsynced, so the new file survives a power cut once
-    this returns (the MNIST cache; checkpoints do the same through `torch.save` on a file).
+    this returns (the MNIST cache, checkpoints, exported models).
     A failed write removes the temp file and re-raises; callers turn OSError into their own
     one-line message.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    if path.exists() and not path.is_file():  # never replace a device, pipe or folder
+        raise OSError(errno.EEXIST, "exists and is not a regular file (a device, pipe or "
+                      "folder); choose a file name", str(path))
+    tmp = path.with_name(temp_name(path.name))
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         write(tmp)
@@ -52,6 +58,19 @@ def write_atomic(
     return path
 
 
+NAME_MAX = 255
+"""Longest file name (in bytes) on the file systems gankit writes to."""
+
+
+def temp_name(name: str) -> str:
+    """`.NAME.<pid>.<random>.tmp`, NAME cut (at a character) so the whole fits NAME_MAX bytes:
+    a legal 250-character output name must not fail for its temporary name."""
+    tail = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    room = NAME_MAX - 1 - len(tail.encode())
+    head = os.fsencode(name)[:room].decode("utf-8", errors="ignore")
+    return f".{head}{tail}"
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable (where the platform allows opening folders)."""
     try:
@@ -64,6 +83,13 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def describe_os_error(err: OSError) -> str:
+    """An OSError's reason in a few words, with its errno name (`No space left on device
+    [ENOSPC]`), for the one-line messages of commands that write files."""
+    code = errno.errorcode.get(err.errno or 0, "")
+    return f"{err.strerror or err}" + (f" [{code}]" if code else "")
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.data.toy import get_toy
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, short
 from gankit.losses import GENERATOR_GAMES, d_loss_bce, get_game
 from gankit.models import ToyDiscriminator, ToyGenerator
 from gankit.seeds import lesson_seed, weights_seed
@@ -40,9 +40,21 @@ Z_DIM = 4
 """Noise size of the lessons' toy generators."""
 
 
-def _check_positive(name: str, value: int, flag: str) -> None:
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {value}; pass {flag} N, N >= 1")
+MAX_SEEDS = 100
+"""Most seeds a lesson runs (the defaults: 10 and 5)."""
+
+MAX_STEPS = 100_000
+"""Most D steps (saturation) or training iterations (variance) of a lesson (default 1000 and
+1500, seconds each; the maximum is minutes a seed)."""
+
+
+def _check_positive(name: str, value: int, flag: str, high: int = MAX_STEPS) -> None:
+    """`value` a whole number in 1..high (the CLI and the Python API share these checks)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {short(value, 40)}; pass {flag} N")
+    if not 1 <= value <= high:
+        raise ConfigError(f"{name} must be in 1..{high:,}, got {short(value, 40)}; pass "
+                          f"{flag} N with 1 <= N <= {high:,}")
 
 
 def _toy_models(seed: int, dim: int, g_hidden: tuple[int, ...], d_hidden: tuple[int, ...]
@@ -104,7 +116,7 @@ def saturation(
     The toy must be 1-D (`gaussian1d`: N(4, 0.5^2); an initialised G emits values near 0, so
     its samples and the data hardly overlap: the state early in training the review means).
     """
-    _check_positive("the number of seeds", len(seeds), "--seeds")
+    _check_positive("the number of seeds", len(seeds), "--seeds", MAX_SEEDS)
     _check_positive("the number of D steps", d_steps, "--d-steps")
     dist = get_toy(data)
     if dist.dim != 1:
@@ -198,9 +210,12 @@ def concentration(
 
     On ring2d D's verdicts on the fakes spread widely (samples on a mode look real, samples
     between modes fake), which is where the games' per-sample weights differ."""
-    _check_positive("the number of seeds", len(seeds), "--seeds")
+    _check_positive("the number of seeds", len(seeds), "--seeds", MAX_SEEDS)
     _check_positive("the number of iterations", iterations, "--iterations")
     _check_positive("the measuring interval", every, "--every")
+    if every > iterations:
+        raise ConfigError(f"--every {every} is more than --iterations {iterations}: nothing "
+                          "would be measured after the start; use --every <= --iterations")
     dist = get_toy(data)
     its = np.arange(0, iterations + 1, every)
     shape = (len(seeds), len(its))

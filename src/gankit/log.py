@@ -47,10 +47,19 @@ class JsonlLogger:
         pass
 
 
+MAX_NUMBER = 1e100
+"""Largest magnitude a logged number may have; beyond it (a damaged or edited log: 1e308,
+a 5,000-digit integer) it reads as missing, as an infinite loss is logged."""
+
+MAX_EPOCH = 10**9
+"""Largest epoch a record may name."""
+
+
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL metrics log; a torn last line (crash mid-write) is skipped, and so is any
-    line that is not a flat JSON object of one epoch (a damaged or hand-edited log; a short
-    list of short strings, such as `alarms`, counts as flat)."""
+    line that is not a flat JSON object of one epoch (a damaged or hand-edited log: no whole
+    `epoch` in 0..MAX_EPOCH; a short list of short strings, such as `alarms`, counts as
+    flat). A number beyond +-MAX_NUMBER reads as None (missing)."""
     records = []
     for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
         line = line.strip()
@@ -58,11 +67,24 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # also an integer past Python's digit limit
             continue
-        if isinstance(record, dict) and all(_flat(v) for v in record.values()):
-            records.append(record)
+        if not isinstance(record, dict) or not all(_flat(v) for v in record.values()):
+            continue
+        epoch = record.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= MAX_EPOCH:
+            continue
+        records.append({k: _bounded(v) for k, v in record.items()})
     return records
+
+
+def _bounded(value: Any) -> Any:
+    """`value`, or None for a number too large to plot or sum (see MAX_NUMBER)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, int) and value.bit_length() > 64:
+            return None
+        return value if abs(value) <= MAX_NUMBER else None
+    return value
 
 
 def _flat(value: Any) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import Config
-from gankit.errors import GankitError
+from gankit.errors import GankitError, short
 
 
 def png_bytes(image: Any) -> bytes:
@@ -91,9 +91,19 @@ class Samples:
         return label_rows(img, self.row_labels) if self.row_labels else img
 
     def save(self, path: str | Path) -> Path:
-        """Write a .png grid (points: a plot) or a .npy array; returns the path."""
+        """Write a .png grid (points: a plot) or a .npy array; returns the path.
+
+        As `gankit sample --out`: the name must end in .png or .npy (a folder or another
+        suffix is refused, never turned into FOLDER.png)."""
         from gankit.viz.images import save_samples
 
+        target = Path(path)
+        if target.is_dir():
+            raise GankitError(f"cannot save samples to {str(target)!r}: it is a folder; give "
+                              f"a file in it, e.g. {str(target / 'samples.png')!r}")
+        if target.suffix.lower() not in (".png", ".npy"):
+            raise GankitError(f"cannot save samples to {short(str(target), 200)}: the name "
+                              "must end in .png (a grid) or .npy (an array)")
         if self.row_labels and Path(path).suffix.lower() == ".png":
             from gankit.fileio import write_atomic
 
@@ -173,12 +183,18 @@ class Generator:
         classes 0, 1, ... in turn when `digit` is None)."""
         import torch
 
+        from gankit.errors import check_range
+
+        check_range("n", n, 1, 100_000, "draw in several calls with other seeds")
+        if nrow is not None:
+            check_range("nrow", nrow, 1, 100_000, "images per grid row")
         labels = None
         if digit is not None:
             if not self.n_classes:
                 raise GankitError("this generator is not conditional: drop digit= (train with "
                                   "conditional=True to get one)")
-            if not 0 <= digit < self.n_classes:
+            if isinstance(digit, bool) or not isinstance(digit, int) \
+                    or not 0 <= digit < self.n_classes:
                 raise GankitError(f"digit={digit} is out of range; this generator knows "
                                   f"classes 0..{self.n_classes - 1}")
             labels = torch.full((n,), digit, dtype=torch.long)
@@ -186,16 +202,23 @@ class Generator:
             labels = torch.arange(n) % self.n_classes
         return Samples(self(self.latents(n, seed), labels), nrow)
 
-    def per_class(self, n: int = 10, seed: int = 0) -> Samples:
+    def per_class(self, n: int = 10, seed: int = 0, nrow: int | None = None) -> Samples:
         """A conditional G's grid: one labelled row per class, n columns; column j uses one
-        latent in every row, so a column shows one 'style' across the classes."""
+        latent in every row, so a column shows one 'style' across the classes. `nrow`: grid
+        rows of that many images instead (then without the class labels, one to a row)."""
+        from gankit.errors import check_range
         from gankit.models import class_grid_labels
 
+        check_range("n", n, 1, 100_000 // max(self.n_classes, 1), "columns per class row")
+        if nrow is not None:
+            check_range("nrow", nrow, 1, 100_000, "images per grid row")
         if not self.n_classes:
             raise GankitError("per_class needs a conditional generator (train with "
                               "conditional=True)")
         z = self.latents(n, seed).repeat(self.n_classes, 1)  # (K n, Z): row k repeats z
         images = self(z, class_grid_labels(self.n_classes, n))
+        if nrow is not None and nrow != n:
+            return Samples(images, nrow=nrow)
         return Samples(images, nrow=n, row_labels=[str(k) for k in range(self.n_classes)])
 
     def interpolate(self, n: int = 8, steps: int = 10, seed: int = 0) -> Samples:
@@ -207,6 +230,8 @@ class Generator:
         from gankit.viz.animate import slerp
 
         check_range("steps", steps, 1, 1000)
+        check_range("n", n, 1, 100_000 // (steps + 1), "rows x (steps + 1) images at most "
+                    "100,000")
         ends = self.latents(2 * n, seed)
         t = torch.linspace(0, 1, steps + 1)
         z = torch.stack([slerp(ends[:n], ends[n:], float(s)) for s in t], dim=1)  # (n, S+1, Z)

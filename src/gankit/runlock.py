@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from types import TracebackType
@@ -37,11 +38,19 @@ class RunLock:
             return
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / LOCK_NAME
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if path.is_symlink():
+            raise GankitError(f"the lock file {str(path)!r} is a symbolic link; gankit never "
+                              "writes through a link there: remove it, then run again")
+        try:  # O_NOFOLLOW: a link planted after the check fails here (ELOOP), not truncates
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         except OSError as err:
             raise GankitError(f"cannot create the lock file {str(path)!r}: "
                               f"{err.strerror or err}; choose a writable --out") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            raise GankitError(f"the lock file {str(path)!r} is not a plain file of its own "
+                              "(a hard link, device or pipe); remove it, then run again")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -209,3 +209,22 @@ def test_building_the_parser_imports_neither_torch_nor_numpy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_torch_out_of_memory_is_reported_as_such(tmp_path, monkeypatch, capsys):
+    import gankit.api
+
+    def cpu_oom(*args, **kwargs):
+        return torch.empty(10**15)  # the CPU allocator's RuntimeError: 4 PB
+
+    monkeypatch.setattr(gankit.api, "load", cpu_oom)
+    assert main(["sample", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "s.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gankit: error: out of memory;") and "unexpected" not in err
+
+    def gpu_oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(gankit.api, "load", gpu_oom)
+    assert main(["sample", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "s.png")]) == 1
+    assert capsys.readouterr().err.startswith("gankit: error: out of memory;")

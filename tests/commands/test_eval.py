@@ -135,3 +135,34 @@ def test_a_conditional_run_reports_the_asked_for_class_accuracy(fake_mnist, tmp_
     result = json.loads(out.read_text())["conditional_accuracy"]
     assert result["counts"] == [4] * 10  # the classes asked for in turn
     assert 0.0 <= result["overall"] <= 1.0 and len(result["per_class"]) == 10
+
+
+def test_the_json_replaces_a_link_planted_at_its_name(fake_mnist, tmp_path, capsys) -> None:
+    run = _smoke_run(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours")
+    (run / "eval_epoch_0001_n64.json").symlink_to(victim)
+    assert _run([str(run), "--n", "64", "--batch-size", "32", "--cache-dir", str(tmp_path)]) == 0
+    assert victim.read_text() == "not yours"
+    assert json.loads((run / "eval_epoch_0001_n64.json").read_text())["n"] == 64
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xla", "hpu", "xpu"])
+def test_an_unusable_device_is_refused_as_train_refuses_it(fake_mnist, tmp_path, capsys,
+                                                           device) -> None:
+    images, _ = render_digits(20, seed=12)
+    np.save(tmp_path / "s.npy", images)
+    assert _run(["--images", str(tmp_path / "s.npy"), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use auto, cpu, cuda or cuda:N" in err
+
+
+def test_a_corrupt_newest_checkpoint_is_skipped_as_sample_and_export_skip_it(
+        fake_mnist, tmp_path, capsys) -> None:
+    run = _smoke_run(tmp_path, "--epochs", "2")
+    newest = run / "checkpoints" / "epoch_0002.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # truncated, as by a crash
+    assert _run([str(run), "--n", "64", "--batch-size", "32", "--cache-dir", str(tmp_path)]) == 0
+    assert "skipping checkpoint epoch_0002.pt" in capsys.readouterr().err
+    result = json.loads((run / "eval_epoch_0001_n64.json").read_text())
+    assert result["source"].endswith("epoch_0001.pt")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +94,53 @@ def test_export_command_uses_the_ema_weights(tmp_path: Path,
     bad = parser.parse_args(["export", "--checkpoint", str(ckpt), "--format", "gif"])
     with pytest.raises(GankitError, match="torchscript, onnx"):
         bad.func(bad)
+
+
+def _gankit_with_file_limit(argv: list[str], limit: int) -> subprocess.CompletedProcess:
+    """`python -m gankit ARGV` with files capped at `limit` bytes (`ulimit -f`: a full disk)."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "gankit", *argv], preexec_fn=cap, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cfg = build_config("smoke", overrides={"model.z_dim": 8, "model.g_hidden": [16],
+                                           "model.d_hidden": [16], "train.batch_size": 8})
+    t = Trainer(cfg, torch.rand(16, 1, 28, 28) * 2 - 1)
+    return save_atomic(t.state_dict(), tmp_path_factory.mktemp("ck") / "c.pt")
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_full_disk_is_one_line_and_the_old_export_stays(small_checkpoint: Path, tmp_path: Path,
+                                                         fmt: str) -> None:
+    if fmt == "onnx":
+        pytest.importorskip("onnx")
+    out = tmp_path / ("g.pt" if fmt == "torchscript" else "g.onnx")
+    out.write_bytes(b"last week's export")
+    done = _gankit_with_file_limit(["export", "--checkpoint", str(small_checkpoint), "--format",
+                                    fmt, "--out", str(out)], limit=20_000)  # G is ~50 kB
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1 and "[EFBIG]" in done.stderr
+    assert out.read_bytes() == b"last week's export"
+    assert os.listdir(tmp_path) == [out.name]  # no temp file left
+
+
+@pytest.mark.parametrize("where", ["/proc/self/x.pt", "pipe"])
+def test_an_unwritable_out_is_one_line(small_checkpoint: Path, tmp_path: Path, where: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from gankit.cli import main
+
+    if where == "pipe":  # a device or pipe (as /dev/full) is never replaced nor written into
+        where = str(tmp_path / "pipe")
+        os.mkfifo(where)
+    assert main(["export", "--checkpoint", str(small_checkpoint), "--out", where]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot write {where!r}" in err
+    if where.endswith("pipe"):
+        assert stat.S_ISFIFO(os.stat(where).st_mode)

@@ -56,3 +56,47 @@ def test_digit_and_per_class_write_their_files(checkpoint: Path, tmp_path: Path)
     assert (tmp_path / "grid.png").stat().st_size > 0
     with pytest.raises(SystemExit):  # argparse: not both
         _run("--checkpoint", str(checkpoint), "--per-class", "--digit", "1")
+
+
+def test_a_full_disk_keeps_the_old_npy(checkpoint: Path, tmp_path: Path) -> None:
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    out = tmp_path / "x.npy"
+    out.write_bytes(b"yesterday's samples")
+
+    def cap() -> None:  # `ulimit -f`: files capped at 20 kB; 100 images are 78 kB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    done = subprocess.run([sys.executable, "-m", "gankit", "sample", "--checkpoint",
+                           str(checkpoint), "--out", str(out)], preexec_fn=cap,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-2000:]
+    assert out.read_bytes() == b"yesterday's samples" and os.listdir(tmp_path) == ["x.npy"]
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xla", "hpu", "xpu", "cuda:x"])
+def test_an_unusable_device_is_refused_as_train_refuses_it(checkpoint: Path, tmp_path: Path,
+                                                           device: str, capsys) -> None:
+    from gankit.cli import main
+
+    out = tmp_path / "s.png"
+    assert main(["sample", "--checkpoint", str(checkpoint), "--out", str(out),
+                 "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use auto, cpu, cuda or cuda:N" in err and not out.exists()
+
+
+def test_per_class_honours_nrow(checkpoint: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    assert _run("--checkpoint", str(checkpoint), "--per-class", "--n", "4", "--nrow", "5",
+                "--out", str(tmp_path / "pc.png")) == 0
+    assert _run("--checkpoint", str(checkpoint), "--n", "40", "--nrow", "5",
+                "--out", str(tmp_path / "plain.png")) == 0
+    with Image.open(tmp_path / "pc.png") as a, Image.open(tmp_path / "plain.png") as b:
+        assert a.size == b.size  # 40 images in rows of 5, not 10 rows of 4
+        assert a.height > a.width

@@ -117,3 +117,48 @@ def test_loading_the_extractor_leaves_the_global_rng_alone():
     before = torch.get_rng_state()
     load_extractor()
     assert torch.equal(before, torch.get_rng_state())
+
+
+def _copy_extractor(tmp_path, edit_record=None, edit_weights=None):
+    """The shipped extractor copied to tmp_path, its record and weights edited."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from gankit.fileio import sha256_file
+    from gankit.metrics.features import default_weights
+
+    src = default_weights()
+    out = tmp_path / "ex.safetensors"
+    state = load_file(str(src))
+    if edit_weights is not None:
+        edit_weights(state)
+    save_file(state, str(out))
+    record = json.loads(src.with_suffix(".json").read_text())
+    record["sha256"] = sha256_file(out)
+    if edit_record is not None:
+        edit_record(record)
+    out.with_suffix(".json").write_text(json.dumps(record))
+    return out
+
+
+def test_an_extractor_record_without_a_key_eval_reads_is_refused_at_load(tmp_path):
+    from gankit.errors import CheckpointError
+    from gankit.metrics.features import load_extractor
+
+    path = _copy_extractor(tmp_path, edit_record=lambda r: r.pop("test_accuracy"))
+    with pytest.raises(CheckpointError, match="lacks test_accuracy"):
+        load_extractor(path)
+
+
+def test_extractor_weights_with_nan_are_refused_before_scoring(tmp_path):
+    from gankit.errors import CheckpointError
+    from gankit.metrics.features import load_extractor
+
+    def poison(state):
+        key = next(k for k, v in state.items() if v.is_floating_point())
+        state[key] = state[key].clone()
+        state[key].view(-1)[0] = float("nan")
+
+    with pytest.raises(CheckpointError, match="NaN, infinite or complex"):
+        load_extractor(_copy_extractor(tmp_path, edit_weights=poison))

@@ -115,3 +115,20 @@ def test_bad_files_and_folders_give_one_line_errors(tmp_path: Path) -> None:
         with pytest.raises(DataError, match=message) as err:
             load_images(tmp_path / name)
         assert "\n" not in str(err.value)
+
+
+def test_an_empty_npz_is_named_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "e.npz"
+    np.savez(path)
+    with pytest.raises(DataError, match="no arrays in it") as err:
+        load_images(path)
+    assert "several" not in str(err.value)
+
+
+def test_complex_images_are_refused_not_cast(tmp_path: Path) -> None:
+    images = (np.random.default_rng(0).random((10, 28, 28)) * (1 + 1j)).astype(np.complex64)
+    np.save(tmp_path / "c.npy", images)
+    with pytest.raises(DataError, match="complex; images are real"):
+        load_images(tmp_path / "c.npy")
+    with pytest.raises(DataError, match="complex"):
+        to_signed_images(torch.from_numpy(images).numpy())

@@ -88,3 +88,73 @@ def test_missing_paths(tmp_path):
         ckpt.resolve_checkpoint(tmp_path)
     with pytest.raises(CheckpointError, match="does not exist"):
         ckpt.resolve_checkpoint(tmp_path / "nope.pt")
+
+
+def test_a_checkpoint_copied_in_under_the_next_epochs_name_is_kept(tmp_path, capsys):
+    from reliability_support import make_idx_dir, small_config
+
+    from gankit.cli import main
+    from gankit.runs.loop import train
+
+    data = make_idx_dir(tmp_path / "idx")
+    other = train(small_config(data, **{"train.epochs": 3}), tmp_path / "other", log=print)
+    run = train(small_config(data, **{"train.epochs": 2}), tmp_path / "run", log=print)
+    foreign = (other / "checkpoints" / "epoch_0003.pt").read_bytes()
+    (run / "checkpoints" / "epoch_0003.pt").write_bytes(foreign)
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "3"]) == 0
+    assert "kept it as epoch_0003.pt.kept" in capsys.readouterr().out
+    assert (run / "checkpoints" / "epoch_0003.pt.kept").read_bytes() == foreign
+    own = ckpt.load_valid(run / "checkpoints" / "epoch_0003.pt")
+    assert own["run_id"] == ckpt.load_valid(run / "checkpoints" / "epoch_0002.pt")["run_id"]
+
+
+def _random_rng(state):
+    gen = torch.Generator().manual_seed(5)
+    state["rng"]["torch"] = torch.randint(0, 256, state["rng"]["torch"].shape, generator=gen,
+                                          dtype=torch.uint8)
+
+
+def _lr_text(state):
+    state["opt_d"]["param_groups"][0]["lr"] = "abc"
+
+
+def _moment_shape(state):
+    entry = state["opt_g"]["state"][0]
+    entry["exp_avg"] = torch.zeros(3, 3)
+
+
+def _sparse_weight(state):
+    key = next(iter(state["g"]))
+    state["g"][key] = state["g"][key].to_sparse()
+
+
+def _complex_weight(state):
+    key = next(iter(state["d"]))
+    state["d"][key] = state["d"][key].to(torch.complex64)
+
+
+@pytest.mark.parametrize(("damage", "match"), [
+    (_random_rng, "rng.torch.*not a valid random-generator state"),
+    (_lr_text, "optimiser state opt_d is invalid \\(lr 'abc'"),
+    (_moment_shape, "exp_avg of parameter 0 is \\(3, 3\\)"),
+    (_sparse_weight, "sparse, quantized or complex"),
+    (_complex_weight, "sparse, quantized or complex"),
+])
+def test_a_crafted_newest_checkpoint_is_refused_at_load_and_skipped(tmp_path, toy_images,
+                                                                    damage, match):
+    t = _trainer(toy_images)
+    t.train_epoch()
+    ckpt.save_atomic(t.state_dict(), tmp_path / "checkpoints" / ckpt.checkpoint_name(1))
+    t.train_epoch()
+    state = t.state_dict()
+    damage(state)
+    newest = ckpt.save_atomic(state, tmp_path / "checkpoints" / ckpt.checkpoint_name(2))
+    with pytest.raises(CheckpointError, match=match):
+        ckpt.load_valid(newest)
+    warned = []
+    path, good = ckpt.latest_valid(tmp_path, warn=warned.append)
+    assert good["epoch"] == 1 and path.name == "epoch_0001.pt"
+    assert len(warned) == 1 and "epoch_0002.pt" in warned[0]
+    fresh = _trainer(toy_images)
+    fresh.load_state_dict(good)
+    fresh.train_epoch()  # the older checkpoint trains on

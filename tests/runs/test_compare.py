@@ -108,3 +108,12 @@ def test_serial_compare_gives_the_batched_numbers(tmp_path):
         b = read_metrics(slow.runs["maximum-likelihood"][s] / "metrics.jsonl")[-1]
         for key in ("loss_d", "loss_g", "d_fake", "hq_share", "g_steps"):
             assert a[key] == pytest.approx(b[key], rel=1e-3, abs=1e-4), key
+
+
+@pytest.mark.parametrize("seeds", [0, 101, 10**6, 2.5, True])
+def test_the_number_of_seeds_is_bounded_through_the_api(tmp_path, seeds):
+    import gankit
+
+    with pytest.raises(ConfigError, match=r"--seeds .* must be a whole number in 1\.\.100"):
+        gankit.compare("ring2d", seeds=seeds, out=tmp_path / "c", log=lambda _: None)
+    assert not (tmp_path / "c").exists()

@@ -10,7 +10,6 @@ import errno
 import math
 import os
 import pickle
-import tempfile
 
 import pytest
 import torch
@@ -244,19 +243,17 @@ def test_inf_weight_is_caught_too(tmp_path, monkeypatch, cfg):
 
 # --------------------------------------------------------------- disk trouble
 def _full_disk_from(monkeypatch, nth):
-    """From the nth checkpoint write on, the temp file is /dev/full: real ENOSPC writes."""
+    """From the nth checkpoint write on, torch.save writes into /dev/full: real ENOSPC writes."""
     calls = {"n": 0}
-    real = tempfile.mkstemp
 
-    def mkstemp(*args, **kwargs):
-        fd, name = real(*args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] >= nth:
-            os.close(fd)
-            fd = os.open("/dev/full", os.O_WRONLY)
-        return fd, name
+    def fake_open(path, mode="r", *args, **kwargs):
+        if mode == "wb":
+            calls["n"] += 1
+            if calls["n"] >= nth:
+                return open("/dev/full", mode)  # noqa: SIM115 - the writer closes it
+        return open(path, mode, *args, **kwargs)  # noqa: SIM115
 
-    monkeypatch.setattr(ckpt.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(ckpt, "open", fake_open, raising=False)
 
 
 def _failing(monkeypatch, obj, name, nth, code):
@@ -275,9 +272,9 @@ def _failing(monkeypatch, obj, name, nth, code):
 FAULTS = {
     "disk full during torch.save": (lambda mp: _full_disk_from(mp, 3), "No space left"),
     "rename refused (read-only fs)": (
-        lambda mp: _failing(mp, ckpt.os, "replace", 5, errno.EROFS), "Read-only file system"),
+        lambda mp: _failing(mp, os, "replace", 5, errno.EROFS), "Read-only file system"),
     "fsync fails (I/O error)": (
-        lambda mp: _failing(mp, ckpt.os, "fsync", 3, errno.EIO), "Input/output error"),
+        lambda mp: _failing(mp, os, "fsync", 3, errno.EIO), "Input/output error"),
     "metrics log append fails": (
         lambda mp: _failing(mp, JsonlLogger, "log", 3, errno.ENOSPC), "No space left"),
 }

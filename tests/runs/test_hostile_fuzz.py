@@ -185,6 +185,90 @@ def test_config_alias_bombs(depth, width, where):
     assert _outcome(build_config, None, path) is None
 
 
+@examples(30)
+@given(depth=st.integers(2, 12), width=st.integers(2, 12), flow=st.booleans(),
+       where=st.sampled_from(["train", "model", "top", "preset", "train.epochs"]),
+       kind=st.sampled_from(["config", "report", "set"]))
+def test_mapping_alias_bombs(depth, width, flow, where, kind):
+    """Nested mapping aliases (`a1: &a1 {k0: *a0, k1: *a0, ...}`): refused (or small enough to
+    unfold) in a config file, a --set value and a run folder's config.yaml, never unfolded."""
+    keys = [f"k{i}" for i in range(width)]
+    if flow:
+        lines = ["a0: &a0 {" + ", ".join(f"{k}: 1" for k in keys) + "}"]
+        lines += [f"a{d}: &a{d} {{" + ", ".join(f"{k}: *a{d - 1}" for k in keys) + "}"
+                  for d in range(1, depth)]
+    else:
+        lines = ["a0: &a0", *[f"  {k}: 1" for k in keys]]
+        for d in range(1, depth):
+            lines += [f"a{d}: &a{d}", *[f"  {k}: *a{d - 1}" for k in keys]]
+    top = f"*a{depth - 1}"
+    section, _, attr = where.partition(".")
+    lines.append(f"{section}: {{{attr}: {top}}}" if attr else f"{section}: {top}")
+    text = "\n".join(lines) + "\n"
+    folder = _folder()
+    if kind == "config":
+        (folder / "bomb.yaml").write_text(text)
+        assert _outcome(build_config, None, folder / "bomb.yaml") is None
+    elif kind == "set":
+        flat = "{" + ", ".join(f"{k}: [1, 2]" for k in keys) + "}"
+        value = f"[&a {flat}" + "".join(f", &b{d} [*a, *a]" for d in range(depth)) + "]"
+        _outcome(build_config, None, None, {"model.g_hidden": value})
+    else:
+        (folder / "config.yaml").write_text(text)
+        (folder / "metrics.jsonl").write_text('{"epoch": 1, "loss_d": 1.0}\n')
+        run = read_run(folder)
+        assert run.config is None or isinstance(run.config, dict)
+        render_run(run, folder)
+
+
+API_VALUES = st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
+                       st.text(max_size=5), st.none(), st.booleans(),
+                       st.sampled_from([0, -1, 10.5, 10**11, 2**63, "x", [], {}, 1e308]))
+
+
+@examples(60)
+@given(method=st.sampled_from(["sample", "per_class", "interpolate", "latents", "toy_data",
+                               "evaluate", "grid"]),
+       args=st.dictionaries(st.sampled_from(["n", "seed", "digit", "nrow", "steps", "epoch",
+                                             "batch_size"]), API_VALUES, max_size=3))
+def test_api_arguments(api_generator, method, args):
+    """The Python API's functions with junk arguments: a result or one GankitError line."""
+    import gankit
+
+    g, run = api_generator
+    allowed = {"sample": {"n", "seed", "digit", "nrow"}, "per_class": {"n", "seed"},
+               "interpolate": {"n", "steps", "seed"}, "latents": {"n", "seed"},
+               "toy_data": {"n", "seed"}, "evaluate": {"n", "seed", "batch_size"},
+               "grid": {"epoch"}}[method]
+    kwargs = {k: v for k, v in args.items() if k in allowed}
+    if method == "toy_data":
+        _outcome(gankit.toy_data, "ring2d", **kwargs)
+    elif method == "evaluate":  # only the argument checks: they come before any scoring
+        if {"n", "seed", "batch_size"} - set(kwargs):
+            kwargs.setdefault("n", 10**11)  # a valid call would score: make it fail its check
+        _outcome(gankit.evaluate, g, device="cpu", **kwargs)
+    elif method == "grid":
+        _outcome(run.grid, **kwargs)
+    else:
+        n = kwargs.setdefault("n", 4)
+        if isinstance(n, int) and not isinstance(n, bool) and 64 < n <= 100_000:
+            kwargs["n"] = 64  # valid sizes stay small: the test checks refusals, not speed
+        _outcome(getattr(g, method), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def api_generator():
+    import gankit
+
+    tmp = _folder()
+    run = gankit.train("toy", tmp / "run", log=lambda _: None, epochs=1, toy_samples=256,
+                       sample_every=1)
+    cfg = small_config(make_idx_dir(tmp / "idx"), **{"train.epochs": 1, "model.conditional": True})
+    from gankit.runs.loop import train
+
+    return gankit.load(train(cfg, tmp / "img", log=lambda _: None), "cpu"), run
+
+
 @examples(40)
 @given(raw=st.binary(max_size=400))
 def test_config_files_of_random_bytes(raw):

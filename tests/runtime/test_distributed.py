@@ -109,3 +109,44 @@ def test_two_processes_match_one_process_and_resume(tmp_path: Path) -> None:
         for key in ("loss_d", "loss_g", "d_real", "d_fake", "g_grad_norm"):
             assert mine[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6)
     assert len(b["rng"]["ranks"]) == 2
+
+
+def test_a_stray_world_size_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    from gankit.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for key in ("MASTER_ADDR", "MASTER_PORT", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "toy", "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT" in err
+    assert not out.exists()
+
+
+def test_a_stray_world_size_with_master_addr_says_what_it_waits_for(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TORCHELASTIC")}
+    env.update(WORLD_SIZE="2", RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+               OMP_NUM_THREADS="1")
+    child = subprocess.Popen([sys.executable, "-m", "gankit", "train", "--preset", "toy",
+                              "--epochs", "1", "--out", str(tmp_path / "run")],
+                             env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, line = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and "waits for" not in line:
+            line = child.stderr.readline()
+            if not line and child.poll() is not None:
+                break
+        assert "waits for the other processes" in line and "unset WORLD_SIZE" in line, line
+    finally:
+        child.kill()
+        child.wait()

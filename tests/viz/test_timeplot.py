@@ -40,3 +40,15 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(GankitError, match="no metrics.jsonl"):
         plot_time_to_quality([tmp_path / "missing"], tmp_path / "x.png")
+
+
+def test_an_unknown_figure_suffix_is_one_line_before_any_work(tmp_path: Path, capsys) -> None:
+    from gankit.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    assert main(["plot", "time-to-quality", str(run), "--out", str(tmp_path / "t.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown suffix '.txt'" in err
+    assert not (tmp_path / "t.txt").exists()

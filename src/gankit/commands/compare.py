@@ -39,14 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print its table."""
     from gankit.api import compare
-    from gankit.errors import ConfigError
+    from gankit.commands.train import parse_sets
 
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r} must look like KEY=VALUE, e.g. train.lr_d=1e-4")
-        overrides[key.strip()] = value.strip()
+    overrides = parse_sets(args.set)  # as `gankit train --set` reads them
     result = compare(args.data, games=args.losses, seeds=args.seeds, epochs=args.epochs,
                      out=args.out, preset=args.preset, overrides=overrides,
                      batched=not args.serial)

@@ -30,11 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print what was asked for."""
     from gankit import config_docs
+    from gankit.api import make_config
     from gankit.commands.train import parse_sets
-    from gankit.config import build_config
 
-    if args.config_action == "show":
-        cfg = build_config(args.preset, args.config, parse_sets(args.set))
+    if args.config_action == "show":  # --set as `gankit train` reads it (bare keys too)
+        cfg = make_config(args.preset, args.config, parse_sets(args.set))
         print(config_docs.annotated_yaml(cfg), end="")
         return 0
     for key, kind, value, doc in config_docs.keys():

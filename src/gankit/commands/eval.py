@@ -130,6 +130,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"gankit: warning: {note}", file=sys.stderr)
     if out is not None:
+        from gankit.fileio import write_text_atomic
         from gankit.metrics.features import extractor_record
 
         record = extractor_record(args.extractor)
@@ -147,7 +148,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if conditional is not None:
             result["conditional_accuracy"] = conditional
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_text_atomic(out, json.dumps(result, indent=2) + "\n")  # never through a link
         print(f"wrote {out}")
     return 0
 
@@ -162,9 +163,12 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
     if args.value_range is not None or args.key is not None:
         raise ConfigError("--range and --key apply only to --images")
     from gankit.metrics.evaluate import sample_generator
-    from gankit.runs.checkpoint import load_generator, resolve_checkpoint
+    from gankit.runs.checkpoint import latest_valid, load_generator, resolve_checkpoint
 
-    ckpt = resolve_checkpoint(args.target)
+    if Path(args.target).is_dir():  # its newest checkpoint that loads, as sample and export
+        ckpt, _ = latest_valid(args.target, warn=lambda m: print(m, file=sys.stderr))
+    else:
+        ckpt = resolve_checkpoint(args.target)
     g, cfg = load_generator(ckpt, device=args.device)
     n_classes = getattr(g, "n_classes", 0)
     if n_classes:

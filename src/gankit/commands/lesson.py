@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_suffix(Path(args.out))  # fail before the experiment, not after it
     if args.lesson == "saturation":
-        lesson._check_positive("the number of seeds", args.seeds, "--seeds")
+        lesson._check_positive("the number of seeds", args.seeds, "--seeds", lesson.MAX_SEEDS)
         res = lesson.saturation(seeds=tuple(range(args.seeds)), d_steps=args.d_steps)
         print(f"G's gradient norm over {args.seeds} seeds (median [min, max]); "
               f"mean D(G(z)) at the end: {_stats(res.d_fake[:, -1])}")
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
               "seeds")
         out = lesson_plots.plot_saturation(args.out, res)
     elif args.lesson == "variance":
-        lesson._check_positive("the number of seeds", args.seeds, "--seeds")
+        lesson._check_positive("the number of seeds", args.seeds, "--seeds", lesson.MAX_SEEDS)
         res = lesson.concentration(seeds=tuple(range(args.seeds)), iterations=args.iterations,
                                    every=args.every)
         print(f"share of G's gradient in the top 1% of samples, mean over iterations, "

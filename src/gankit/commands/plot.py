@@ -38,10 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _progression(args: argparse.Namespace) -> int:
     from gankit.errors import ConfigError
+    from gankit.fileio import refuse_overwrite
+    from gankit.report.read import grid_ok
     from gankit.viz.animate import progress_strip
 
-    grids = {int(p.stem.removeprefix("epoch_")): p
-             for p in sorted((Path(args.run) / "samples").glob("epoch_[0-9][0-9][0-9][0-9].png"))}
+    grids = {int(p.stem.removeprefix("epoch_")): p  # grid_ok: no pipe, no PNG bomb
+             for p in sorted((Path(args.run) / "samples").glob("epoch_[0-9][0-9][0-9][0-9].png"))
+             if grid_ok(p)}
     if not grids:
         raise ConfigError(f"run {args.run!r} has no samples/epoch_*.png grids; give a run folder")
     if args.epochs:
@@ -56,6 +59,7 @@ def _progression(args: argparse.Namespace) -> int:
                               f"{', '.join(map(str, missing))}; it has "
                               f"{', '.join(map(str, grids))}")
         grids = {e: grids[e] for e in wanted}
+    refuse_overwrite(args.out, list(grids.values()))  # never over a grid it reads
     out = progress_strip(list(grids.values()), Path(args.out))
     print(f"wrote {out}")
     return 0

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     g = load(args.checkpoint, args.device)
     _, n, nrow = sample_labels(g.n_classes, args.n, args.digit, args.per_class, args.nrow)
     check_range("--n (images in all)", n, 1, MAX_IMAGES, "draw in several runs with --seed")
-    if args.per_class:  # one labelled row per class; column j: one latent in every row
-        samples = g.per_class(nrow or 10, args.seed)
+    if args.per_class:  # one labelled row per class (column j: one latent in every row),
+        samples = g.per_class(nrow or 10, args.seed, args.nrow)  # or rows of --nrow
     else:
         samples = g.sample(n, args.seed, digit=args.digit, nrow=nrow)
     path = samples.save(out)

@@ -137,6 +137,9 @@ def validate_state(state: Any, where: str = "checkpoint") -> dict[str, Any]:
     if "noise" in rng and rng.get("noise_device", "cpu") == "cpu" \
             and not _is_byte_state(rng["noise"], size):
         raise bad("rng.noise", "not a random-generator state")
+    for key in ("torch", "noise"):  # the right size but random bytes: torch refuses it
+        if key in rng and _is_byte_state(rng[key], size) and not _settable(rng[key]):
+            raise bad(f"rng.{key}", "not a valid random-generator state")
     if "data_sha256" in state and state["data_sha256"] is not None \
             and not isinstance(state["data_sha256"], str):
         raise bad("data_sha256", "not a string")
@@ -153,6 +156,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _settable(state: torch.Tensor) -> bool:
+    """Whether a CPU generator accepts `state` (tried on a throwaway generator)."""
+    try:
+        torch.Generator().set_state(state)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
 def _is_byte_state(value: Any, size: int) -> bool:
     return isinstance(value, torch.Tensor) and value.dtype == torch.uint8 \
         and value.ndim == 1 and value.numel() == size
@@ -165,6 +177,9 @@ def _check_weights(weights: Any, name: str, bad: Callable[[str, str], Checkpoint
     for key, value in weights.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
             raise bad(name, f"entry {short(key, 40)} is not a named tensor")
+        if value.layout != torch.strided or value.is_complex() or value.is_quantized:
+            raise bad(name, f"entry {short(key, 40)} is a sparse, quantized or complex "
+                      "tensor; gankit writes dense real weights")
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"checkpoint weights {name}.{short(key, 60)[1:-1]} hold NaN "
                                   "or infinity (the run diverged before this save); use an "
@@ -187,6 +202,9 @@ def _check_shapes(state: dict[str, Any], cfg: Any, where: str) -> None:
     pairs = [("g", g, state["g"]), ("d", d, state["d"])]
     if state.get("ema") is not None:
         pairs.append(("ema", g, state["ema"]["model"]))
+    for key, model in (("opt_g", g), ("opt_d", d)):
+        _check_optimiser(state[key], [tuple(p.shape) for p in model.parameters()],
+                         f"{where}: optimiser state {key}")
     for name, model, weights in pairs:
         want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         have = {k: tuple(v.shape) for k, v in weights.items()}
@@ -197,3 +215,51 @@ def _check_shapes(state: dict[str, Any], cfg: Any, where: str) -> None:
                 f"{type(model).__name__}.{short(key, 60)[1:-1]} has shape "
                 f"{have.get(key, 'missing')} in the file, {want.get(key, 'none')} in the model; "
                 "the file is damaged or its config was edited")
+
+
+_ADAM_TENSORS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+"""Per-parameter tensors of Adam's state: each has its parameter's shape."""
+
+
+def _check_optimiser(opt: dict[str, Any], shapes: list[tuple[int, ...]], where: str) -> None:
+    """An Adam state_dict for parameters of `shapes`: hyper-parameters that are finite
+    numbers, moments of the parameters' shapes (else it fails mid-training, not here)."""
+
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{where} is invalid ({why}); the file is damaged or crafted: "
+                               "use another checkpoint of the run")
+
+    def number(value: Any) -> bool:
+        return (not isinstance(value, bool) and isinstance(value, (int, float))
+                and math.isfinite(value) and value >= 0)
+
+    for group in opt["param_groups"]:
+        for key in ("lr", "eps", "weight_decay"):
+            if key in group and not number(group[key]):
+                raise bad(f"{key} {short(group[key], 40)} is not a finite number >= 0")
+        betas = group.get("betas", (0.0, 0.0))
+        if (not isinstance(betas, (list, tuple)) or len(betas) != 2
+                or not all(number(b) and b < 1 for b in betas)):
+            raise bad(f"betas {short(betas, 40)} are not two numbers in [0, 1)")
+        for index in group["params"]:
+            if not _is_int(index) or not 0 <= index < len(shapes):
+                raise bad(f"parameter index {short(index, 40)} is not in 0..{len(shapes) - 1}")
+    for index, entry in opt["state"].items():
+        if not _is_int(index) or not 0 <= index < len(shapes) or not isinstance(entry, dict):
+            raise bad(f"state entry {short(index, 40)} is not a parameter's state")
+        step = entry.get("step", 0)
+        if isinstance(step, torch.Tensor):
+            step = float(step.reshape(-1)[0]) if step.numel() == 1 and \
+                step.layout == torch.strided and not step.is_complex() else -1.0
+        if not number(step):
+            raise bad(f"step of parameter {index} is not a count")
+        for key in _ADAM_TENSORS:
+            value = entry.get(key)
+            if value is None:
+                continue
+            if (not isinstance(value, torch.Tensor) or value.layout != torch.strided
+                    or not value.is_floating_point() or tuple(value.shape) != shapes[index]):
+                got = tuple(value.shape) if isinstance(value, torch.Tensor) else \
+                    type(value).__name__
+                raise bad(f"{key} of parameter {index} is {short(got, 40)}, not a float "
+                          f"tensor of its shape {shapes[index]}")

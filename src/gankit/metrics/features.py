@@ -274,6 +274,10 @@ def load_extractor(
     if not isinstance(record, dict):
         raise CheckpointError(f"extractor record {record_path} is not a JSON object; reinstall "
                               "gankit or retrain with `gankit eval train-extractor`")
+    missing = [k for k in ("sha256", "test_accuracy") if k not in record]  # eval reads both
+    if missing:
+        raise CheckpointError(f"extractor record {record_path} lacks {', '.join(missing)}; "
+                              "retrain with `gankit eval train-extractor`, which writes it")
     actual = sha256_file(weights)
     if actual != record.get("sha256"):
         raise CheckpointError(
@@ -285,6 +289,12 @@ def load_extractor(
         state = load_file(str(weights))
     except SafetensorError as err:
         raise CheckpointError(f"extractor weights {weights} unreadable ({err})") from err
+    damaged = [k for k, v in state.items() if v.is_complex()
+               or (v.is_floating_point() and not bool(torch.isfinite(v).all()))]
+    if damaged:  # checked before scoring: NaN features would fail after minutes of it
+        raise CheckpointError(f"extractor weights {weights} hold NaN, infinite or complex "
+                              f"values ({', '.join(damaged[:3])}); retrain with `gankit eval "
+                              "train-extractor`")
     # Its random initial weights are overwritten at once: draw them from a forked RNG so
     # that loading the extractor (e.g. mid-training for --eval-every) leaves the
     # caller's random stream, and so its run, untouched.

@@ -127,6 +127,9 @@ def _load_npz(p: Path, key: str | None) -> np.ndarray:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"--images {p}: not a readable .npz archive ({_first_line(err)})") \
             from None
+    if not names:
+        raise DataError(f"--images {p} is an .npz archive with no arrays in it; save the "
+                        "images into it (np.savez(path, images=array))")
     raise DataError(f"--images {p} holds several arrays {short(names, 200)}; choose one with "
                     "--key NAME")
 
@@ -170,6 +173,9 @@ def to_signed_images(
     x = _to_nhw(np.asarray(array), source)  # (N, 28, 28)
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise DataError(f"{source}: dtype {x.dtype} is not numeric; save images as numbers")
+    if np.iscomplexobj(x):  # casting to float would drop the imaginary part silently
+        raise DataError(f"{source}: dtype {x.dtype} is complex; images are real numbers: save "
+                        "their real values (e.g. array.real, or np.abs(array))")
     x64 = x.astype(np.float64)
     if not np.isfinite(x64).all():
         raise DataError(f"{source}: contains NaN or infinity; check the generator's output")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -351,7 +352,8 @@ def write_report(path: str | Path, out: str | Path | None = None,
                  gif: bool = True) -> Path:
     """Write the report of a run or comparison folder (default `PATH/report.html`).
 
-    For a run with epoch grids, also writes `PATH/progress.gif` (when `gif`) and embeds it.
+    For a run with epoch grids, also writes `PATH/progress.gif` (when `gif`) and embeds it;
+    a report written outside the run folder (`out`) embeds the GIF and writes nothing there.
     """
     from gankit.viz.animate import progress_gif
 
@@ -365,10 +367,13 @@ def write_report(path: str | Path, out: str | Path | None = None,
         page = render_comparison(p, [read_run(r) for r in runs])
     elif is_run_dir(p):
         run = read_run(p)
-        gif_path = None
-        if gif and run.grids:
-            gif_path = progress_gif(pick_grids(run.grids, 60), p / "progress.gif")
-        page = render_run(run, gif_path)
+        inside = out is None or target.resolve().parent == p.resolve()
+        with tempfile.TemporaryDirectory() as tmp:  # a report written elsewhere writes
+            gif_path = None                         # nothing into the run (maybe read-only)
+            if gif and run.grids:
+                gif_path = progress_gif(pick_grids(run.grids, 60),
+                                        (p if inside else Path(tmp)) / "progress.gif")
+            page = render_run(run, gif_path)
     else:
         raise GankitError(f"{str(p)!r} holds no metrics.jsonl, config.yaml or run folders; "
                           "pass a folder written by gankit train or gankit compare")

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from gankit.config import flatten
+from gankit.config import flatten, load_yaml
 from gankit.errors import GankitError, short
-from gankit.log import read_metrics
+from gankit.log import MAX_NUMBER, read_metrics
 
 
 @dataclass
@@ -67,10 +67,12 @@ def sub_runs(path: Path) -> list[Path]:
 
 
 def as_number(v: Any) -> float | None:
-    """A finite float, or None for null / NaN / infinities."""
+    """A finite float, or None for null / NaN / infinities / magnitudes past MAX_NUMBER."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v) if math.isfinite(v) else None
+    if isinstance(v, int) and v.bit_length() > 64:  # a float would overflow
+        return None
+    return float(v) if math.isfinite(v) and abs(v) <= MAX_NUMBER else None
 
 
 def _is_number_like(v: Any) -> bool:
@@ -156,7 +158,7 @@ def read_json(p: Path, what: str) -> Any:
     """A JSON file of bounded size and nesting, or a one-line GankitError naming it."""
     try:
         data = json.loads(_read_text(p, what))
-    except (json.JSONDecodeError, RecursionError) as err:
+    except (ValueError, RecursionError) as err:  # ValueError: also a 5,000-digit integer
         why = "nested too deeply" if isinstance(err, RecursionError) else short(str(err), 120)
         raise GankitError(f"cannot read {what} {str(p)!r}: {why}") from None
     if _too_deep(data):
@@ -165,10 +167,13 @@ def read_json(p: Path, what: str) -> Any:
     return data
 
 
-def _grid_ok(path: Path) -> bool:
-    """A sample grid whose header reads and declares a sane size (never a PNG bomb)."""
+def grid_ok(path: Path) -> bool:
+    """A sample grid: a regular file (never a FIFO, which would block the read) whose header
+    reads and declares a sane size (never a PNG bomb)."""
     from PIL import Image, UnidentifiedImageError
 
+    if not path.is_file():
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -191,17 +196,17 @@ def read_run(path: str | Path) -> RunData:
     if (p / "config.yaml").is_file():
         text = _read_text(p / "config.yaml", "config file")
         try:
-            loaded = yaml.safe_load(text)
+            loaded = load_yaml(text)  # bounded: an alias bomb is refused, not unfolded
             config = loaded if isinstance(loaded, dict) and not _too_deep(loaded) else None
-        except (yaml.YAMLError, RecursionError):
+        except (yaml.YAMLError, RecursionError, GankitError):
             config = None
         if config is not None and not all(isinstance(v, dict) or not isinstance(v, list)
                                           for v in config.values()):
             config = None
     metrics = read_metrics(p / "metrics.jsonl") if (p / "metrics.jsonl").is_file() else []
-    grids = sorted((g for g in (p / "samples").glob("epoch_*.png") if _grid_ok(g)),
+    grids = sorted((g for g in (p / "samples").glob("epoch_*.png") if grid_ok(g)),
                    key=epoch_of)
-    evals = [read_eval(e) for e in sorted(p.glob("eval*.json"))]
+    evals = [read_eval(e) for e in sorted(p.glob("eval*.json")) if e.is_file()]
     return RunData(p, p.resolve().name, config, text, metrics, grids, evals)
 
 
@@ -212,7 +217,7 @@ def read_tables(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
     tables: list[tuple[str, list[dict[str, Any]]]] = []
     stems = set()
     for f in sorted(path.glob("*.json")):
-        if f.name.startswith("eval"):
+        if f.name.startswith("eval") or not f.is_file():
             continue
         try:
             data = read_json(f, "table")
@@ -223,9 +228,12 @@ def read_tables(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
             tables.append((f.name, rows))
             stems.add(f.stem)
     for f in sorted(path.glob("*.md")):
-        if f.stem in stems:
+        if f.stem in stems or not f.is_file():
             continue
-        rows = markdown_table(f.read_text(encoding="utf-8", errors="replace"))
+        try:
+            rows = markdown_table(_read_text(f, "table"))
+        except GankitError:
+            continue
         if rows:
             tables.append((f.name, rows))
     return tables

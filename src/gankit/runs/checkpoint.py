@@ -3,9 +3,9 @@
 A checkpoint is the trainer's whole-run `state_dict()` written with `torch.save`: tensors,
 numbers, strings, lists and dicts only. Loading first checks the archive's CRC-32s (so a
 flipped bit is an error, not silently wrong weights), then uses `torch.load(weights_only=True)`,
-which never runs code from the file. Writes go to a temporary file in the same folder, are
-fsynced, then renamed over the target, so a crash never leaves a half-written checkpoint
-under a checkpoint's name; the file gets the mode of any other output (0666 minus the umask).
+which never runs code from the file. Writes go through gankit.fileio.write_atomic (a temporary
+file in the same folder, fsynced, renamed over the target), so a crash never leaves a
+half-written checkpoint under a checkpoint's name; the file gets the mode of any other output.
 
 Nothing trusts a checkpoint before `validate_state` has checked its schema, types and ranges
 (a crafted file fails here with one CheckpointError, not later with a TypeError or after an
@@ -17,12 +17,10 @@ corrupt or foreign file never pushes a good checkpoint out.
 from __future__ import annotations
 
 import errno
-import os
 import pickle
 import re
 import struct
 import sys
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -35,7 +33,7 @@ import torch
 from gankit.config import Config
 from gankit.core.state import check_state, describe_load_error, validate_state
 from gankit.errors import CheckpointError, short
-from gankit.fileio import fsync_dir
+from gankit.fileio import write_atomic
 from gankit.models import build_models
 
 CHECKPOINT_DIR = "checkpoints"
@@ -49,35 +47,19 @@ def checkpoint_name(epoch: int) -> str:
 
 
 def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
-    """Write `state` to `path` atomically (temp file + fsync + rename)."""
+    """Write `state` to `path` through gankit.fileio.write_atomic (temp file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are 0644 by default
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             try:
                 torch.save(state, fh)
             except RuntimeError as err:  # torch reports a failed write (disk full) so
                 raise OSError(errno.ENOSPC, f"writing the checkpoint failed, the disk is "
                               f"probably full ({short(str(err), 120)})", str(path)) from None
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            Path(tmp).unlink(missing_ok=True)
-        except OSError:
-            pass  # the original error matters more; a stale temp file is harmless
-        raise
-    fsync_dir(path.parent)
-    return path
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    return write_atomic(path, write, durable=True)
 
 
 def _crc_failure(path: Path) -> str | None:
@@ -245,6 +227,18 @@ def latest_valid(
                 warn(f"warning: skipping checkpoint {path.name}: {err}")
     raise CheckpointError(f"no checkpoint of run folder {str(run_dir)!r} loads: "
                           + "; ".join(problems))
+
+
+def set_aside(path: Path) -> Path:
+    """Rename `path` to the first free `NAME.kept`, `NAME.kept-2`, ... beside it (a name no
+    listing, pruning or resume reads); returns the new path."""
+    for i in range(1, 10_000):
+        kept = path.with_name(path.name + (".kept" if i == 1 else f".kept-{i}"))
+        if not kept.exists() and not kept.is_symlink():
+            path.rename(kept)
+            return kept
+    raise CheckpointError(f"{str(path.parent)!r} holds 10,000 set-aside copies of "
+                          f"{path.name}; clear them out")
 
 
 def remove_stale_temps(run_dir: str | Path) -> list[Path]:

@@ -30,7 +30,7 @@ import torch
 
 from gankit.config import build_config
 from gankit.data.toy import get_toy, is_toy
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, short
 from gankit.fileio import write_text_atomic
 from gankit.log import read_metrics
 from gankit.losses import GAMES, GENERATOR_GAMES, get_game
@@ -174,6 +174,10 @@ def default_preset(data: str) -> str:
     return COMPARE_PRESETS.get(data, "toy" if is_toy(data) else "default")
 
 
+MAX_SEEDS = 100
+"""Most seeds per game of one comparison (each seed is a whole training run)."""
+
+
 def compare(
     data: str,
     out: str | Path,
@@ -195,9 +199,9 @@ def compare(
     from gankit.viz.plots import plot_curves, plot_samples_side_by_side
 
     games = parse_games(games)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"--seeds {seeds} must be a whole number of at least 1, e.g. "
-                          "--seeds 3")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds {short(seeds, 40)} must be a whole number in "
+                          f"1..{MAX_SEEDS}, e.g. --seeds 3")
     toy = is_toy(data)
     preset = preset or default_preset(data)
     common = dict(overrides or {})

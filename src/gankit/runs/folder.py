@@ -18,6 +18,7 @@ fails becomes one GankitError naming the file, the folder and how to resume.
 from __future__ import annotations
 
 import errno
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,7 +74,7 @@ def writing(out: Path, target: Path) -> Iterator[None]:
         raise GankitError(
             f"cannot write {target.name} in run folder {str(out)!r}: {reason}; the newest "
             f"checkpoint in it is intact: free space or fix the folder, then continue with "
-            f"gankit train --resume --out {out}"
+            f"gankit train --resume --out {shlex.quote(str(out))}"
         ) from None
 
 
@@ -139,11 +140,20 @@ class RunFolder:
                                   title=f"{self.toy.name}, {self.cfg.loss.game} game, "
                                         f"epoch {epoch}")
 
-    def checkpoint(self, state: dict[str, Any], epoch: int) -> None:
-        """The whole-run state after `epoch`, atomically; older ones pruned."""
+    def checkpoint(self, state: dict[str, Any], epoch: int,
+                   log: Callable[[str], None] = print) -> None:
+        """The whole-run state after `epoch`, atomically; older ones pruned.
+
+        A file already at that name is not this run's (resume took the newest good one): a
+        copied-in or damaged checkpoint. It is renamed aside, never overwritten."""
         target = self.out / ckpt.CHECKPOINT_DIR / ckpt.checkpoint_name(epoch)
         state["run_id"] = self.run_id
         with writing(self.out, target):
+            if target.exists() or target.is_symlink():
+                kept = ckpt.set_aside(target)
+                log(f"warning: {target.name} in {target.parent} was not a checkpoint this run "
+                    f"resumed from (another run's, or damaged); kept it as {kept.name} and "
+                    f"wrote the run's own epoch {epoch}")
             ckpt.save_atomic(state, target)
             ckpt.prune(self.out, self.cfg.train.keep_checkpoints, self.run_id)
 

@@ -46,6 +46,7 @@ from gankit.runs.resume import (
     restore,
     resume_command,
     resume_state,
+    run_folder_of,
     run_id_of,
 )
 from gankit.runtime import cpu, distributed
@@ -117,7 +118,7 @@ def _train_locked(
     if resume:
         if out is None:
             raise GankitError("--resume needs the run folder: add --out RUN_DIR")
-        folder = out if out.is_dir() else out.parent.parent
+        folder = run_folder_of(out)
         if (info is None or info.is_main) and folder.is_dir():
             lock.acquire(folder)
         out, state = resume_state(out, log)
@@ -126,7 +127,9 @@ def _train_locked(
         else:
             cfg = Config.from_dict(state["config"])
         run_id = (state or {}).get("run_id") or run_id_of(out)
-        extra = {**hand_edits(out, cfg, log), **(resume_overrides or {})}
+        anonymous = state is not None and not state.get("run_id")
+        extra = {**hand_edits(out, cfg, log, anonymous, resume_overrides),
+                 **(resume_overrides or {})}
         # a flag that repeats the run's own value changes nothing and is accepted
         wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
         bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
@@ -196,7 +199,10 @@ class _Interrupts:
     def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
+            if self.previous is signal.SIG_IGN:  # started with SIGINT ignored (nohup ... &):
+                self.previous = None               # it stays ignored, as the shell asked
+            else:
+                signal.signal(signal.SIGINT, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -261,8 +267,8 @@ def _train(
         seen = ", ".join(a.kind for a in alarms) or "an alarm on another process"
         raise TrainingStopped(
             f"stopped after epoch {trainer.epoch} ({seen}; train.on_collapse=stop); its "
-            f"checkpoint and grid are in {out}; to train on anyway: gankit train --resume "
-            f"--out {out} --set train.on_collapse=warn")
+            f"checkpoint and grid are in {out}; to train on anyway: "
+            f"{resume_command(out)} --set train.on_collapse=warn")
     log(f"done: {plural(t.epochs, 'epoch')} in {trainer.elapsed:.1f} s of training; final grid "
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
     return out
@@ -304,7 +310,7 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
         if e == 1 or e % t.sample_every == 0 or last:
             folder.samples(trainer, e)
         if run_state is not None:
-            folder.checkpoint(run_state, e)
+            folder.checkpoint(run_state, e, log)
         if not t.progress:
             log(epoch_line(record, t.epochs, trainer.game.probabilistic))
         if stop or interrupted:

@@ -3,6 +3,7 @@ data check, and the command a user types to resume."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,11 @@ def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str,
     run killed before its first checkpoint is started over from its config.yaml.
     """
     if not out.is_dir():
-        path = ckpt.resolve_checkpoint(out)
-        state = ckpt.load_valid(path, run_id_of(path.parent.parent))
+        run = run_folder_of(out)
+        state = ckpt.load_valid(out, run_id_of(run))
         check_state(state)
-        log(f"resuming from {path} (epoch {state['epoch']})")
-        return path.parent.parent, state
+        log(f"resuming from {out} (epoch {state['epoch']})")
+        return run, state
     with writing(out, out / ckpt.CHECKPOINT_DIR):
         stale = ckpt.remove_stale_temps(out)
     for p in stale:
@@ -50,6 +51,21 @@ def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str,
     return out, state
 
 
+def run_folder_of(out: Path) -> Path:
+    """The run folder `--resume --out OUT` names: OUT itself, or for a checkpoint file, the
+    run folder whose checkpoints/ holds it (never the grandparent of any other file: a run
+    writes its report and log there)."""
+    if out.is_dir():
+        return out
+    ckpt.resolve_checkpoint(out)  # one line when it does not exist
+    run = out.parent.parent
+    if out.parent.name != ckpt.CHECKPOINT_DIR or not (run / "config.yaml").is_file():
+        raise GankitError(f"--resume --out {str(out)!r} is a file, not a run folder nor a "
+                          f"checkpoint in a run folder's {ckpt.CHECKPOINT_DIR}/; give the run "
+                          "folder (the --out of its `gankit train`)")
+    return run
+
+
 def run_id_of(run_dir: Path) -> str | None:
     """The run id in a run folder's config.yaml, or None (none kept, or no readable file)."""
     path = run_dir / "config.yaml"
@@ -62,12 +78,15 @@ def run_id_of(run_dir: Path) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, Any]:
+def hand_edits(out: Path, cfg: Config, log: Callable[[str], None],
+               anonymous: bool = False, flags: dict[str, Any] | None = None) -> dict[str, Any]:
     """Edits of the run's config.yaml against the checkpoint's config, as overrides.
 
     Edits of RESUME_OVERRIDABLE keys are returned (to apply); any other edit is refused
     with one line naming the keys, since config.yaml would otherwise be silently ignored
-    and then overwritten.
+    and then overwritten. `anonymous`: the checkpoint has no run id, so it may be another
+    run's copied in rather than config.yaml edited; the message says both. `flags`: the
+    command line's overrides, which win over an edit of the same key (and the log says so).
     """
     path = out / "config.yaml"
     if not path.is_file():
@@ -79,6 +98,12 @@ def hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, 
                           "resume with the checkpoint's config") from None
     changed = config_changes(cfg, edited)
     refused = sorted(k for k in changed if k not in RESUME_OVERRIDABLE)
+    if refused and anonymous:
+        raise CheckpointError(
+            f"the checkpoint resumed from disagrees with {path} on {', '.join(refused)} and "
+            "carries no run id (an old gankit wrote it, or it was copied in from another "
+            f"run): if it is another run's, move it out of {out / ckpt.CHECKPOINT_DIR}; if "
+            "config.yaml was edited, undo those edits")
     if refused:
         raise ConfigError(
             f"{path} was edited since the checkpoint: {', '.join(refused)} changed, which a "
@@ -86,7 +111,11 @@ def hand_edits(out: Path, cfg: Config, log: Callable[[str], None]) -> dict[str, 
             f"{', '.join(RESUME_OVERRIDABLE)} may change), or start a new run with "
             f"--config {path} --out NEW_DIR")
     for key, value in changed.items():
-        log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
+        if key in (flags or {}):
+            log(f"config.yaml edit of {key} ({value!r}) not applied: the command line sets "
+                f"{(flags or {})[key]!r}")
+        else:
+            log(f"config.yaml edit applied: {key} {config_value(cfg, key)!r} -> {value!r}")
     return changed
 
 
@@ -102,5 +131,5 @@ def restore(trainer: Trainer, state: dict[str, Any], n: int) -> None:
 
 
 def resume_command(out: Path) -> str:
-    """The command that continues the run in `out`."""
-    return f"gankit train --resume --out {out}"
+    """The command that continues the run in `out`, shell-quoted (pastes as is)."""
+    return f"gankit train --resume --out {shlex.quote(str(out))}"

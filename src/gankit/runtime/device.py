@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, short
 from gankit.runtime import cpu
 
 ADAM_MODE_KEYS = ("fused", "foreach", "capturable")
@@ -18,6 +19,9 @@ def resolve_device(name: str) -> torch.device:
     """`auto` -> CUDA when available else CPU; asking for CUDA without one is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(name, str) or not re.fullmatch(r"cpu|cuda(:\d{1,3})?", name):
+        raise ConfigError(f"device {short(name, 40)} is not one gankit runs on; use auto, cpu, "
+                          "cuda or cuda:N")  # as train.device: meta, mps, xla... are refused
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here; "
                           "use --device cpu or --device auto")

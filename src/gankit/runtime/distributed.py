@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ def session(info: DistInfo | None, device: torch.device) -> Iterator[None]:
     backend = "nccl" if device.type == "cuda" else "gloo"
     owned = not dist.is_initialized()
     if owned:
+        _check_rendezvous(info)
         kwargs: dict[str, Any] = {"backend": backend, "rank": info.rank,
                                   "world_size": info.world_size}
         if device.type == "cuda" and "device_id" in inspect.signature(
@@ -114,6 +116,22 @@ def session(info: DistInfo | None, device: torch.device) -> Iterator[None]:
         # Every rank reaches this point before any tears down: rank 0 may host the store.
         dist.barrier()
         dist.destroy_process_group()
+
+
+def _check_rendezvous(info: DistInfo) -> None:
+    """A stray WORLD_SIZE (no torchrun) is one line, not torch's ValueError; joining a
+    group without torchrun's agent says what it waits for, so a silent wait explains itself."""
+    missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k)]
+    if missing:
+        raise ConfigError(f"WORLD_SIZE={info.world_size} is set but {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not: start a distributed "
+                          "run with torchrun; for a single process unset WORLD_SIZE (and RANK, "
+                          "LOCAL_RANK)")
+    if info.is_main and not any(k.startswith("TORCHELASTIC") for k in os.environ):
+        print(f"gankit: rank 0 of WORLD_SIZE={info.world_size} (not under torchrun) waits for "
+              f"the other processes at {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}; "
+              "if this is meant as a single process, stop it (Ctrl-C) and unset WORLD_SIZE",
+              file=sys.stderr, flush=True)
 
 
 def barrier(info: DistInfo | None) -> None:

@@ -107,6 +107,10 @@ def progress_gif(grid_paths: Sequence[str | Path], out: str | Path,
     return save_gif(frames, out, frame_ms=frame_ms, last_ms=frame_ms * 4)
 
 
+MAX_STRIP_PIXELS = 64 << 20
+"""Most pixels in a progression row (the notes' four 560 x 560 grids are 1.3 million)."""
+
+
 def progress_strip(grid_paths: Sequence[str | Path], out: str | Path, gap: int = 8) -> Path:
     """The epoch grids in one row, each captioned with its file's epoch; PNG."""
     if not grid_paths:
@@ -114,10 +118,14 @@ def progress_strip(grid_paths: Sequence[str | Path], out: str | Path, gap: int =
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise GankitError(f"--out {out} must end in .png")
-    tiles = []
+    tiles, pixels = [], 0
     for p in grid_paths:
         p = Path(p)
         with Image.open(p) as im:
+            pixels += im.width * (im.height + 18)  # from the header, before decoding
+            if pixels > MAX_STRIP_PIXELS:
+                raise GankitError(f"the row of {len(grid_paths)} grids would exceed "
+                                  f"{MAX_STRIP_PIXELS:,} pixels; pick fewer with --epochs")
             epoch = p.stem.removeprefix("epoch_").lstrip("0") or "0"
             tiles.append(_label(im.convert("L"), f"epoch {epoch}"))
     width = sum(t.width for t in tiles) + gap * (len(tiles) - 1)

@@ -68,13 +68,23 @@ def save_samples(images: Tensor, path: str | Path, nrow: int | None = None) -> P
             arr = arr[..., 0]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, arr)
+            save_npy(path, arr)
         except OSError as err:
             raise GankitError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
         return path
     if path.suffix.lower() not in (".png", ""):
         raise GankitError(f"output {str(path)!r} must end in .png (a grid) or .npy (an array)")
     return save_grid(images, path.with_suffix(".png"), nrow)
+
+
+def save_npy(path: Path, arr: np.ndarray) -> Path:
+    """`np.save` through the one atomic writer (a failed write leaves any old file whole)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.save would add .npy to a name
+            np.save(fh, arr)
+
+    return write_atomic(path, write)
 
 
 def _save_points(samples: Tensor, path: Path) -> Path:
@@ -87,8 +97,7 @@ def _save_points(samples: Tensor, path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".npy":
-            np.save(path, arr)
-            return path
+            return save_npy(path, arr)
         return plot_points(path, arr)
     except OSError as err:
         raise GankitError(f"cannot write {str(path)!r}: {err.strerror or err}") from None

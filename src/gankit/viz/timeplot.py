@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.errors import GankitError
+from gankit.fileio import write_atomic
 from gankit.log import read_metrics
 
 LABELS = {"fid": "FID", "kid": "KID", "classifier_score": "classifier score",
@@ -53,6 +54,9 @@ def plot_time_to_quality(runs: list[Path], out: Path, key: str = "fid",
     """One line per run folder; writes the figure (format from `out`'s suffix)."""
     import matplotlib
 
+    from gankit.viz.plots import _check_suffix
+
+    _check_suffix(out)  # before any work: `--out t.txt` is one line, not a matplotlib error
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -75,6 +79,7 @@ def plot_time_to_quality(runs: list[Path], out: Path, key: str = "fid",
     ax.legend()
     ax.set_title(f"{name} against training time")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fmt = out.suffix.lower().lstrip(".")
+    write_atomic(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120))
     plt.close(fig)
     return out

@@ -1,0 +1,87 @@
+"""gankit.runs.resume: which folder and checkpoint --resume takes, and the command it prints."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+from reliability_support import make_idx_dir, small_config
+
+from gankit.cli import main
+from gankit.runs.loop import train
+from gankit.runs.resume import resume_command
+
+
+def _run(tmp_path: Path, name: str = "run", epochs: int = 2) -> Path:
+    cfg = small_config(make_idx_dir(tmp_path / "idx"), **{"train.epochs": epochs})
+    return train(cfg, tmp_path / name, log=lambda _: None)
+
+
+def test_resume_out_a_checkpoint_outside_a_run_folder_touches_nothing(tmp_path, capsys):
+    run = _run(tmp_path)
+    home = tmp_path / "home"
+    (home / "Downloads").mkdir(parents=True)
+    for name in ("report.html", "metrics.jsonl"):
+        (home / name).write_text("the user's own file\n")
+    model = home / "Downloads" / "model.pt"
+    shutil.copy(run / "checkpoints" / "epoch_0002.pt", model)
+    assert main(["train", "--resume", "--out", str(model), "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give the run folder" in err
+    assert sorted(p.name for p in home.iterdir()) == ["Downloads", "metrics.jsonl", "report.html"]
+    assert (home / "report.html").read_text() == "the user's own file\n"
+
+
+def test_resume_out_a_checkpoint_in_its_run_folder_continues_that_run(tmp_path, capsys):
+    run = _run(tmp_path)
+    ckpt = run / "checkpoints" / "epoch_0002.pt"
+    assert main(["train", "--resume", "--out", str(ckpt), "--epochs", "3"]) == 0
+    assert (run / "checkpoints" / "epoch_0003.pt").is_file()
+
+
+def test_the_printed_resume_command_pastes_into_a_shell(tmp_path):
+    out = tmp_path / "my runs" / "Größe $HOME; rm -rf"
+    command = resume_command(out)
+    assert shlex.split(command) == ["gankit", "train", "--resume", "--out", str(out)]
+
+
+def test_damaged_metrics_lines_never_stop_a_resume(tmp_path, capsys):
+    run = _run(tmp_path)
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write('{"epoch": "two", "loss_d": 1.0}\n{"epoch": null}\n')
+        fh.write('{"epoch": 2, "loss_d": ' + "7" * 5000 + "}\n")
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "3"]) == 0
+    from gankit.log import read_metrics
+
+    assert [r["epoch"] for r in read_metrics(run / "metrics.jsonl")] == [1, 2, 3]
+    assert main(["report", str(run)]) == 0
+
+
+def test_a_checkpoint_without_run_id_from_another_run_is_not_blamed_on_an_edit(tmp_path,
+                                                                               capsys):
+    from gankit.runs import checkpoint as ckpt
+
+    data = make_idx_dir(tmp_path / "idx")
+    run = train(small_config(data, **{"train.epochs": 2}), tmp_path / "run", log=lambda _: None)
+    other = train(small_config(data, **{"train.epochs": 3, "model.d_hidden": [64]}),
+                  tmp_path / "other", log=lambda _: None)
+    state = ckpt.load(other / "checkpoints" / "epoch_0003.pt")
+    del state["run_id"]  # as a checkpoint of gankit before run ids
+    ckpt.save_atomic(state, run / "checkpoints" / "epoch_0003.pt")
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "carries no run id" in err and "move it out" in err
+    assert "model.d_hidden" in err
+
+
+def test_a_flag_beats_an_edit_of_config_yaml_and_the_log_says_so(tmp_path, capsys):
+    run = _run(tmp_path, epochs=3)
+    path = run / "config.yaml"
+    path.write_text(path.read_text().replace("epochs: 3", "epochs: 5"))
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "edit applied" not in out
+    assert "config.yaml edit of train.epochs (5) not applied: the command line sets 4" in out
+    assert (run / "checkpoints" / "epoch_0004.pt").is_file()
+    assert not (run / "checkpoints" / "epoch_0005.pt").exists()
