@@ -36,7 +36,14 @@ from gankit.errors import (
     TrainingStopped,
 )
 from gankit.runlock import LOCK_NAME, RunLock
-from gankit.runs.console import banner, epoch_line, plural, progress_bar, summaries
+from gankit.runs.console import (
+    banner,
+    epoch_line,
+    interactive,
+    plural,
+    progress_bar,
+    summaries,
+)
 from gankit.runs.folder import RunFolder, prepare_run_dir
 from gankit.runs.guard import train_epoch_guarded
 from gankit.runs.health import Alarm, HealthMonitor
@@ -277,9 +284,10 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
     t, main = trainer.cfg.train, info is None or info.is_main
     alarms: list[Alarm] = []
     stop = interrupted = False
+    show_bar = t.progress and main and interactive()
     while trainer.epoch < t.epochs:
         flag = ", ".join(a.kind for a in alarms)
-        bar = (lambda f=flag: progress_bar(trainer, t.epochs, f)) if t.progress and main else (
+        bar = (lambda f=flag: progress_bar(trainer, t.epochs, f)) if show_bar else (
             lambda: None)
         record = train_epoch_guarded(trainer, t.nan_retries, bar, log)
         e = trainer.epoch
@@ -305,7 +313,7 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
             folder.samples(trainer, e)
         if whole is not None:
             folder.checkpoint(whole, e)
-        if not t.progress:
+        if not show_bar:
             log(epoch_line(record, t.epochs, trainer.game.probabilistic))
         if stop or interrupted:
             break
