@@ -357,3 +357,31 @@ def test_one_class_data_is_named_at_epoch_1_and_its_g_is_not_collapse():
     assert "reads as 1 of 10 digits" in alarms[0].message
     second = record(2)
     assert mon.check(Lookup(zeros, shift=0.01), second) == []  # said once
+
+
+@pytest.mark.slow
+def test_the_seed_presets_first_epoch_raises_no_alarm(tmp_path):
+    """The notes' own run (`gankit train --preset seed`) after its first epoch: blurs, read
+    by the classifier as no digit, and no alarm (it said "mode collapse ... 0.14")."""
+    from gankit.config import from_preset
+    from gankit.runs.loop import train
+
+    cfg = apply_overrides(from_preset("seed"), {"train.epochs": 1, "train.progress": False,
+                                                "train.threads": 1})
+    lines: list[str] = []
+    train(cfg, tmp_path / "seed", log=lines.append)
+    first = json.loads((tmp_path / "seed" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["alarms"] == [] and first["probe_diversity"] > 0.1
+    assert not any("collapse" in line for line in lines)
+
+
+def test_a_run_that_dies_says_so_last(tmp_path):
+    """The minimax game with D far faster than G: D wins, G's cost is flat; the run's last
+    line says it is dead, not worth resuming or sampling."""
+    cfg, out, lines, go = _toy_run(tmp_path, "dies", {
+        "loss.game": "minimax", "train.epochs": 3, "train.lr_d": 1e-2, "train.lr_g": 1e-6})
+    go()
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any("dead" in r["alarms"] for r in records), records
+    assert any("this run is dead" in line and "observation (a)" in line for line in lines)
+    assert lines[-1].startswith("the run ended dead") and "do not resume or sample" in lines[-1]

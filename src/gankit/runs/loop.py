@@ -272,6 +272,10 @@ def _train(
             f"--out {out} --set train.on_collapse=warn")
     log(f"done: {plural(t.epochs, 'epoch')} in {trainer.elapsed:.1f} s of training; final grid "
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    dead = next((a for a in alarms if a.kind == "dead"), None)
+    if dead is not None:  # the last line a learner reads: not the next commands' to sample it
+        log(f"the run ended dead ({dead.message.split(':')[0]}): D won and G will not "
+            "recover; do not resume or sample it, start a new run (see the line above)")
     return out
 
 
