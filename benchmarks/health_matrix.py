@@ -147,6 +147,31 @@ def train_one(spec: dict[str, Any], root: Path) -> tuple[Path, list[str], float]
     return out, lines, time.perf_counter() - start
 
 
+def replay(out: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The current health checks over a finished MNIST run with a checkpoint per epoch: its
+    records with the alarms the checks raise now (the probe reads the checkpoint's sampler, as
+    in training), and their lines."""
+    import warnings
+
+    from gankit.data import load_dataset
+    from gankit.runs.checkpoint import list_checkpoints, load_generator
+    from gankit.runs.health import HealthMonitor
+
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    monitor, lines = None, []
+    for ckpt in list_checkpoints(out):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g, cfg = load_generator(ckpt)
+        if monitor is None:
+            data = load_dataset(cfg.data, log=lambda _: None)
+            monitor = HealthMonitor(cfg, data.samples, probabilistic=True)
+        record = records[int(ckpt.stem.split("_")[1]) - 1]
+        record.pop("alarms", None)
+        lines += [a.message for a in monitor.check(g, record)]
+    return records, lines
+
+
 def evaluate_epochs(out: Path, n: int, constant: bool) -> dict[int, dict[str, float]]:
     """Per epoch of an MNIST run: FID of n samples, classes (sure digits), not-digit share."""
     import warnings
@@ -242,6 +267,9 @@ def main() -> None:
     p.add_argument("--runs-dir", default="/tmp/gankit-health-matrix")
     p.add_argument("--out", help="results stem (default benchmarks/results/health-matrix-<cpu>"
                                  "-<groups>; with --merge, health-matrix-<cpu>)")
+    p.add_argument("--replay", nargs="+", metavar="RUN",
+                   help="judge finished MNIST runs (a checkpoint per epoch) with the current "
+                        "checks instead of training")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="write one table of these results files (of parts run side by side)")
     args = p.parse_args()
@@ -266,11 +294,18 @@ def main() -> None:
     if json_path.is_file():  # resume: keep the runs already done
         results = json.loads(json_path.read_text())["runs"]
     done = {r["name"] for r in results}
-    for spec in _runs(args):
+    specs = _runs(args) if not args.replay else [
+        {"name": Path(r).name, "preset": "replayed", "set": {}, "epochs": None,
+         "kind": "healthy", "path": r} for r in args.replay]
+    for spec in specs:
         if spec["name"] in done or (args.only and spec["name"] not in args.only):
             continue
-        out, lines, seconds = train_one(spec, root)
-        records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        if args.replay:
+            out, seconds = Path(spec["path"]), 0.0
+            records, lines = replay(out)
+        else:
+            out, lines, seconds = train_one(spec, root)
+            records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
         toy = spec["preset"].startswith("toy")
         evals = {} if toy else evaluate_epochs(out, args.eval_n,
                                                spec.get("setup") == "constant_g")
