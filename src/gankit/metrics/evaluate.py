@@ -44,7 +44,7 @@ METRICS = (
     ("kid", "KID x 10^3, mean over subsets"),
     ("kid_std", "KID x 10^3, std over subsets"),
     ("classifier_score", "classifier score, like IS (max 10)"),
-    ("classes_covered", "classes covered (of 10; >= 1% of samples read as it)"),
+    ("classes_covered", "classes covered (of 10, >= 1% each)"),
     ("not_digit", "share read as no digit"),
     ("kl_uniform", "KL(digit histogram || uniform), nats"),
     ("precision", "precision, k=3 (Kynkaanniemi)"),
@@ -64,13 +64,13 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "kid": ("lower", "the same as an unbiased kernel distance, steadier at small n"),
     "classifier_score": ("higher", "samples are sure digits and of many kinds"),
     "classes_covered": ("higher", f"digits read with confidence >= {scores.DIGIT_CONFIDENCE:g}"),
-    "not_digit": ("lower", "the classifier is sure of no digit: blurs, blobs, scribbles"),
+    "not_digit": ("lower", "samples with no digit the classifier is sure of (blurs, blobs, ...)"),
     "kl_uniform": ("lower", "how unevenly the digits read are spread over the classes"),
     "precision": ("higher", "share of samples that look like some real digit (quality)"),
     "recall": ("higher", "share of real digits that some sample looks like (variety)"),
     "density": ("higher", "as precision, counting how many real digits each sample is near"),
     "coverage": ("higher", "share of real digits with a sample close by (variety)"),
-    "confidence": ("higher", "mean top probability: how digit-like the samples look"),
+    "confidence": ("higher", "the mean top class probability, how digit-like the samples look"),
 }
 """Per metric: which direction is better ('lower' / 'higher'; '' for counts) and a one-line
 meaning, as the table prints them."""
@@ -78,36 +78,38 @@ meaning, as the table prints them."""
 
 def format_table(metrics: dict[str, float], floor: dict[str, float], hist: list[float],
                  source: str) -> str:
-    """The results as a plain-text table: metric | better | value | real-data floor | meaning,
-    then the class histogram with its own "not a digit" bucket. `gankit eval` and
-    `gankit.evaluate` both show this."""
-    rows = [("metric", "better", "value", "real-data floor", "meaning")]
+    """The results as a plain-text table: metric | value | real-data floor | better, the class
+    histogram with its own "not a digit" bucket, then a line per metric saying what it means.
+    `gankit eval` and `gankit.evaluate` both show this."""
+    rows = [("metric", "value", "real-data floor", "better")]
+    legend = []
     for key, label in METRICS:
         if key == "kid_std" or key not in metrics:
             continue
         better, meaning = MEANINGS[key]
         if key == "kid":
-            value = _kid(metrics)
-            base = _kid(floor) if "kid" in floor else "-"
+            value, base = _kid(metrics), _kid(floor) if "kid" in floor else "-"
         else:
             value = _fmt(key, metrics[key])
             base = _fmt(key, floor[key]) if key in floor else "-"
-        rows.append((label.replace(", mean over subsets", " (mean ± std)"), better, value,
-                     base, meaning))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        name = label.replace(", mean over subsets", " (mean ± std)")
+        rows.append((name, value, base, better))
+        legend.append(f"  {name.split(' (')[0].split(',')[0]}: {meaning}")
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"eval of {source}"]
     for i, row in enumerate(rows):
-        cells = [f"{row[0]:<{widths[0]}}", f"{row[1]:<{widths[1]}}", f"{row[2]:>{widths[2]}}",
-                 f"{row[3]:>{widths[3]}}", row[4]]
-        lines.append("  " + "  ".join(cells))
+        lines.append(f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  "
+                     f"{row[3]}".rstrip())
         if i == 0:
-            lines.append("  " + "  ".join("-" * w for w in [*widths, len(row[4])]))
+            lines.append("  " + "  ".join("-" * w for w in [*widths, len(row[3])]))
     shares = " ".join(f"{d}:{h:.3f}" for d, h in enumerate(hist))
     rest = metrics.get("not_digit", max(0.0, 1.0 - sum(hist)))
     lines.append(f"  class shares  {shares}  not a digit:{rest:.3f}")
-    lines.append(f"  a sample counts as a digit when the classifier's top probability is >= "
-                 f"{scores.DIGIT_CONFIDENCE:g}; the rest are 'not a digit', never a class")
+    lines.append(f"  (a sample is a digit when the classifier's top probability is >= "
+                 f"{scores.DIGIT_CONFIDENCE:g}; the rest are 'not a digit', never a class)")
     lines.append("  floor: 10,000 MNIST training images against the 10,000 test images")
+    lines.append("what they mean:")
+    lines.extend(legend)
     return "\n".join(lines)
 
 

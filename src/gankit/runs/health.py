@@ -78,7 +78,7 @@ FLOOR_SHARE = 0.1
 real class's (MNIST: the ones, 0.64 of the whole set): G draws nearly the same image for every
 z. Healthy MNIST runs' first-epoch probes measured 0.18 (the default recipe at lr_d 1e-4, seed
 3: its EMA's blurred averages), 0.30 (the seed preset) and 0.63 (the default preset) of the
-whole set: 3 to 10 times above it (benchmarks/health_matrix.py)."""
+whole set: 2.8 to 10 times above it (benchmarks/health_matrix.py)."""
 
 DROP_SHARE = 0.5
 """`mode_collapse` when the probe's pixel diversity fell below this share of the most it was
