@@ -26,10 +26,12 @@ Results: benchmarks/results/health-matrix-<cpu kind>.{md,json} (or --out).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,29 @@ class ZeroZ(nn.Module):
         return self.g(z * 0, *rest)
 
 
+@contextlib.contextmanager
+def constant_g(on: bool) -> Iterator[None]:
+    """While on, every G gankit builds (to train, or from a checkpoint) ignores z (ZeroZ)."""
+    import gankit.core.networks
+    import gankit.core.state
+    import gankit.runs.checkpoint
+
+    modules = (gankit.core.networks, gankit.core.state, gankit.runs.checkpoint)
+    build = gankit.core.networks.build_models
+    if on:
+        def constant(*a: Any, **k: Any) -> tuple[nn.Module, nn.Module]:
+            g, d = build(*a, **k)
+            return ZeroZ(g), d
+
+        for m in modules:
+            m.build_models = constant  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.build_models = build  # type: ignore[attr-defined]
+
+
 def _one_class_folder(root: Path) -> Path:
     """An IDX folder of MNIST's training ones."""
     from gankit.data.idx import write_idx
@@ -116,7 +141,6 @@ def _one_class_folder(root: Path) -> Path:
 
 def train_one(spec: dict[str, Any], root: Path) -> tuple[Path, list[str], float]:
     """Train a run of the matrix; (run folder, its log lines, seconds)."""
-    import gankit.core.networks as networks
     from gankit.runs.loop import train
 
     toy = spec["preset"].startswith("toy")
@@ -132,18 +156,9 @@ def train_one(spec: dict[str, Any], root: Path) -> tuple[Path, list[str], float]
     if out.exists():  # a run cut short earlier: start it again
         shutil.rmtree(out)
     lines: list[str] = []
-    build = networks.build_models
-    if spec.get("setup") == "constant_g":
-        def constant(*a: Any, **k: Any) -> tuple[nn.Module, nn.Module]:
-            g, d = build(*a, **k)
-            return ZeroZ(g), d
-
-        networks.build_models = constant
     start = time.perf_counter()
-    try:
+    with constant_g(spec.get("setup") == "constant_g"):
         train(cfg, out, log=lines.append)
-    finally:
-        networks.build_models = build
     return out, lines, time.perf_counter() - start
 
 
@@ -185,11 +200,9 @@ def evaluate_epochs(out: Path, n: int, constant: bool) -> dict[int, dict[str, fl
     result = {}
     for ckpt in list_checkpoints(out):
         epoch = int(ckpt.stem.split("_")[1])
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), constant_g(constant):
             warnings.simplefilter("ignore")
             g, cfg = load_generator(ckpt)
-        if constant:
-            g = ZeroZ(g)
         images = sample_generator(g, cfg.model.z_dim, n, seed=0)
         feats, probs = extract(ctx.extractor, images)
         cov = scores.mode_coverage(probs)
@@ -270,6 +283,8 @@ def main() -> None:
     p.add_argument("--replay", nargs="+", metavar="RUN",
                    help="judge finished MNIST runs (a checkpoint per epoch) with the current "
                         "checks instead of training")
+    p.add_argument("--reuse", action="store_true",
+                   help="score runs already trained in --runs-dir instead of training again")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="write one table of these results files (of parts run side by side)")
     args = p.parse_args()
@@ -303,6 +318,9 @@ def main() -> None:
         if args.replay:
             out, seconds = Path(spec["path"]), 0.0
             records, lines = replay(out)
+        elif args.reuse and (root / spec["name"] / "report.html").is_file():
+            out, lines, seconds = root / spec["name"], [], 0.0  # trained, not yet scored
+            records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
         else:
             out, lines, seconds = train_one(spec, root)
             records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
