@@ -76,9 +76,9 @@ REAL_DIGIT_SHARE = 0.5
 FLOOR_SHARE = 0.1
 """`mode_collapse` when the probe's pixel diversity is below this share of the least diverse
 real class's (MNIST: the ones, 0.64 of the whole set): G draws nearly the same image for every
-z. Healthy MNIST runs' first-epoch probes measured 0.18 (the default recipe at lr_d 1e-4, seed
-3: its EMA's blurred averages), 0.30 (the seed preset) and 0.63 (the default preset) of the
-whole set: 2.8 to 10 times above it (benchmarks/health_matrix.py)."""
+z. Healthy MNIST runs' first-epoch probes measured 0.17 to 0.63 of the whole set (0.17-0.18
+the default recipe at lr_d 1e-4 or x 50: its EMA's blurred averages; 0.23-0.30 the seed
+preset; 0.59-0.63 the default preset): 2.6 to 10 times above it (benchmarks/health_matrix.py)."""
 
 DROP_SHARE = 0.5
 """`mode_collapse` when the probe's pixel diversity fell below this share of the most it was
