@@ -380,6 +380,10 @@ def write(stem: Path, results: list[dict[str, Any]], args: argparse.Namespace) -
             f"evaluated after every epoch on {args.eval_n} samples (FID is biased upward "
             f"at that n: read its trend); toy-grid-noise {args.toy_grid_noise_epochs} of 200 "
             "epochs; other toy presets whole.")
+    replayed = [r["name"] for r in results if r.get("preset") == "replayed"]
+    if replayed:
+        head += (f" Replayed ({', '.join(replayed)}): trained before the current checks, judged "
+                 "by running them on the run's checkpoint of every epoch (--replay).")
     rows = ["| run | kind | alarms (epoch: kinds) | evaluation by epoch | verdict |",
             "|---|---|---|---|---|"]
     for r in results:
