@@ -256,18 +256,11 @@ def evaluate(source: Any, n: int = 10_000, seed: int = 0, device: str = "auto",
         warnings.simplefilter("always")
         images, asked, name = _eval_images(source, n, seed, dev, batch_size, value_range)
         ctx = ev.load_context(dev, extractor, data_dir, cache_dir)
-        from gankit.metrics.features import extract
-
-        feats, probs = extract(ctx.extractor, images, batch_size=batch_size, device=ctx.device)
-        metrics, hist = ev.metrics_from_outputs(feats, probs, ctx, seed=seed)
-        floor = ev.real_floor(ctx, data_dir=data_dir, cache_dir=cache_dir)
+        scored = ev.score(images, ctx, seed=seed, batch_size=batch_size, asked=asked,
+                          data_dir=data_dir, cache_dir=cache_dir)
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    conditional = None
-    if asked is not None:
-        from gankit.metrics.conditional import conditional_accuracy
-
-        conditional = conditional_accuracy(probs, asked)
-    return Evaluation(metrics, hist, floor["metrics"], name, notes, conditional)
+    return Evaluation(scored.metrics, scored.histogram, scored.floor["metrics"], name, notes,
+                      scored.conditional)
 
 
 def _eval_images(source: Any, n: int, seed: int, device: str, batch_size: int,

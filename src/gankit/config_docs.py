@@ -37,11 +37,20 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def one_line(doc: str, limit: int = 110) -> str:
-    """The first sentence of `doc`, at most `limit` characters."""
+FULL_DOCS = "gankit config keys --full"
+"""The command that shows every key's doc whole (`show` and `keys` give the first sentence)."""
+
+
+def one_line(doc: str) -> str:
+    """The first sentence of `doc`, whole (never cut mid-word; long ones are wrapped by the
+    caller)."""
     end = _SENTENCE_END.search(doc)
-    line = doc if end is None else doc[: end.start() + 1]
-    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
+    return doc if end is None else doc[: end.start() + 1]
+
+
+def is_whole(doc: str) -> bool:
+    """True when `one_line(doc)` is all of `doc`."""
+    return one_line(doc) == doc
 
 
 def keys(cfg: Config | None = None) -> list[tuple[str, str, Any, str]]:
@@ -62,9 +71,12 @@ def _scalar(value: Any) -> str:
         "\n...").removesuffix("...").strip()
 
 
-def annotated_yaml(cfg: Config) -> str:
-    """`cfg` as YAML that `--config` reads back, each key followed by its one-line doc."""
-    lines = [f"preset: {_scalar(cfg.preset)}  # the preset this config started from"]
+def annotated_yaml(cfg: Config, wrap: int = 100) -> str:
+    """`cfg` as YAML that `--config` reads back, each key followed by the first sentence of
+    its doc, whole (wrapped onto comment lines under it past `wrap` columns)."""
+    lines = [f"# each key's doc, its first sentence ('+': the doc goes on; `{FULL_DOCS}` "
+             "shows it whole)",
+             f"preset: {_scalar(cfg.preset)}  # the preset this config started from"]
     rows = keys(cfg)
     width = max(len(k.split(".", 1)[1]) + len(_scalar(v)) for k, _, v, _ in rows) + 4
     section = None
@@ -74,5 +86,12 @@ def annotated_yaml(cfg: Config) -> str:
             section = sec
             lines.append(f"{sec}:")
         text = f"  {name}: {_scalar(value)}"
-        lines.append(f"{text:<{width}}  # {one_line(doc)}" if doc else text)
+        if not doc:
+            lines.append(text)
+            continue
+        first = one_line(doc) + ("" if is_whole(doc) else " +")
+        room = max(wrap - width - 4, 40)
+        parts = textwrap.wrap(first, room, break_long_words=False, break_on_hyphens=False)
+        lines.append(f"{text:<{width}}  # {parts[0]}")
+        lines.extend(f"{'':<{width}}  #   {part}" for part in parts[1:])
     return "\n".join(lines) + "\n"

@@ -243,7 +243,8 @@ class Generator:
 class Evaluation(dict):
     """`gankit eval`'s metrics as a dict of floats (n, fid, kid, precision, ...).
 
-    Beside the dict: `histogram` (class shares), `floor` (the same metrics of real MNIST
+    Beside the dict: `histogram` (shares read as each digit; the rest, read as no
+    digit, is ['not_digit']), `floor` (the same metrics of real MNIST
     training images: the best to hope for), `warnings`, `conditional` (per-class accuracy
     of a conditional G, else None) and `table()`, the CLI's table. Shows as that table.
     """
@@ -256,8 +257,8 @@ class Evaluation(dict):
         self.warnings, self.conditional = notes, conditional
 
     def table(self) -> str:
-        """The plain-text table: metric | value | real-data floor."""
-        from gankit.commands.eval import format_table
+        """The plain-text table: metric | better | value | real-data floor | meaning."""
+        from gankit.metrics.evaluate import format_table
 
         return format_table(dict(self), self.floor, self.histogram, self.source)
 

@@ -58,7 +58,8 @@ def test_images_are_scored_with_the_floor_beside_them(fake_mnist, tmp_path, caps
     assert set(result["metrics"]) == {key for key, _ in evaluate.METRICS}
     assert set(result["real_floor"]) == set(result["metrics"])
     assert len(result["class_histogram"]) == 10
-    assert sum(result["class_histogram"]) == pytest.approx(1.0)
+    # the shares read as each digit and the share read as none make up all the samples
+    assert sum(result["class_histogram"]) + result["metrics"]["not_digit"] == pytest.approx(1.0)
     assert result["metrics"]["fid"] > 0 and 1 <= result["metrics"]["classifier_score"] <= 10
     assert len(list((cache / "eval").glob("floor_*.json"))) == 1
     # a second run reads the cached floor: no training images loaded again
@@ -166,3 +167,57 @@ def test_a_corrupt_newest_checkpoint_is_skipped_as_sample_and_export_skip_it(
     assert "skipping checkpoint epoch_0002.pt" in capsys.readouterr().err
     result = json.loads((run / "eval_epoch_0001_n64.json").read_text())
     assert result["source"].endswith("epoch_0001.pt")
+
+
+def test_samples_read_as_no_digit_are_their_own_bucket(fake_mnist, tmp_path, capsys) -> None:
+    """Uniform noise reads as no digit (the extractor's uniform answer, whose argmax is 0):
+    it is counted in "not a digit", never as a class "0"."""
+    noise = np.random.default_rng(0).integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    np.save(tmp_path / "noise.npy", noise)
+    out = tmp_path / "r.json"
+    assert _run(["--images", str(tmp_path / "noise.npy"), "--out", str(out), "--cache-dir",
+                 str(tmp_path / "cache")]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["metrics"]["classes_covered"] == 0
+    assert result["metrics"]["not_digit"] == 1.0
+    assert result["class_histogram"] == [0.0] * 10
+    assert "0:0.000" in printed and "not a digit:1.000" in printed
+    row = next(line for line in printed.splitlines() if line.strip().startswith("classes"))
+    assert row.split()[-1] != "1" and " 0 " in row
+
+
+def test_the_table_gives_kid_in_units_of_1e3_and_each_metrics_direction(
+        fake_mnist, tmp_path, capsys) -> None:
+    images, _ = render_digits(80, seed=12)
+    np.save(tmp_path / "s.npy", images)
+    out = tmp_path / "r.json"
+    assert _run(["--images", str(tmp_path / "s.npy"), "--out", str(out), "--cache-dir",
+                 str(tmp_path / "cache")]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    lines = printed.splitlines()
+    kid = next(line for line in lines if line.strip().startswith("KID x 10^3"))
+    m, f = result["metrics"], result["real_floor"]
+    assert f"{m['kid'] * 1e3:.3g} ± {m['kid_std'] * 1e3:.2g}" in kid  # value x 10^3
+    assert f"{f['kid'] * 1e3:.3g} ± {f['kid_std'] * 1e3:.2g}" in kid  # floor, same units
+    for key, label in evaluate.METRICS:
+        if key in ("n", "kid_std"):
+            continue
+        row = next(line for line in lines if line.strip().startswith(label.split(",")[0]))
+        better, meaning = evaluate.MEANINGS[key]
+        assert row.rstrip().endswith(f"  {better}"), row  # its direction, in the table
+        assert any(line.strip().startswith(label.split(" (")[0].split(",")[0] + ": ") and
+                   line.rstrip().endswith(meaning) for line in lines), key  # its meaning
+
+
+def test_gankit_eval_and_the_api_print_one_table(fake_mnist, tmp_path, capsys) -> None:
+    import gankit
+
+    images, _ = render_digits(70, seed=14)
+    np.save(tmp_path / "s.npy", images)
+    cache = str(tmp_path / "cache")
+    assert _run(["--images", str(tmp_path / "s.npy"), "--cache-dir", cache]) == 0
+    printed = capsys.readouterr().out
+    table = gankit.evaluate(str(tmp_path / "s.npy"), cache_dir=cache, device="cpu").table()
+    assert printed.rstrip("\n") == table

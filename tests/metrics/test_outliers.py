@@ -89,7 +89,7 @@ def test_the_shipped_extractor_shrugs_at_non_digits(digits: torch.Tensor) -> Non
         assert conf < 0.15, (name, conf)  # uniform is 0.1; the old extractor gave 0.98 on blank
 
 
-LOWER_IS_BETTER = ("fid", "kid", "kl_uniform")
+LOWER_IS_BETTER = ("fid", "kid", "kl_uniform", "not_digit")
 HIGHER_IS_BETTER = ("classifier_score", "classes_covered", "precision", "recall", "density",
                     "coverage", "confidence")
 

@@ -126,6 +126,28 @@ def test_mode_coverage_ignores_stray_predictions_below_the_threshold() -> None:
     assert scores.mode_coverage(np.eye(10)[labels], min_share=0.0).classes_covered == 3
 
 
+def test_samples_read_as_no_digit_are_their_own_bucket_never_a_class() -> None:
+    """The extractor answers "not a digit" with the uniform 1/10, whose argmax is 0: a first
+    epoch's blurs must not count as a covered class "0"."""
+    blurs = np.full((1000, 10), 0.1)
+    cov = scores.mode_coverage(blurs)
+    assert cov.classes_covered == 0 and cov.not_digit == 1.0
+    assert cov.histogram == (0.0,) * 10
+    assert cov.kl_to_uniform == pytest.approx(np.log(10))  # nothing read: as bad as one class
+    # half the samples sure threes, half unsure (top probability 0.3, on class 0)
+    unsure = np.full((500, 10), 0.7 / 9)
+    unsure[:, 0] = 0.3
+    mixed = scores.mode_coverage(np.vstack([np.eye(10)[np.full(500, 3)], unsure]))
+    assert mixed.histogram[3] == 0.5 and mixed.histogram[0] == 0.0
+    assert mixed.not_digit == 0.5 and sum(mixed.histogram) + mixed.not_digit == 1.0
+    assert mixed.classes_covered == 1
+    assert mixed.kl_to_uniform == pytest.approx(np.log(10))  # the digits read: all threes
+    # "sure" is the top probability reaching DIGIT_CONFIDENCE
+    edge = np.full((2, 10), (1 - scores.DIGIT_CONFIDENCE) / 9)
+    edge[:, 4] = scores.DIGIT_CONFIDENCE
+    assert scores.mode_coverage(edge).histogram[4] == 1.0
+
+
 def test_mean_confidence() -> None:
     probs = np.array([[0.9, 0.1], [0.4, 0.6]])
     assert scores.mean_confidence(probs) == pytest.approx(0.75)

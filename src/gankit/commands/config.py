@@ -11,8 +11,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="print a preset's resolved config, or every config key",
                        description="See the configuration: `show` prints the config a "
                        "`gankit train` with the same --preset / --config / --set would use, "
-                       "as YAML with each key's one-line doc (save it and pass it back with "
-                       "--config); `keys` lists every key with its type, default and doc.")
+                       "as YAML with the first sentence of each key's doc (save it and pass "
+                       "it back with --config); `keys` lists every key with its type, "
+                       "default and doc.")
     actions = p.add_subparsers(dest="config_action", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="the resolved config as annotated YAML",
                               description="Print the resolved config as YAML with docs.")
@@ -23,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="override a key, e.g. --set train.epochs=3 (repeatable)")
     keys = actions.add_parser("keys", help="every config key: type, default and doc",
                               description="List every config key (dataclass defaults).")
-    keys.add_argument("--full", action="store_true", help="whole docs, not one line")
+    keys.add_argument("--full", action="store_true",
+                      help="whole docs, not only their first sentences")
     p.set_defaults(func=run)
 
 
@@ -37,7 +39,17 @@ def run(args: argparse.Namespace) -> int:
         cfg = make_config(args.preset, args.config, parse_sets(args.set))
         print(config_docs.annotated_yaml(cfg), end="")
         return 0
+    import textwrap
+
+    cut = False
     for key, kind, value, doc in config_docs.keys():
         text = doc if args.full else config_docs.one_line(doc)
-        print(f"{key}  ({kind}, default {value!r})\n    {text}")
+        if not args.full and not config_docs.is_whole(doc):
+            text, cut = text + " +", True
+        wrapped = textwrap.fill(text, 96, initial_indent="    ", subsequent_indent="    ",
+                                break_long_words=False, break_on_hyphens=False)
+        print(f"{key}  ({kind}, default {value!r})\n{wrapped}")
+    if cut:
+        print(f"(first sentences; '+' marks a doc with more: `{config_docs.FULL_DOCS}` shows "
+              "each whole)")
     return 0

@@ -108,24 +108,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         source, images, out = _load_samples(args)
         ctx = ev.load_context(args.device, args.extractor, args.data_dir, args.cache_dir)
-        asked = getattr(args, "asked_labels", None)
-        if asked is None:
-            metrics, hist = ev.evaluate_images(images, ctx, seed=args.seed,
-                                               batch_size=args.batch_size)
-        else:
-            from gankit.metrics.features import extract
-
-            feats, probs = extract(ctx.extractor, images, batch_size=args.batch_size,
-                                   device=ctx.device)
-            metrics, hist = ev.metrics_from_outputs(feats, probs, ctx, seed=args.seed)
-        floor = ev.real_floor(ctx, data_dir=args.data_dir, cache_dir=args.cache_dir)
+        scored = ev.score(images, ctx, seed=args.seed, batch_size=args.batch_size,
+                          asked=getattr(args, "asked_labels", None), data_dir=args.data_dir,
+                          cache_dir=args.cache_dir)
+    metrics, hist, floor = scored.metrics, scored.histogram, scored.floor
+    conditional = scored.conditional
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    print(format_table(metrics, floor["metrics"], hist, source))
-    conditional = None
-    if asked is not None:
-        from gankit.metrics.conditional import conditional_accuracy, format_accuracy
+    print(ev.format_table(metrics, floor["metrics"], hist, source))
+    if conditional is not None:
+        from gankit.metrics.conditional import format_accuracy
 
-        conditional = conditional_accuracy(probs, asked)
         print(format_accuracy(conditional))
     for note in notes:
         print(f"gankit: warning: {note}", file=sys.stderr)
@@ -199,43 +191,6 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
         folder = Path(args.target) if Path(args.target).is_dir() else ckpt.parent
         out = folder / f"eval_{ckpt.stem}_n{args.n}.json"
     return str(ckpt), images, out
-
-
-def format_table(
-    metrics: dict[str, float], floor: dict[str, float], hist: list[float], source: str
-) -> str:
-    """The results as a plain-text table: metric | value | real-data floor."""
-    from gankit.metrics.evaluate import METRICS
-
-    rows = [("metric", "value", "real-data floor")]
-    for key, label in METRICS:
-        if key == "kid_std":
-            continue
-        if key == "kid":
-            rows.append((label.replace(", mean over subsets", " (mean ± std)"),
-                         f"{metrics['kid']:.4f} ± {metrics['kid_std']:.4f}",
-                         f"{floor['kid']:.4f} ± {floor['kid_std']:.4f}"))  # fmt: skip
-            continue
-        rows.append((label, _fmt(key, metrics[key]), _fmt(key, floor[key])))
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    lines = [f"eval of {source}"]
-    for i, (a, b, c) in enumerate(rows):
-        lines.append(f"  {a:<{w0}}  {b:>{w1}}  {c}")
-        if i == 0:
-            lines.append(f"  {'-' * w0}  {'-' * w1}  {'-' * len(c)}")
-    shares = " ".join(f"{d}:{h:.3f}" for d, h in enumerate(hist))
-    lines.append(f"  class shares  {shares}")
-    lines.append("  floor: 10,000 MNIST training images against the 10,000 test images")
-    return "\n".join(lines)
-
-
-def _fmt(key: str, value: float) -> str:
-    if key in ("n", "classes_covered"):
-        return str(int(value))
-    if key == "fid":
-        return f"{value:.3f}"
-    return f"{value:.4f}"
 
 
 def _train_extractor(args: argparse.Namespace) -> int:

@@ -12,10 +12,13 @@ import numpy as np
 import torch
 
 
-def conditional_accuracy(classifier_probs: Any, asked_labels: Any) -> dict[str, Any]:
+def conditional_accuracy(classifier_probs: Any, asked_labels: Any,
+                         confidence: float = 0.0) -> dict[str, Any]:
     """Accuracy of the classifier's argmax against the asked-for labels.
 
-    classifier_probs: (N, K) class probabilities (or logits: only the argmax counts);
+    classifier_probs: (N, K) class probabilities (or logits: only the argmax counts, with
+    `confidence` 0); a sample whose top probability is below `confidence` reads as no digit
+    and is never right;
     asked_labels: (N,) ints in [0, K). Returns {"overall": share of all N samples right,
     "per_class": [share right among samples asked for class k, or None if none were],
     "counts": [samples asked for class k]}.
@@ -25,7 +28,7 @@ def conditional_accuracy(classifier_probs: Any, asked_labels: Any) -> dict[str, 
     assert probs.ndim == 2 and asked.shape == (probs.shape[0],), (probs.shape, asked.shape)
     k = probs.shape[1]
     assert asked.size == 0 or (asked.min() >= 0 and asked.max() < k), "label out of range"
-    right = probs.argmax(axis=1) == asked  # (N,)
+    right = (probs.argmax(axis=1) == asked) & (probs.max(axis=1) >= confidence)  # (N,)
     counts = np.bincount(asked, minlength=k)
     hits = np.bincount(asked, weights=right.astype(np.float64), minlength=k)
     per_class = [float(h / c) if c else None for h, c in zip(hits, counts, strict=True)]

@@ -40,12 +40,13 @@ FLOOR_N = 10_000
 
 METRICS = (
     ("n", "samples evaluated"),
-    ("fid", "FID (lower is better)"),
-    ("kid", "KID, mean over subsets (lower is better)"),
-    ("kid_std", "KID, std over subsets"),
+    ("fid", "FID"),
+    ("kid", "KID x 10^3, mean over subsets"),
+    ("kid_std", "KID x 10^3, std over subsets"),
     ("classifier_score", "classifier score, like IS (max 10)"),
-    ("classes_covered", "classes covered (of 10; >= 1% of samples)"),
-    ("kl_uniform", "KL(class histogram || uniform), nats"),
+    ("classes_covered", "classes covered (of 10, >= 1% each)"),
+    ("not_digit", "share read as no digit"),
+    ("kl_uniform", "KL(digit histogram || uniform), nats"),
     ("precision", "precision, k=3 (Kynkaanniemi)"),
     ("recall", "recall, k=3 (Kynkaanniemi)"),
     ("density", "density, k=5 (Naeem)"),
@@ -53,6 +54,75 @@ METRICS = (
     ("confidence", "mean classifier confidence"),
 )
 """Metric keys in table order, with their labels."""
+
+KID_SCALE = 1e3
+"""KID is stored as the MMD^2 itself and shown x 10^3, the field's usual unit."""
+
+MEANINGS: dict[str, tuple[str, str]] = {
+    "n": ("", "samples drawn and scored"),
+    "fid": ("lower", "distance between the feature statistics of samples and real digits"),
+    "kid": ("lower", "the same as an unbiased kernel distance, steadier at small n"),
+    "classifier_score": ("higher", "samples are sure digits and of many kinds"),
+    "classes_covered": ("higher", f"digits read with confidence >= {scores.DIGIT_CONFIDENCE:g}"),
+    "not_digit": ("lower", "samples with no digit the classifier is sure of (blurs, blobs, ...)"),
+    "kl_uniform": ("lower", "how unevenly the digits read are spread over the classes"),
+    "precision": ("higher", "share of samples that look like some real digit (quality)"),
+    "recall": ("higher", "share of real digits that some sample looks like (variety)"),
+    "density": ("higher", "as precision, counting how many real digits each sample is near"),
+    "coverage": ("higher", "share of real digits with a sample close by (variety)"),
+    "confidence": ("higher", "the mean top class probability, how digit-like the samples look"),
+}
+"""Per metric: which direction is better ('lower' / 'higher'; '' for counts) and a one-line
+meaning, as the table prints them."""
+
+
+def format_table(metrics: dict[str, float], floor: dict[str, float], hist: list[float],
+                 source: str) -> str:
+    """The results as a plain-text table: metric | value | real-data floor | better, the class
+    histogram with its own "not a digit" bucket, then a line per metric saying what it means.
+    `gankit eval` and `gankit.evaluate` both show this."""
+    rows = [("metric", "value", "real-data floor", "better")]
+    legend = []
+    for key, label in METRICS:
+        if key == "kid_std" or key not in metrics:
+            continue
+        better, meaning = MEANINGS[key]
+        if key == "kid":
+            value, base = _kid(metrics), _kid(floor) if "kid" in floor else "-"
+        else:
+            value = _fmt(key, metrics[key])
+            base = _fmt(key, floor[key]) if key in floor else "-"
+        name = label.replace(", mean over subsets", " (mean ± std)")
+        rows.append((name, value, base, better))
+        legend.append(f"  {name.split(' (')[0].split(',')[0]}: {meaning}")
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"eval of {source}"]
+    for i, row in enumerate(rows):
+        lines.append(f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  "
+                     f"{row[3]}".rstrip())
+        if i == 0:
+            lines.append("  " + "  ".join("-" * w for w in [*widths, len(row[3])]))
+    shares = " ".join(f"{d}:{h:.3f}" for d, h in enumerate(hist))
+    rest = metrics.get("not_digit", max(0.0, 1.0 - sum(hist)))
+    lines.append(f"  class shares  {shares}  not a digit:{rest:.3f}")
+    lines.append(f"  (a sample is a digit when the classifier's top probability is >= "
+                 f"{scores.DIGIT_CONFIDENCE:g}; the rest are 'not a digit', never a class)")
+    lines.append("  floor: 10,000 MNIST training images against the 10,000 test images")
+    lines.append("what they mean:")
+    lines.extend(legend)
+    return "\n".join(lines)
+
+
+def _kid(m: dict[str, float]) -> str:
+    return f"{m['kid'] * KID_SCALE:.3g} ± {m['kid_std'] * KID_SCALE:.2g}"
+
+
+def _fmt(key: str, value: float) -> str:
+    if key in ("n", "classes_covered"):
+        return str(int(value))
+    if key == "fid":
+        return f"{value:.3f}"
+    return f"{value:.4f}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +190,7 @@ def metrics_from_outputs(
         "kid_std": kid_std,
         "classifier_score": scores.classifier_score(probs),
         "classes_covered": float(modes.classes_covered),
+        "not_digit": modes.not_digit,
         "kl_uniform": modes.kl_to_uniform,
         "precision": precision,
         "recall": recall,
@@ -197,6 +268,36 @@ def evaluate_generator(
     return metrics
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One evaluation: the metrics of a sample set, its class histogram, the real-data floor
+    and, for a conditional G, the accuracy of the classes asked for."""
+
+    metrics: dict[str, float]
+    histogram: list[float]
+    """Share of the samples read as each digit (sure ones only); the rest: metrics['not_digit']."""
+    floor: dict[str, Any]
+    """real_floor's record: 'metrics', 'what', ..."""
+    conditional: dict[str, Any] | None
+
+
+def score(images: Tensor, ctx: EvalContext, seed: int = 0, batch_size: int = 500,
+          asked: Any = None, data_dir: str | None = None,
+          cache_dir: str | Path | None = None) -> Scored:
+    """The one evaluation pipeline of `gankit eval` and `gankit.evaluate`: images (N, 1, 28,
+    28) in [-1, 1] -> extractor -> metrics, histogram, floor, and the accuracy of `asked`
+    (the class each sample of a conditional G was asked for; None otherwise)."""
+    feats, probs = extract(ctx.extractor, images, batch_size=batch_size, device=ctx.device)
+    metrics, hist = metrics_from_outputs(feats, probs, ctx, seed=seed)
+    floor = real_floor(ctx, data_dir=data_dir, cache_dir=cache_dir)
+    conditional = None
+    if asked is not None:
+        from gankit.metrics.conditional import conditional_accuracy
+
+        conditional = conditional_accuracy(probs, asked, scores.DIGIT_CONFIDENCE)
+    return Scored(metrics, hist, floor, conditional)
+
+
 def real_floor(
     ctx: EvalContext,
     n: int | None = None,
@@ -216,8 +317,11 @@ def real_floor(
     path = root / "eval" / f"floor_{ctx.extractor_sha256[:16]}_n{n}_s{seed}.json"
     if path.is_file():
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
+            cached = json.loads(path.read_text())
+            if set(cached.get("metrics", {})) == {k for k, _ in METRICS}:
+                return cached
+            # a cache written before a metric was added is recomputed below
+        except (json.JSONDecodeError, AttributeError):
             pass  # a corrupt cache is recomputed below
     from gankit.data.mnist import load_mnist
 

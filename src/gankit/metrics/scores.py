@@ -7,7 +7,8 @@ probabilities (N, 10) arrays, all computed in float64. Formulas: docs/theory.md,
   square roots of the eigenvalues of sqrt(C1) C2 sqrt(C1) (symmetric PSD, so stable).
 - `kid`: unbiased MMD^2 with kernel (x.y / D + 1)^3, mean and std over random subsets.
 - `classifier_score`: exp(E_x KL(p(y|x) || p(y))), between 1 and the number of classes.
-- `mode_coverage`: histogram of argmax classes, classes covered, KL(histogram || uniform).
+- `mode_coverage`: histogram of the classes the classifier is sure of (the rest: `not_digit`),
+  classes covered, KL(histogram || uniform).
 - `precision_recall` (Kynkaanniemi et al. 2019) and `density_coverage` (Naeem et al. 2020),
   both from k-nearest-neighbour balls in feature space.
 """
@@ -116,33 +117,56 @@ def classifier_score(probs: np.ndarray, eps: float = 1e-12) -> float:
     return float(np.exp(max(float(kl.mean()), 0.0)))
 
 
+DIGIT_CONFIDENCE = 0.5
+"""A sample reads as a digit when the classifier's top probability reaches this: more mass
+on one class than on all the others together. The extractor answers what is not a digit with
+the uniform 1 / K, far below it."""
+
+
+def is_digit(probs: np.ndarray, confidence: float = DIGIT_CONFIDENCE) -> np.ndarray:
+    """(N,) bool: the rows of class probabilities (N, K) the classifier is sure of."""
+    return np.asarray(probs).max(axis=1) >= confidence
+
+
 @dataclass(frozen=True)
 class ModeCoverage:
-    """Class histogram of samples (by argmax) and how evenly it covers the classes.
+    """Class histogram of samples (argmax of those the classifier is sure of) and how evenly
+    it covers the classes; what it is not sure of is its own bucket, `not_digit`.
 
-    A class counts as covered when it receives at least `min_share` of the samples
-    (default 0.1 / K, a tenth of its uniform share: 1% of samples for 10 classes), so a
-    handful of stray predictions do not make a collapsed generator look complete.
+    A class counts as covered when at least `min_share` of all the samples are read as it
+    with confidence >= `confidence` (default min_share 0.1 / K, a tenth of its uniform share:
+    1% of samples for 10 classes), so a handful of stray predictions do not make a collapsed
+    generator look complete, and samples that read as nothing never count as a class.
     """
 
     histogram: tuple[float, ...]
-    """Share of samples predicted as each class; sums to 1."""
+    """Share of all the samples read as each class; sums to 1 - not_digit."""
+    not_digit: float
+    """Share of the samples the classifier is not sure of (top probability < confidence)."""
     classes_covered: int
     kl_to_uniform: float
-    """KL(histogram || uniform) in nats; 0 when uniform, log K when one class."""
+    """KL(digit histogram || uniform) in nats, over the samples read as digits; 0 when uniform,
+    log K when one class or when no sample reads as a digit."""
     min_share: float
 
 
-def mode_coverage(probs: np.ndarray, min_share: float | None = None) -> ModeCoverage:
+def mode_coverage(probs: np.ndarray, min_share: float | None = None,
+                  confidence: float = DIGIT_CONFIDENCE) -> ModeCoverage:
     """Mode coverage of samples from their class probabilities (N, K)."""
     p = np.asarray(probs)
-    k = p.shape[1]
+    n, k = p.shape
     share = 0.1 / k if min_share is None else min_share
-    hist = np.bincount(p.argmax(axis=1), minlength=k) / p.shape[0]
-    nz = hist[hist > 0]
-    kl = float((nz * np.log(nz * k)).sum())
+    sure = is_digit(p, confidence)
+    hist = np.bincount(p[sure].argmax(axis=1), minlength=k) / n
+    digits = hist.sum()
+    if digits > 0:
+        nz = hist[hist > 0] / digits
+        kl = float((nz * np.log(nz * k)).sum())
+    else:
+        kl = float(np.log(k))  # nothing reads as a digit: as far from uniform as one class
     covered = int((hist >= share).sum()) if share > 0 else int((hist > 0).sum())
-    return ModeCoverage(tuple(float(h) for h in hist), covered, kl, share)
+    return ModeCoverage(tuple(float(h) for h in hist), float(1.0 - sure.mean()), covered, kl,
+                        share)
 
 
 def mean_confidence(probs: np.ndarray) -> float:

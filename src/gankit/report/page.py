@@ -251,6 +251,8 @@ ALARM_TEXT = {
     "d_wins": "D is winning (mean D(G(z)) below 0.05)",
     "mode_collapse": "mode collapse (few classes or modes, or little diversity)",
     "stalled": "G has stalled (its samples stopped moving)",
+    "dead": "the run is dead: D wins and G will not recover (not worth resuming or sampling)",
+    "narrow_data": "the training data itself holds few of the digits",
 }
 """How the report names the health alarms of gankit.runs.health."""
 

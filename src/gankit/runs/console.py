@@ -3,6 +3,7 @@ what, the models' summaries) and the per-epoch line."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,21 @@ from gankit.data import Dataset
 from gankit.models import count_parameters, summary
 from gankit.runtime import distributed
 from gankit.stats import d_labels
+
+
+def interactive() -> bool:
+    """True when a progress bar is read as one: stdout and stderr are terminals, or a
+    notebook draws tqdm's widget. Else (output into a file or a pipe, `make demo > log`) a
+    run prints one plain line per epoch instead of a carriage-return bar."""
+    if _in_notebook():
+        return True
+    return all(getattr(s, "isatty", lambda: False)() for s in (sys.stdout, sys.stderr))
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    return get is not None and type(get()).__name__ == "ZMQInteractiveShell"
 
 
 def progress_bar(trainer: Trainer, total_epochs: int, alarms: str = "") -> Callable[..., Any]:
@@ -72,7 +88,8 @@ def summaries(trainer: Trainer) -> str:
 
 
 def epoch_line(record: dict[str, Any], epochs: int, probabilistic: bool) -> str:
-    """The log line of an epoch (when there is no progress bar)."""
+    """The log line of an epoch (when there is no progress bar: train.progress off, or output
+    that is not a terminal)."""
     real, fake = d_labels(probabilistic)
     return (f"epoch {record['epoch']}/{epochs}: D loss {record['loss_d']:.3f}, G loss "
             f"{record['loss_g']:.3f}, {real} {record['d_real']:.2f}, {fake} "

@@ -36,7 +36,14 @@ from gankit.errors import (
     TrainingStopped,
 )
 from gankit.runlock import LOCK_NAME, RunLock
-from gankit.runs.console import banner, epoch_line, plural, progress_bar, summaries
+from gankit.runs.console import (
+    banner,
+    epoch_line,
+    interactive,
+    plural,
+    progress_bar,
+    summaries,
+)
 from gankit.runs.folder import RunFolder, prepare_run_dir
 from gankit.runs.guard import train_epoch_guarded
 from gankit.runs.health import Alarm, HealthMonitor
@@ -271,6 +278,10 @@ def _train(
             f"{resume_command(out)} --set train.on_collapse=warn")
     log(f"done: {plural(t.epochs, 'epoch')} in {trainer.elapsed:.1f} s of training; final grid "
         f"{out / 'samples' / f'epoch_{t.epochs:04d}.png'}")
+    dead = next((a for a in alarms if a.kind == "dead"), None)
+    if dead is not None:  # the last line a learner reads: not the next commands' to sample it
+        log(f"the run ended dead ({dead.message.split(':')[0]}): D won and G will not "
+            "recover; do not resume or sample it, start a new run (see the line above)")
     return out
 
 
@@ -283,9 +294,10 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
     t, main = trainer.cfg.train, info is None or info.is_main
     alarms: list[Alarm] = []
     stop = interrupted = False
+    show_bar = t.progress and main and interactive()
     while trainer.epoch < t.epochs:
         flag = ", ".join(a.kind for a in alarms)
-        bar = (lambda f=flag: progress_bar(trainer, t.epochs, f)) if t.progress and main else (
+        bar = (lambda f=flag: progress_bar(trainer, t.epochs, f)) if show_bar else (
             lambda: None)
         record = train_epoch_guarded(trainer, t.nan_retries, bar, log)
         e = trainer.epoch
@@ -311,7 +323,7 @@ def _epochs(trainer: Trainer, folder: RunFolder, evaluator: _Evaluator | None,
             folder.samples(trainer, e)
         if run_state is not None:
             folder.checkpoint(run_state, e, log)
-        if not t.progress:
+        if not show_bar:
             log(epoch_line(record, t.epochs, trainer.game.probabilistic))
         if stop or interrupted:
             break
