@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from gankit.errors import CheckpointError
 from gankit.fileio import sha256_file
+from gankit.metrics.degrade import TRAINED
 from gankit.metrics.outliers import KINDS as OUTLIER_KINDS
 
 DIGITS = 10
@@ -106,6 +107,7 @@ class TrainResult:
     epochs: int
     seed: int
     outlier_weight: float = 0.0
+    augment: bool = False
 
 
 def train_extractor(
@@ -119,15 +121,19 @@ def train_extractor(
     lr: float = 3e-3,
     log: bool = True,
     outlier_weight: float = OUTLIER_WEIGHT,
+    augment: bool = True,
 ) -> TrainResult:
     """Train the extractor on uint8 MNIST arrays; deterministic for a given seed and thread count.
 
     Adam with a one-cycle learning-rate schedule and random shifts of up to 2 pixels. With
     `outlier_weight` > 0 (outlier exposure) every batch also carries batch_size / 2 non-digit
     images (gankit.metrics.outliers) labelled "not a digit" (the head's eleventh class), their
-    cross-entropy weighted by `outlier_weight`. Returns the model in eval mode and its
-    accuracy on (test_x, test_y).
+    cross-entropy weighted by `outlier_weight`. With `augment`, the digits themselves are
+    shown blurred and noisy at mild strengths (gankit.metrics.degrade.augment), labelled as
+    their digit, so that "not a digit" stays outside legible digits. Returns the model in eval
+    mode and its accuracy on (test_x, test_y).
     """
+    from gankit.metrics.degrade import augment as degrade_digits
     from gankit.metrics.outliers import outlier_batch
 
     torch.manual_seed(seed)
@@ -148,8 +154,11 @@ def train_extractor(
         for i in range(steps_per_epoch):
             idx = order[i * batch_size : (i + 1) * batch_size]
             x = _random_shift(x_all[idx], 2, gen)  # (B, 1, 28, 28)
+            clean = x
+            if augment:
+                x = degrade_digits(x, gen)  # blurred / noisy digits, still their digit
             if outlier_weight > 0:
-                odd = outlier_batch(len(idx) // 2, x, gen)  # (B/2, 1, 28, 28) non-digits
+                odd = outlier_batch(len(idx) // 2, clean, gen)  # (B/2, 1, 28, 28) non-digits
                 _, logits = model.raw(torch.cat([x, odd]))  # (B + B/2, 11)
                 other = torch.full((len(odd),), DIGITS, dtype=torch.long)
                 loss = (F.cross_entropy(logits[: len(idx)], y_all[idx])
@@ -170,7 +179,7 @@ def train_extractor(
     model.eval()
     acc = accuracy(model, test_x, test_y)
     return TrainResult(model, acc, time.perf_counter() - start, epochs, seed,
-                       outlier_weight)
+                       outlier_weight, augment)
 
 
 def _random_shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
@@ -236,6 +245,8 @@ def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
         "feature_dim": FEATURE_DIM,
         "outlier_exposure": {"weight": result.outlier_weight,
                              "kinds": list(OUTLIER_KINDS) if result.outlier_weight else []},
+        "augmentation": ({"share": 0.5, "max_strength": dict(TRAINED)} if result.augment
+                         else None),
         "input": "float (B, 1, 28, 28) in [-1, 1]",
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
