@@ -179,7 +179,7 @@ SUBSETS = (7, 5, 3, 2)
 SUBSET_ORDER = (3, 8, 0, 6, 1, 9, 4, 7, 2, 5)
 
 NON_DIGITS = ("constant", "uniform", "sparse", "scribbles", "letters", "gaussian", "lowercase",
-              "checkerboards", "rectangles", "ghosts")
+              "checkerboards", "rectangles")
 """The ladder's non-digit sets (gankit.metrics.outliers kinds)."""
 
 
@@ -188,7 +188,8 @@ class Rung:
     """One set of the ladder: its images and what it is."""
 
     family: str
-    """clean, a degradation (blur, noise, ...), classes (a subset), one class, or non-digit."""
+    """clean, a degradation (blur, noise, ...), classes (a subset), one class, non-digit, or
+    blend (averages of 4 digits, the blur of an untrained generator: in no rule)."""
     label: str
     strength: float
     """The degradation's strength, the number of classes, or 0."""
@@ -204,11 +205,12 @@ def ladder(digits: Tensor, labels: Tensor, n: int, seed: int = 0,
     """The ladder's rungs, one at a time, each of n images drawn from `digits` (M, 1, 28, 28)
     in [-1, 1] with their `labels` (M,): clean digits, each degradation at each strength (the
     same n digits throughout, so rungs differ only by the degradation), class subsets, each
-    single class, and non-digits. `families` picks a part of it (default: all)."""
+    single class, non-digits, and averages of 4 digits. `families` picks a part of it
+    (default: all)."""
     from gankit.metrics.outliers import KINDS, outlier_images
 
     _check(digits)
-    want = families or ("clean", *DEGRADATIONS, "classes", "one class", "non-digit")
+    want = families or ("clean", *DEGRADATIONS, "classes", "one class", "non-digit", "blend")
     gen = torch.Generator().manual_seed(seed)
     base = digits[torch.randperm(digits.shape[0], generator=gen)[:n]]
     if "clean" in want:
@@ -233,6 +235,9 @@ def ladder(digits: Tensor, labels: Tensor, n: int, seed: int = 0,
         for kind in NON_DIGITS:
             x = outlier_images(kind, n, base, torch.Generator().manual_seed(seed + 2))
             yield Rung("non-digit", kind, 0.0, kind in KINDS, False, x)
+    if "blend" in want:
+        x = outlier_images("ghosts", n, base, torch.Generator().manual_seed(seed + 2))
+        yield Rung("blend", "ghosts", 0.0, "ghosts" in KINDS, False, x)
 
 
 def _draw(pool: Tensor, n: int, gen: torch.Generator) -> Tensor:
