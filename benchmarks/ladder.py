@@ -31,6 +31,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+K = 3
+"""Neighbours of precision and recall, as gankit's evaluation (scores.precision_recall)."""
+
 PRECISION_ZERO = ("constant", "uniform", "sparse", "scribbles", "gaussian")
 """Non-digit sets that must keep precision ~0 (blank, noise, scribbles)."""
 
@@ -42,15 +45,24 @@ def score_rungs(model, digits: torch.Tensor, labels: torch.Tensor, reference: np
     `record`, 'trained' says what that extractor's own training saw."""
     from gankit.metrics import scores
     from gankit.metrics.degrade import ladder
-    from gankit.metrics.features import DIGITS, extract
+    from gankit.metrics.features import DIGITS, fold_other
+    from gankit.metrics.scores import _inside_any_ball, _kth_nn_radii
 
+    # precision_recall(reference, feats) with the reference's k-NN radii computed once
+    radii = _kth_nn_radii(reference, K) if with_precision else None
     rows = []
     for rung in ladder(digits, labels, n, seed, families):
-        feats, probs = extract(model, rung.images)
+        feats, raw = [], []
         with torch.no_grad():
-            raw = torch.cat([model.raw(rung.images[i : i + 1000])[1]
-                             for i in range(0, len(rung.images), 1000)])  # fmt: skip
-        other = float((raw.argmax(1) == DIGITS).float().mean()) if raw.shape[1] > DIGITS else 0.0
+            for i in range(0, len(rung.images), 1000):
+                f, r = model.raw(rung.images[i : i + 1000])  # (b, 128), (b, 11) or (b, 10)
+                feats.append(f.double())
+                raw.append(r.double())
+        feats, raw = torch.cat(feats), torch.cat(raw)
+        folded = fold_other(raw) if raw.shape[1] > DIGITS else raw  # as gankit's extract()
+        probs = torch.softmax(folded, dim=1).numpy()
+        feats = feats.numpy()
+        other = float((raw.argmax(1) == DIGITS).double().mean()) if raw.shape[1] > DIGITS else 0.0
         row = {"family": rung.family, "label": rung.label, "strength": rung.strength,
                "trained": rung.trained if record is None else _seen(rung, record),
                "legible": rung.legible, "n": len(rung.images),
@@ -59,7 +71,9 @@ def score_rungs(model, digits: torch.Tensor, labels: torch.Tensor, reference: np
                "classes": scores.mode_coverage(probs).classes_covered,
                "not_a_digit": other}  # fmt: skip
         if with_precision:
-            row["precision"], row["recall"] = scores.precision_recall(reference, feats)
+            row["precision"] = float(_inside_any_ball(feats, reference, radii).mean())
+            own = _kth_nn_radii(feats, K)
+            row["recall"] = float(_inside_any_ball(reference, feats, own).mean())
         rows.append(row)
     return rows
 
