@@ -33,7 +33,7 @@ from torch import Tensor
 
 SIDE = 28
 
-TRAINED = {"blur": 1.5, "noise": 0.2}
+TRAINED = {"blur": 1.5, "noise": 0.2, "thinner": 1.0}
 """Largest strength of each degradation the extractor's training augmentation draws (uniform
 from 0); the rest of the ladder (stronger rungs, elastic warps, strokes) is held out."""
 
@@ -146,8 +146,9 @@ def degrade(kind: str, x: Tensor, strength: float, gen: torch.Generator) -> Tens
 
 def augment(x: Tensor, gen: torch.Generator, share: float = 0.5) -> Tensor:
     """The extractor's training augmentation: `share` of the images blurred (sigma uniform in
-    [0, TRAINED['blur']]), another `share` of them given pixel noise (sd uniform in
-    [0, TRAINED['noise']]), independently; labels stay those of the digits."""
+    [0, TRAINED['blur']]), `share` of them given pixel noise (sd uniform in [0,
+    TRAINED['noise']]), `share` / 2 of them eroded (thinner strokes, radius
+    TRAINED['thinner']), independently; labels stay those of the digits."""
     _check(x)
     n = x.shape[0]
     sigma = torch.rand(n, generator=gen) * TRAINED["blur"]
@@ -155,7 +156,9 @@ def augment(x: Tensor, gen: torch.Generator, share: float = 0.5) -> Tensor:
     x = blur(x, sigma)
     sd = torch.rand(n, generator=gen) * TRAINED["noise"]
     sd = torch.where(torch.rand(n, generator=gen) < share, sd, torch.zeros(n))
-    return noise(x, sd, gen)
+    x = noise(x, sd, gen)
+    thin = torch.rand(n, generator=gen) < share / 2  # (B,) eroded by a cross: faint digits
+    return torch.where(thin.view(-1, 1, 1, 1), strokes(x, -TRAINED["thinner"]), x)
 
 
 # ------------------------------------------------------------------------ the ladder
