@@ -43,7 +43,7 @@ def score_rungs(model, digits: torch.Tensor, labels: torch.Tensor, reference: np
                 n: int, seed: int = 0, families: tuple[str, ...] | None = None,
                 with_precision: bool = True, record: dict | None = None) -> list[dict]:
     """Each rung's figures against the reference features (N, 128). With the extractor's
-    `record`, 'trained' says what that extractor's own training saw."""
+    `record` (its json), 'trained' says what that extractor's own training saw."""
     from gankit.metrics import scores
     from gankit.metrics.degrade import ladder
     from gankit.metrics.features import DIGITS, fold_other
@@ -65,7 +65,7 @@ def score_rungs(model, digits: torch.Tensor, labels: torch.Tensor, reference: np
         feats = feats.numpy()
         other = float((raw.argmax(1) == DIGITS).double().mean()) if raw.shape[1] > DIGITS else 0.0
         row = {"family": rung.family, "label": rung.label, "strength": rung.strength,
-               "trained": rung.trained if record is None else _seen(rung, record),
+               "trained": _seen(rung, record or {}),
                "legible": rung.legible, "n": len(rung.images),
                "fid": scores.fid(reference, feats),
                "confidence": scores.mean_confidence(probs),

@@ -46,7 +46,6 @@ def test_kinds_are_what_they_say(digits: torch.Tensor) -> None:
     assert bool(((-inverted).flatten(1).unsqueeze(1) == digits.flatten(1)).all(dim=2).any(1).all())
     ghosts = outlier_images("ghosts", 8, digits, g)
     assert float(ghosts.std()) < float(digits.std())  # averages of four digits are blurred
-    assert "ghosts" not in KINDS  # too like a blurred digit to train on as "not a digit"
     letters = outlier_images("letters", 8, digits, g)
     lit = (letters > 0).flatten(1).float().mean(dim=1)
     assert bool(((lit > 0.03) & (lit < 0.4)).all())  # a glyph, white on black

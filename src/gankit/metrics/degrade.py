@@ -16,9 +16,10 @@ of the same shape and range, at a strength that is a float or one value per imag
 - `strokes(x, radius)`: thicker (radius > 0, grey-level dilation) or thinner (radius < 0,
   erosion) strokes, by a flat disk of |radius| pixels (1: a 3 x 3 cross, 1.5: a 3 x 3 square).
 
-The extractor's training (gankit.metrics.features) draws `blur` and `noise` at mild strengths
-as augmentation of the digits; `elastic`, `strokes` and the stronger rungs are held out.
-`TRAINED` records the strengths it saw. Every random draw takes an explicit torch.Generator.
+`augment` draws `blur`, `noise` and a thinning at mild strengths (TRAINED) as the training
+augmentation of the ladder candidates (`train_extractor(augment=True)`); elastic warps,
+thicker strokes and the stronger rungs stay held out. Every random draw takes an explicit
+torch.Generator.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from torch import Tensor
 SIDE = 28
 
 TRAINED = {"blur": 1.5, "noise": 0.2, "thinner": 1.0}
-"""Largest strength of each degradation the extractor's training augmentation draws (uniform
-from 0); the rest of the ladder (stronger rungs, elastic warps, strokes) is held out."""
+"""Largest strength of each degradation `augment` draws (blur and noise uniform from 0,
+thinning at that radius); the rest of the ladder is held out of such training."""
 
 
 def _per_image(value: float | Tensor, n: int) -> Tensor:
@@ -196,8 +197,6 @@ class Rung:
     label: str
     strength: float
     """The degradation's strength, the number of classes, or 0."""
-    trained: bool
-    """Whether the current extractor's training saw this kind at this strength."""
     legible: bool
     """All ten classes present and legible (the sets that must beat any one-class set)."""
     images: Tensor
@@ -210,37 +209,36 @@ def ladder(digits: Tensor, labels: Tensor, n: int, seed: int = 0,
     same n digits throughout, so rungs differ only by the degradation), class subsets, each
     single class, non-digits, and averages of 4 digits. `families` picks a part of it
     (default: all)."""
-    from gankit.metrics.outliers import KINDS, outlier_images
+    from gankit.metrics.outliers import outlier_images
 
     _check(digits)
     want = families or ("clean", *DEGRADATIONS, "classes", "one class", "non-digit", "blend")
     gen = torch.Generator().manual_seed(seed)
     base = digits[torch.randperm(digits.shape[0], generator=gen)[:n]]
     if "clean" in want:
-        yield Rung("clean", "clean digits", 0.0, True, True, base)
+        yield Rung("clean", "clean digits", 0.0, True, base)
     for kind in DEGRADATIONS:
         if kind not in want:
             continue
         for s in STRENGTHS[kind]:
-            trained = kind in TRAINED and s <= TRAINED[kind]
-            yield Rung(kind, f"{kind} {s:g}", s, trained, s <= LEGIBLE[kind],
+            yield Rung(kind, f"{kind} {s:g}", s, s <= LEGIBLE[kind],
                        degrade(kind, base, s, torch.Generator().manual_seed(seed + 1)))
     if "classes" in want:
         for k in SUBSETS:
             pool = torch.isin(labels, torch.tensor(SUBSET_ORDER[:k]))
-            yield Rung("classes", f"{k} classes", float(k), True, False,
+            yield Rung("classes", f"{k} classes", float(k), False,
                        _draw(digits[pool], n, gen))
     if "one class" in want:
         for c in range(10):
             pool = digits[labels == c]
-            yield Rung("one class", f"only {c}s", 1.0, True, False, _draw(pool, n, gen))
+            yield Rung("one class", f"only {c}s", 1.0, False, _draw(pool, n, gen))
     if "non-digit" in want:
         for kind in NON_DIGITS:
             x = outlier_images(kind, n, base, torch.Generator().manual_seed(seed + 2))
-            yield Rung("non-digit", kind, 0.0, kind in KINDS, False, x)
+            yield Rung("non-digit", kind, 0.0, False, x)
     if "blend" in want:
         x = outlier_images("ghosts", n, base, torch.Generator().manual_seed(seed + 2))
-        yield Rung("blend", "ghosts", 0.0, "ghosts" in KINDS, False, x)
+        yield Rung("blend", "ghosts", 0.0, False, x)
 
 
 def _draw(pool: Tensor, n: int, gen: torch.Generator) -> Tensor:

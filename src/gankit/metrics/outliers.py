@@ -16,19 +16,21 @@ precision 1.00; the extra class gives non-digits a place of their own, away from
 - uniform: independent uniform pixels;  sparse: random dots, a random share of them lit;
 - blobs: smoothed noise cut at a threshold (shapes without strokes);
 - scribbles: looping random-walk strokes as thick as a pen stroke, 40-80 steps long;
+- ghosts: the average of 4 digits (the blur of an untrained generator);
 - shuffled: a digit's pixels in random order (its ink without its shape);
-- inverted: a digit dark on white (not MNIST's polarity);
-- letters: printed capital letters that look like no digit (LETTERS), in Pillow's default
-  font at a random size, stroke, offset and slant.
+- inverted: a digit dark on white (not MNIST's polarity).
 
-Kinds made but never trained on (held out, to test what the extractor makes of the unseen):
-lowercase letters, Gaussian noise, checkerboards, rectangles, and ghosts (below).
+Made too, and not in KINDS: letters (printed capitals that look like no digit, LETTERS, in
+Pillow's default font at a random size, stroke, offset and slant), lowercase letters,
+Gaussian noise, checkerboards, rectangles: held out, to test what an extractor makes of the
+unseen (gankit.metrics.degrade's ladder, benchmarks/ood.py).
 
-`ghosts` (the average of 4 digits) is made too but is not in the mix: the first extractor with
-outlier exposure was trained on it, and since an average of digits looks like a blurred
-digit, it drew the "not a digit" line inside the digits (real digits blurred with sigma 1 px
-read as non-digits: FID 936). The extractor's training now also shows it blurred and noisy
-digits labelled as their digit (gankit.metrics.degrade.augment).
+The ladder (benchmarks/results/ladder-*.md) shows what ghosts cost: since an average of
+digits looks like a blurred digit, they draw the "not a digit" line inside the digits (real
+digits blurred with sigma 1 px read as non-digits: FID 932, precision 0). Candidates trained
+without them, with letters (LADDER_KINDS) and with degraded digits labelled as themselves
+(gankit.metrics.degrade.augment) fix that, but put blank images inside two odd test digits'
+k-NN balls (precision 1.0), so they are not shipped yet.
 
 Images are float (B, 1, 28, 28) in [-1, 1]; every draw takes an explicit torch.Generator.
 """
@@ -41,8 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-KINDS = ("constant", "uniform", "sparse", "blobs", "scribbles", "shuffled", "inverted", "letters")
-"""The kinds of non-digit image the extractor's training draws, in equal shares."""
+KINDS = ("constant", "uniform", "sparse", "blobs", "scribbles", "ghosts", "shuffled", "inverted")
+"""The kinds of non-digit image the shipped extractor's training drew, in equal shares."""
+
+LADDER_KINDS = ("constant", "uniform", "sparse", "blobs", "scribbles", "shuffled", "inverted",
+                "letters")
+"""The mix of the ladder candidates (no ghosts, printed letters): `train_extractor(
+outlier_kinds=LADDER_KINDS, augment=True)`; not shipped (see the module doc)."""
 
 LETTERS = "ACEFHKMNPRUVWXY"
 """Capital letters unlike any digit (no O, I, S, Z, B, G, D, L, T, J, Q)."""
@@ -182,10 +189,11 @@ def outlier_images(kind: str, n: int, digits: Tensor, gen: torch.Generator) -> T
     return _MAKERS[kind](n, digits, gen).clamp(-1, 1)
 
 
-def outlier_batch(n: int, digits: Tensor, gen: torch.Generator) -> Tensor:
+def outlier_batch(n: int, digits: Tensor, gen: torch.Generator,
+                  kinds: tuple[str, ...] = KINDS) -> Tensor:
     """n non-digit images (n, 1, 28, 28), the kinds in equal shares (the remainder to the first)."""
-    per, extra = divmod(n, len(KINDS))
+    per, extra = divmod(n, len(kinds))
     parts = [outlier_images(kind, per + (i < extra), digits, gen)
-             for i, kind in enumerate(KINDS) if per + (i < extra) > 0]
+             for i, kind in enumerate(kinds) if per + (i < extra) > 0]
     return torch.cat(parts)
 
