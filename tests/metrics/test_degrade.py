@@ -142,7 +142,7 @@ def test_the_ladder_is_seeded_and_draws_what_it_names() -> None:
     assert sum(r.family == "one class" for r in a) == 10
 
 
-@pytest.mark.slow  # 45 sets through the extractor: 150 s on a loaded shared 2-core machine
+@pytest.mark.slow  # 45 sets through the extractor: 12 s, 150 s on a loaded shared machine
 @pytest.mark.network  # real MNIST, from the PyPI wheel
 @pytest.mark.xfail(strict=True, reason="the shipped extractor reads digits blurred by 1 px as "
                    "non-digits (its outlier exposure includes averages of digits); the ladder "
