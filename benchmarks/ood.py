@@ -1,9 +1,10 @@
 """What the extractor makes of images that are not digits: every metric, beside real digits.
 
-Kinds the shipped extractor saw as "not a digit" in training (blank, white, uniform and
-sparse noise, scribbles) and kinds it never saw (Gaussian noise, printed letters,
-checkerboards, rectangles), then real training digits and, with --checkpoint, a generator's
-samples; 2,000 images each against the MNIST test set, and the real-data floor (10,000).
+Non-digit images (blank, white, uniform and sparse noise, scribbles, Gaussian noise, printed
+letters, checkerboards, rectangles), each marked with whether the extractor saw its kind as
+"not a digit" in training (from the extractor's record), then real training digits and, with
+--checkpoint, a generator's samples; 2,000 images each against the MNIST test set, and the
+real-data floor (10,000).
 
     python benchmarks/ood.py                               # the shipped extractor
     python benchmarks/ood.py --extractor old.safetensors   # another one, to compare
@@ -60,7 +61,14 @@ def rectangles(n: int, rng: np.random.Generator) -> torch.Tensor:
     return out
 
 
-def image_sets(n: int, checkpoint: str | None) -> dict[str, torch.Tensor]:
+KIND_OF = {"blank": "constant", "white": "constant", "uniform noise": "uniform",
+           "sparse noise": "sparse", "scribbles": "scribbles", "Gaussian noise": "gaussian",
+           "printed letters": "letters", "checkerboards": "checkerboards",
+           "rectangles": "rectangles"}
+"""Each set's outlier kind (gankit.metrics.outliers), to mark the ones trained on."""
+
+
+def image_sets(n: int, checkpoint: str | None, seen: list[str]) -> dict[str, torch.Tensor]:
     from gankit.data.mnist import load_mnist
     from gankit.metrics.features import to_model_input
     from gankit.metrics.outliers import outlier_images
@@ -69,19 +77,20 @@ def image_sets(n: int, checkpoint: str | None) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     train_x, _ = load_mnist("train")
     real = to_model_input(train_x[np.sort(rng.choice(len(train_x), n, replace=False))])
-    sets = {
-        "blank (trained on)": -torch.ones(n, 1, 28, 28),
-        "white (trained on)": torch.ones(n, 1, 28, 28),
-        "uniform noise (trained on)": outlier_images("uniform", n, real, g),
-        "sparse noise (trained on)": outlier_images("sparse", n, real, g),
-        "scribbles (trained on)": outlier_images("scribbles", n, real, g),
-        "Gaussian noise (never seen)": (torch.randn(n, 1, 28, 28, generator=g) * 0.5 - 0.5
-                                        ).clamp(-1, 1),
-        "printed letters (never seen)": letters(n, rng),
-        "checkerboards (never seen)": checkerboards(n, rng),
-        "rectangles (never seen)": rectangles(n, rng),
-        "real training digits": real,
+    odd = {
+        "blank": -torch.ones(n, 1, 28, 28),
+        "white": torch.ones(n, 1, 28, 28),
+        "uniform noise": outlier_images("uniform", n, real, g),
+        "sparse noise": outlier_images("sparse", n, real, g),
+        "scribbles": outlier_images("scribbles", n, real, g),
+        "Gaussian noise": (torch.randn(n, 1, 28, 28, generator=g) * 0.5 - 0.5).clamp(-1, 1),
+        "printed letters": letters(n, rng),
+        "checkerboards": checkerboards(n, rng),
+        "rectangles": rectangles(n, rng),
     }
+    sets = {f"{name} ({'trained on' if KIND_OF[name] in seen else 'never seen'})": x
+            for name, x in odd.items()}
+    sets["real training digits"] = real
     if checkpoint:
         from gankit.metrics.evaluate import sample_generator
         from gankit.runs.checkpoint import load_generator
@@ -109,7 +118,8 @@ def main() -> int:
     print("|---" * (len(KEYS) + 1) + "|")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # n < 10,000: the small-sample warning
-        for name, x in image_sets(a.n, a.checkpoint).items():
+        seen = (record.get("outlier_exposure") or {}).get("kinds", [])
+        for name, x in image_sets(a.n, a.checkpoint, seen).items():
             m, _ = evaluate_images(x, ctx)
             print(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in KEYS) + " |", flush=True)
     floor = real_floor(ctx)["metrics"]

@@ -9,7 +9,7 @@ import torch
 from tests.metrics.digits import render_digits
 
 from gankit.metrics.features import extract, fold_other, load_extractor, to_model_input
-from gankit.metrics.outliers import KINDS, outlier_batch, outlier_images
+from gankit.metrics.outliers import _MAKERS, KINDS, outlier_batch, outlier_images
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def digits() -> torch.Tensor:
     return to_model_input(x)  # (40, 1, 28, 28) in [-1, 1]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(_MAKERS))  # the trained mix and the held-out kinds
 def test_each_kind_is_a_seeded_batch_of_images_in_range(kind: str, digits: torch.Tensor) -> None:
     a = outlier_images(kind, 12, digits, torch.Generator().manual_seed(0))
     b = outlier_images(kind, 12, digits, torch.Generator().manual_seed(0))
@@ -46,6 +46,11 @@ def test_kinds_are_what_they_say(digits: torch.Tensor) -> None:
     assert bool(((-inverted).flatten(1).unsqueeze(1) == digits.flatten(1)).all(dim=2).any(1).all())
     ghosts = outlier_images("ghosts", 8, digits, g)
     assert float(ghosts.std()) < float(digits.std())  # averages of four digits are blurred
+    letters = outlier_images("letters", 8, digits, g)
+    lit = (letters > 0).flatten(1).float().mean(dim=1)
+    assert bool(((lit > 0.03) & (lit < 0.4)).all())  # a glyph, white on black
+    checks = outlier_images("checkerboards", 4, digits, g)
+    assert set(checks.unique().tolist()) == {-1.0, 1.0}
 
 
 def test_the_mix_holds_every_kind_in_equal_shares(digits: torch.Tensor) -> None:

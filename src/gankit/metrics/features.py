@@ -8,8 +8,17 @@ trained on MNIST (docs/theory.md, section 8). Figures from different extractors 
 
 Images enter as float tensors (B, 1, 28, 28) in [-1, 1], the range a generator emits.
 The weights ship as `gankit/assets/mnist_extractor.safetensors`, with a json beside it that
-records their SHA256, test accuracy, seed, command and torch version; `load_extractor`
-checks the SHA256 before it reads a byte of the weights.
+records their SHA256, test accuracy, seed, command, torch version, outlier kinds and
+augmentation; `load_extractor` checks the SHA256 before it reads a byte of the weights, and
+loads older extractors too (`--extractor PATH`; a ten-class head without "not a digit").
+
+Extractors are judged on a ladder of degradations (gankit.metrics.degrade,
+benchmarks/ladder.py): blurred, noisy, warped, thinned and thickened digits must score worse
+with each degradation's strength but better than any one-class set, and non-digits worse than
+every set of digits. The shipped extractor fails it (its outlier exposure includes averages of
+digits, so digits blurred by 1 px read as non-digits); `train_extractor(augment=True,
+outlier_kinds=LADDER_KINDS)` trains the candidates that hold it but let blank images score
+precision 1.0 (benchmarks/results/ladder-*.md).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from torch import Tensor, nn
 
 from gankit.errors import CheckpointError
 from gankit.fileio import sha256_file
+from gankit.metrics.degrade import TRAINED
 from gankit.metrics.outliers import KINDS as OUTLIER_KINDS
 
 DIGITS = 10
@@ -106,6 +116,8 @@ class TrainResult:
     epochs: int
     seed: int
     outlier_weight: float = 0.0
+    augment: bool = False
+    outlier_kinds: tuple[str, ...] = OUTLIER_KINDS
 
 
 def train_extractor(
@@ -119,15 +131,20 @@ def train_extractor(
     lr: float = 3e-3,
     log: bool = True,
     outlier_weight: float = OUTLIER_WEIGHT,
+    augment: bool = False,
+    outlier_kinds: tuple[str, ...] = OUTLIER_KINDS,
 ) -> TrainResult:
     """Train the extractor on uint8 MNIST arrays; deterministic for a given seed and thread count.
 
     Adam with a one-cycle learning-rate schedule and random shifts of up to 2 pixels. With
     `outlier_weight` > 0 (outlier exposure) every batch also carries batch_size / 2 non-digit
     images (gankit.metrics.outliers) labelled "not a digit" (the head's eleventh class), their
-    cross-entropy weighted by `outlier_weight`. Returns the model in eval mode and its
-    accuracy on (test_x, test_y).
+    cross-entropy weighted by `outlier_weight`, drawn from `outlier_kinds`. With `augment`,
+    the digits themselves are shown blurred, noisy and eroded at mild strengths
+    (gankit.metrics.degrade.augment), labelled as their digit. Returns the model in eval
+    mode and its accuracy on (test_x, test_y).
     """
+    from gankit.metrics.degrade import augment as degrade_digits
     from gankit.metrics.outliers import outlier_batch
 
     torch.manual_seed(seed)
@@ -148,8 +165,11 @@ def train_extractor(
         for i in range(steps_per_epoch):
             idx = order[i * batch_size : (i + 1) * batch_size]
             x = _random_shift(x_all[idx], 2, gen)  # (B, 1, 28, 28)
+            clean = x
+            if augment:
+                x = degrade_digits(x, gen)  # blurred / noisy digits, still their digit
             if outlier_weight > 0:
-                odd = outlier_batch(len(idx) // 2, x, gen)  # (B/2, 1, 28, 28) non-digits
+                odd = outlier_batch(len(idx) // 2, clean, gen, outlier_kinds)  # (B/2, 1, 28, 28)
                 _, logits = model.raw(torch.cat([x, odd]))  # (B + B/2, 11)
                 other = torch.full((len(odd),), DIGITS, dtype=torch.long)
                 loss = (F.cross_entropy(logits[: len(idx)], y_all[idx])
@@ -170,7 +190,7 @@ def train_extractor(
     model.eval()
     acc = accuracy(model, test_x, test_y)
     return TrainResult(model, acc, time.perf_counter() - start, epochs, seed,
-                       outlier_weight)
+                       outlier_weight, augment, tuple(outlier_kinds))
 
 
 def _random_shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
@@ -235,7 +255,9 @@ def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
         "torch_version": torch.__version__,
         "feature_dim": FEATURE_DIM,
         "outlier_exposure": {"weight": result.outlier_weight,
-                             "kinds": list(OUTLIER_KINDS) if result.outlier_weight else []},
+                             "kinds": list(result.outlier_kinds) if result.outlier_weight else []},
+        "augmentation": ({"share": 0.5, "max_strength": dict(TRAINED)} if result.augment
+                         else None),
         "input": "float (B, 1, 28, 28) in [-1, 1]",
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")

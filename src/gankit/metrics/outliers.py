@@ -20,17 +20,42 @@ precision 1.00; the extra class gives non-digits a place of their own, away from
 - shuffled: a digit's pixels in random order (its ink without its shape);
 - inverted: a digit dark on white (not MNIST's polarity).
 
+Made too, and not in KINDS: letters (printed capitals that look like no digit, LETTERS, in
+Pillow's default font at a random size, stroke, offset and slant), lowercase letters,
+Gaussian noise, checkerboards, rectangles: held out, to test what an extractor makes of the
+unseen (gankit.metrics.degrade's ladder, benchmarks/ood.py).
+
+The ladder (benchmarks/results/ladder-*.md) shows what ghosts cost: since an average of
+digits looks like a blurred digit, they draw the "not a digit" line inside the digits (real
+digits blurred with sigma 1 px read as non-digits: FID 932, precision 0). Candidates trained
+without them, with letters (LADDER_KINDS) and with degraded digits labelled as themselves
+(gankit.metrics.degrade.augment) fix that, but put blank images inside two odd test digits'
+k-NN balls (precision 1.0), so they are not shipped yet.
+
 Images are float (B, 1, 28, 28) in [-1, 1]; every draw takes an explicit torch.Generator.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 KINDS = ("constant", "uniform", "sparse", "blobs", "scribbles", "ghosts", "shuffled", "inverted")
-"""The kinds of non-digit image, drawn in equal shares."""
+"""The kinds of non-digit image the shipped extractor's training drew, in equal shares."""
+
+LADDER_KINDS = ("constant", "uniform", "sparse", "blobs", "scribbles", "shuffled", "inverted",
+                "letters")
+"""The mix of the ladder candidates (no ghosts, printed letters): `train_extractor(
+outlier_kinds=LADDER_KINDS, augment=True)`; not shipped (see the module doc)."""
+
+LETTERS = "ACEFHKMNPRUVWXY"
+"""Capital letters unlike any digit (no O, I, S, Z, B, G, D, L, T, J, Q)."""
+
+LOWERCASE = "acehkmnruvwx"
+"""Small letters unlike any digit: held out of training (`lowercase`), to test on."""
 
 SIDE = 28
 
@@ -94,9 +119,64 @@ def _inverted(n: int, digits: Tensor, gen: torch.Generator) -> Tensor:
     return -digits[pick]
 
 
+@functools.lru_cache(maxsize=16)
+def _font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def _letters(n: int, digits: Tensor, gen: torch.Generator, alphabet: str = LETTERS) -> Tensor:
+    from PIL import Image, ImageDraw
+
+    pick = torch.randint(0, len(alphabet), (n,), generator=gen).tolist()
+    size = torch.randint(16, 25, (n,), generator=gen).tolist()
+    stroke = torch.randint(0, 2, (n,), generator=gen).tolist()
+    offset = torch.randint(-2, 3, (n, 2), generator=gen).tolist()
+    angle = ((torch.rand(n, generator=gen) - 0.5) * 30).tolist()  # degrees in [-15, 15]
+    out = []
+    for i in range(n):
+        im = Image.new("L", (SIDE, SIDE), 0)
+        ImageDraw.Draw(im).text((14 + offset[i][0], 14 + offset[i][1]), alphabet[pick[i]],
+                                fill=255, font=_font(size[i]),
+                                anchor="mm", stroke_width=stroke[i], stroke_fill=255)
+        out.append(torch.frombuffer(bytearray(im.rotate(angle[i], resample=Image.BILINEAR)
+                                              .tobytes()), dtype=torch.uint8))
+    return torch.stack(out).float().div(127.5).sub(1.0).view(n, 1, SIDE, SIDE)
+
+
+def _lowercase(n: int, digits: Tensor, gen: torch.Generator) -> Tensor:
+    return _letters(n, digits, gen, alphabet=LOWERCASE)
+
+
+def _gaussian(n: int, digits: Tensor, gen: torch.Generator) -> Tensor:
+    return torch.randn(n, 1, SIDE, SIDE, generator=gen) * 0.5 - 0.5  # dark, clipped later
+
+
+def _checkerboards(n: int, digits: Tensor, gen: torch.Generator) -> Tensor:
+    yy, xx = torch.meshgrid(torch.arange(SIDE), torch.arange(SIDE), indexing="ij")
+    k = torch.randint(2, 8, (n, 1, 1), generator=gen)  # square sizes 2-7 px
+    return (((yy // k + xx // k) % 2) * 2.0 - 1).unsqueeze(1)  # (n, 1, 28, 28)
+
+
+def _rectangles(n: int, digits: Tensor, gen: torch.Generator) -> Tensor:
+    out = -torch.ones(n, 1, SIDE, SIDE)
+    count = torch.randint(1, 4, (n,), generator=gen).tolist()
+    for i in range(n):
+        for _ in range(count[i]):
+            y0, x0, h, w = (torch.randint(0, 20, (2,), generator=gen).tolist()
+                            + torch.randint(3, 12, (2,), generator=gen).tolist())
+            out[i, 0, y0 : y0 + h, x0 : x0 + w] = 1.0
+    return out
+
+
 _MAKERS = {
     "constant": _constant, "uniform": _uniform, "sparse": _sparse, "blobs": _blobs,
     "scribbles": _scribbles, "ghosts": _ghosts, "shuffled": _shuffled, "inverted": _inverted,
+    "letters": _letters,
+    # never in the training mix: held out, for benchmarks and tests
+    "lowercase": _lowercase, "gaussian": _gaussian, "checkerboards": _checkerboards,
+    "rectangles": _rectangles,
 }  # fmt: skip
 
 
@@ -104,15 +184,16 @@ def outlier_images(kind: str, n: int, digits: Tensor, gen: torch.Generator) -> T
     """n images (n, 1, 28, 28) in [-1, 1] of one kind; `digits` (M, 1, 28, 28) feed the kinds
     built from real digits (ghosts, shuffled, inverted)."""
     if kind not in _MAKERS:
-        raise ValueError(f"unknown outlier kind {kind!r}; use one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown outlier kind {kind!r}; use one of {', '.join(_MAKERS)}")
     assert digits.ndim == 4 and digits.shape[1:] == (1, SIDE, SIDE), tuple(digits.shape)
     return _MAKERS[kind](n, digits, gen).clamp(-1, 1)
 
 
-def outlier_batch(n: int, digits: Tensor, gen: torch.Generator) -> Tensor:
+def outlier_batch(n: int, digits: Tensor, gen: torch.Generator,
+                  kinds: tuple[str, ...] = KINDS) -> Tensor:
     """n non-digit images (n, 1, 28, 28), the kinds in equal shares (the remainder to the first)."""
-    per, extra = divmod(n, len(KINDS))
+    per, extra = divmod(n, len(kinds))
     parts = [outlier_images(kind, per + (i < extra), digits, gen)
-             for i, kind in enumerate(KINDS) if per + (i < extra) > 0]
+             for i, kind in enumerate(kinds) if per + (i < extra) > 0]
     return torch.cat(parts)
 
