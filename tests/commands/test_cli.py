@@ -121,7 +121,7 @@ def test_a_score_game_logs_d_scores_not_probabilities(tmp_path, idx_dir, capsys,
         panels.setdefault(title, (ylabel, [name for name, *_ in lines], hline)) and b""))
     figures.run_curves(read_run(out))
     assert panels["Discriminator outputs"] == ("mean score (not a probability)",
-                                               ["D score, real", "D score, fake"], None)
+                                               ["D score(x)", "D score(G(z))"], None)
     assert "Jensen-Shannon estimate" not in panels
 
 
