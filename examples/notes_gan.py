@@ -7,7 +7,7 @@ from gankit (its verified loader, `gankit data fetch`); the rest is torch and ma
     python examples/notes_gan.py --out runs/notes-gan               # the notes' training(400, 256)
 
 An epoch (234 iterations) took about 50 s on one thread of a shared AMD EPYC (AVX-512 BF16),
-so the notes' 400 epochs take hours; the epoch-1 grid is still grey blobs, as in the notes.
+so the notes' 400 epochs take hours. Expect grey noise at epoch 1 and digits by epoch 50.
 
 Kept as written: the stacked model is compiled with Keras's default 'adam' (lr 0.001,
 beta_1 0.9), so G trains with those, not with adam_optimizer(); `--intended-optimizer` gives
