@@ -42,7 +42,7 @@ $(NB_STAMP): $(STAMP)
 	touch $@
 
 notebook: $(NB_STAMP)
-	$(BIN)/jupyter lab docs/notebooks $(ARGS)
+	$(BIN)/jupyter lab docs/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 # The notes' own Keras program (Keras 3, TensorFlow CPU) in its own environment.
 KERAS_VENV ?= .venv-keras
