@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gankit-installed
 ARGS ?=
 
-.PHONY: setup demo test test-fast lint bench recipe keras-venv keras-bench clean
+.PHONY: setup demo test test-fast lint bench recipe notebook keras-venv keras-bench clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/gankit train --preset default $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 test: lint
 	sh scripts/install-browser.sh
@@ -34,6 +34,15 @@ bench: setup
 # The default preset over 5 seeds x fp32/bf16: seconds, FID, classes, health alarms.
 recipe: setup
 	$(BIN)/python benchmarks/recipe.py $(ARGS)
+
+# JupyterLab (the `notebook` extra, pinned like the rest) opened on docs/notebooks.
+NB_STAMP := $(VENV)/.gankit-notebook-installed
+$(NB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,tensorboard,lab,notebook]"
+	touch $@
+
+notebook: $(NB_STAMP)
+	$(BIN)/jupyter lab docs/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 # The notes' own Keras program (Keras 3, TensorFlow CPU) in its own environment.
 KERAS_VENV ?= .venv-keras
