@@ -104,6 +104,10 @@ assert slope["maximum-likelihood"][2] > 5_000 * slope["maximum-likelihood"][0]
 # other two about 0.01; at 0.99 the maximum-likelihood gradient is about 99, ten thousand
 # times its value at the left end.
 #
+# To watch these curves while a GAN trains, run `gankit lab` in a terminal: it trains the
+# three games side by side on a toy set and plots each frame's fakes on this figure, so you
+# see where the minimax cost goes flat and the non-saturating one does not (docs/lab.md).
+#
 # ## 2. Example 1: a GAN learns a 1-D Gaussian
 #
 # The notes' first example (after the "GAN in 50 lines" post): the data are N(4, 0.5²),
@@ -183,7 +187,8 @@ assert (d_of_x - 0.5).abs().max() < 0.1  # D*(x) = 1/2: D can no longer tell
 # hundredths, where that game's gradient D / (1 - D) is tiny, and G stops moving: that,
 # not KL's direction, is why it covers almost nothing here. What the ring measures is mode
 # coverage under a budget, and on it the non-saturating game collapses onto fewer modes
-# than minimax.
+# than minimax. `gankit lab` shows the same race live: its "three games side by side"
+# view trains the three games on the ring and counts each one's modes as it goes.
 
 # %%
 ring = gankit.compare("ring2d", seeds=S["ring_seeds"], out=OUT / "ring2d",
