@@ -35,8 +35,7 @@ def test_models_are_the_seed_presets(notes_gan) -> None:
     from gankit.models import build_models
 
     m = build_config("seed").model
-    g, d = build_models(m.name, m.z_dim, (1, 28, 28), m.g_hidden, m.d_hidden, m.dropout,
-                        init=m.init)
+    g, d = build_models(m, (1, 28, 28))
     g_notes, d_notes = notes_gan.create_generator(), notes_gan.create_discriminator()
     assert _shapes(g_notes) == _shapes(g) and _shapes(d_notes) == _shapes(d)
     assert sum(p.numel() for p in g_notes.parameters()) == 1_486_352  # the notes' summary()
