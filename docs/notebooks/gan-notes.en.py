@@ -129,6 +129,7 @@ g1d
 # go to 1/2. Then D itself, read from the run's checkpoint, over the data's range.
 
 # %% tags=["figure"]
+from gankit.config import build_config
 from gankit.models import build_models
 from gankit.runs.checkpoint import load_valid
 
@@ -138,8 +139,7 @@ d_fake = [m["d_fake"] for m in g1d.metrics]
 
 state = load_valid(g1d.checkpoints[-1])
 cfg = g1d.config.model
-_, D = build_models(cfg.name, cfg.z_dim, tuple(state["sample_shape"]), cfg.g_hidden,
-                    cfg.d_hidden, cfg.dropout)
+_, D = build_models(cfg, tuple(state["sample_shape"]))
 D.load_state_dict(state["d"])
 D.eval()
 x = torch.linspace(2.0, 6.0, 201).unsqueeze(1)  # the data's mean 4 +- 4 std
@@ -262,7 +262,7 @@ ax.set(xticks=range(10), xlabel="class the classifier reads", ylabel="share of s
 ax.legend()
 plt.show()
 
-untrained = build_models("mlp", 100, (1, 28, 28), init="keras")[0].eval()
+untrained = build_models(build_config("default").model, (1, 28, 28))[0].eval()
 base = gankit.evaluate(gankit.Samples(untrained(g.latents(S["eval_n"])).detach()), device="cpu")
 print(f"FID {scores['fid']:.1f} (untrained G: {base['fid']:.1f}, real data: "
       f"{scores.floor['fid']:.1f}); {scores['classes_covered']:.0f} classes covered; "
