@@ -138,3 +138,12 @@ def test_config_show_and_train_read_set_alike(item, capsys):
     from gankit.commands.train import parse_sets
 
     assert make_config(None, None, parse_sets([item])).train.epochs == 3  # what train builds
+
+
+@pytest.mark.parametrize("device", ["cudafoo", "cuda:x", "mps", "meta"])
+def test_train_device_is_checked_as_sample_and_eval_check_theirs(device):
+    """One rule (validation.known_device) for train.device and sample/eval --device: a name
+    that merely starts with "cuda" is refused up front, not deep inside the run."""
+    with pytest.raises(ConfigError, match=f"train.device='{device}' is unknown"):
+        build_config("smoke", overrides={"train.device": device})
+    assert build_config("smoke", overrides={"train.device": "cuda:1"}).train.device == "cuda:1"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import TYPE_CHECKING
 
 from gankit.errors import ConfigError, short
@@ -27,6 +28,15 @@ REAL_BATCHES = ("shuffle", "replacement")
 
 PRECISIONS = ("fp32", "bf16", "auto")
 """Numeric precisions accepted in `train.precision`."""
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
+"""The devices gankit runs on (train.device, sample/eval --device); meta, mps, xla... are not."""
+
+
+def known_device(name: object) -> bool:
+    """Whether `name` is a device gankit runs on: auto, cpu, cuda or cuda:N."""
+    return isinstance(name, str) and DEVICE_PATTERN.fullmatch(name) is not None
 
 
 def validate(cfg: Config, machine: bool = True) -> Config:
@@ -107,8 +117,8 @@ def validate(cfg: Config, machine: bool = True) -> Config:
          f"unknown; choose one of: {', '.join(REAL_BATCHES)}")
     need(t.precision in PRECISIONS, f"train.precision={t.precision!r} is unknown; choose one "
          f"of: {', '.join(PRECISIONS)}")
-    need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
-         f"train.device={t.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+    need(known_device(t.device),
+         f"train.device={short(t.device, 40)} is unknown; use auto, cpu, cuda or cuda:N")
     cpus = os.cpu_count() or 1
     need(0 <= t.threads <= (cpus if machine else 1 << 16), f"train.threads={short(t.threads)} "
          f"must be in 0..{cpus} (this machine's CPUs; 0: PyTorch's default)")

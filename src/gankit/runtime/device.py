@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -10,6 +9,7 @@ import torch
 
 from gankit.errors import ConfigError, short
 from gankit.runtime import cpu
+from gankit.validation import known_device
 
 ADAM_MODE_KEYS = ("fused", "foreach", "capturable")
 """Adam flags that are the running trainer's choice, not a loaded checkpoint's."""
@@ -19,7 +19,7 @@ def resolve_device(name: str) -> torch.device:
     """`auto` -> CUDA when available else CPU; asking for CUDA without one is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(name, str) or not re.fullmatch(r"cpu|cuda(:\d{1,3})?", name):
+    if not known_device(name):
         raise ConfigError(f"device {short(name, 40)} is not one gankit runs on; use auto, cpu, "
                           "cuda or cuda:N")  # as train.device: meta, mps, xla... are refused
     if name.startswith("cuda") and not torch.cuda.is_available():
