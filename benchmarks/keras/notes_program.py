@@ -26,6 +26,10 @@ BENCH (so the runs are comparable with gankit's and can be scored):
   8. `training(epochs, batch_size)` takes them from the command line (the notes: 400, 256).
   9. The model summaries are printed once (the notes print them for a throw-away G, D and
      GAN built before training; the program built three more, the ones it trains).
+ 10. With `--budget S --marks t1,t2,...` (benchmarks/time_to_quality.py) training stops after
+     S seconds of training, and 10,000 samples are written each time the training clock
+     passes a mark (the clock stopped while they are drawn), as benchmarks/peers/harness.py
+     writes them: OUT/t<seconds>.npy and a line in OUT/snapshots.jsonl.
 Everything else (layers, losses, label smoothing 0.9, real batches drawn with replacement,
 `generator.predict` for the fakes, the stacked model compiled with Keras's default 'adam',
 i.e. lr 0.001 and beta_1 0.9 for G) is the notes' program.
@@ -152,7 +156,19 @@ def plot_generated_images(epoch, generator, out, examples=100, dim=(10, 10), fig
     plt.close()
 
 
-def training(epochs=1, batch_size=128, sample_epochs=(), out=".", plots=False):
+def save_snapshot(generator, clock, epoch, iteration, out, n=10000):
+    # BENCH 10.: samples at a mark of the training clock (the clock stopped meanwhile)
+    noise = np.random.normal(0, 1, [n, 100])
+    images = generator.predict(noise, batch_size=1000, verbose=0).reshape(n, 28, 28)
+    name = f"t{clock:07.1f}.npy"
+    np.save(os.path.join(out, name), images.astype(np.float32))
+    with open(os.path.join(out, "snapshots.jsonl"), "a") as f:
+        f.write(json.dumps({"seconds": round(clock, 2), "epoch": epoch,
+                            "iteration": iteration, "file": name}) + "\n")
+
+
+def training(epochs=1, batch_size=128, sample_epochs=(), out=".", plots=False,
+             budget=None, marks=()):
     (X_train, y_train, X_test, y_test) = load_data()
     batch_count = X_train.shape[0] / batch_size
 
@@ -164,10 +180,12 @@ def training(epochs=1, batch_size=128, sample_epochs=(), out=".", plots=False):
     gan.summary()
 
     trained = 0.0
+    marks = sorted(m for m in marks if budget is None or m <= budget)  # BENCH 10.
+    iteration = 0
     for e in range(1, epochs + 1):
         print("Epoch %d" % e)  # noqa: UP031 (the notes)
         start = time.perf_counter()
-        for _ in tqdm(range(int(batch_count))):
+        for _ in tqdm(range(int(batch_count)), disable=budget is not None):
             noise = np.random.normal(0, 1, [batch_size, 100])
             generated_images = generator.predict(noise, verbose=0)
             image_batch = X_train[np.random.randint(low=0, high=X_train.shape[0],
@@ -181,6 +199,16 @@ def training(epochs=1, batch_size=128, sample_epochs=(), out=".", plots=False):
             y_gen = np.ones(batch_size)
             discriminator.trainable = False
             gan.train_on_batch(noise, y_gen)
+            if budget is not None:  # BENCH 10.
+                iteration += 1
+                clock = trained + time.perf_counter() - start
+                while marks and clock >= marks[0]:
+                    marks.pop(0)
+                    save_snapshot(generator, clock, e, iteration, out)
+                    trained, start = clock, time.perf_counter()
+                if clock >= budget:
+                    print(f"keras: {iteration} iterations in {clock:.0f} s of training")
+                    return
         trained += time.perf_counter() - start
         if plots and (e == 1 or e % 50 == 0):
             plot_generated_images(e, generator, out)
@@ -197,16 +225,27 @@ def main():
     p.add_argument("--sample-epochs", default="", help="comma-separated epochs to sample at")
     p.add_argument("--out", required=True)
     p.add_argument("--plots", action="store_true", help="the notes' PNG grids too")
+    p.add_argument("--budget", type=float, default=None,
+                   help="stop after this many seconds of training (BENCH 10.)")
+    p.add_argument("--marks", default="", help="training seconds to sample at (BENCH 10.)")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its own)")
     p.add_argument("--intended-optimizer", action="store_true",
                    help="compile the stacked model with adam_optimizer() (lr 2e-4, beta_1 0.5)")
     a = p.parse_args()
     import keras
 
+    if a.threads:  # BENCH 10.: the thread budget the other programs get
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     keras.utils.set_random_seed(a.seed)  # BENCH 6.
     INTENDED_OPTIMIZER = a.intended_optimizer
     os.makedirs(a.out, exist_ok=True)
     sample_epochs = {int(e) for e in a.sample_epochs.split(",") if e}
-    training(a.epochs, a.batch_size, sample_epochs, a.out, a.plots)
+    marks = [float(m) for m in a.marks.split(",") if m]
+    epochs = 10**6 if a.budget is not None else a.epochs  # BENCH 10.: the budget ends it
+    training(epochs, a.batch_size, sample_epochs, a.out, a.plots, a.budget, marks)
 
 
 if __name__ == "__main__":
