@@ -322,9 +322,9 @@ def games_plot(out: str | Path | None = None) -> Any:
 
 def toy_datasets() -> list[str]:
     """Names of the toy data sets (gaussian1d, ring2d, grid2d)."""
-    from gankit.data.toy import TOY_DATASETS
+    from gankit.datasets import names
 
-    return list(TOY_DATASETS)
+    return names("toy")
 
 
 def toy_distribution(name: str) -> Any:

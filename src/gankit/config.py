@@ -28,13 +28,7 @@ import yaml
 
 from gankit.errors import ConfigError, short
 from gankit.preset_data import PRESET_HELP, PRESETS
-from gankit.validation import (
-    DATASETS,
-    ON_COLLAPSE,
-    PRECISIONS,
-    TOY_DATASETS,
-    validate,
-)
+from gankit.validation import ON_COLLAPSE, PRECISIONS, validate
 
 
 @dataclass
@@ -192,8 +186,8 @@ class Config:
         return cfg
 
 
-__all__ = ["DATASETS", "ON_COLLAPSE", "PRECISIONS", "PRESETS", "PRESET_HELP", "SECTIONS",
-           "TOY_DATASETS", "Config", "DataConfig", "LossConfig", "ModelConfig", "TrainConfig",
+__all__ = ["ON_COLLAPSE", "PRECISIONS", "PRESETS", "PRESET_HELP", "SECTIONS",
+           "Config", "DataConfig", "LossConfig", "ModelConfig", "TrainConfig",
            "apply_overrides", "build_config", "config_changes", "config_value", "dump_yaml",
            "flatten", "from_preset", "read_config_file", "replace", "validate"]
 

@@ -40,7 +40,8 @@ from torch import Tensor
 from gankit.config import Config, apply_overrides, build_config, config_value, read_config_file
 from gankit.core.trainer import check_n_critic, epoch_permutation
 from gankit.data import load_dataset
-from gankit.data.toy import TOY_DATASETS, get_toy, is_toy
+from gankit.data.toy import get_toy
+from gankit.datasets import is_toy, names
 from gankit.errors import ConfigError, GankitError, short
 from gankit.lab import views
 from gankit.lab.panels import SeedGroup, SerialGroup, vector
@@ -113,7 +114,7 @@ def check_lab_config(cfg: Config) -> None:
     m, t = cfg.model, cfg.train
     bad = [
         (not is_toy(cfg.data.dataset), f"data.dataset={cfg.data.dataset!r} is not a toy set "
-                                       f"(the lab trains {', '.join(TOY_DATASETS)})"),
+                                       f"(the lab trains {', '.join(names('toy'))})"),
         (m.name != "toy-mlp", f"model.name={m.name!r}: the lab trains toy-mlp"),
         (m.dropout > 0, f"model.dropout={m.dropout:g}: the lab trains without dropout"),
         (m.pack != 1, f"model.pack={m.pack}: the lab's views score single samples"),
@@ -435,7 +436,7 @@ class LabSession:
             "curves": [views.cost_curve(g) for g in _curve_games(games)],
             "settings": {k: config_value(self.cfg, k) for k in NOW + RESET},
             "choices": {"loss.game": list(GAMES),
-                        "data.dataset": [*TOY_DATASETS, DRAWN], "mode": list(MODES)},
+                        "data.dataset": [*names('toy'), DRAWN], "mode": list(MODES)},
             "iterations_per_epoch": self.iterations_per_epoch, "speed": self.speed,
         }
         if self.mnist:
@@ -457,7 +458,7 @@ class LabSession:
             "grid": views.GRID if self.dim == 2 else views.GRID_1D,
             "settings": {k: config_value(self.cfg, k) for k in NOW + RESET},
             "choices": {"loss.game": list(GAMES),
-                        "data.dataset": [*TOY_DATASETS, DRAWN], "mode": list(MODES)},
+                        "data.dataset": [*names('toy'), DRAWN], "mode": list(MODES)},
             "iterations_per_epoch": self.iterations_per_epoch,
             "speed": self.speed,
         }

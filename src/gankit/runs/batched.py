@@ -44,7 +44,8 @@ from gankit.core.networks import seeded_models
 from gankit.core.step import GANStep, epoch_record, means_of
 from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation
 from gankit.data import load_dataset
-from gankit.data.toy import ToyDistribution, get_toy, is_toy
+from gankit.data.toy import ToyDistribution, get_toy
+from gankit.datasets import is_toy
 from gankit.errors import ConfigError
 from gankit.layers import pack_samples
 from gankit.losses import get_game

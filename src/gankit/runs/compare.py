@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from gankit.config import build_config
-from gankit.data.toy import get_toy, is_toy
+from gankit.data.toy import get_toy
+from gankit.datasets import is_toy
 from gankit.errors import ConfigError, short
 from gankit.fileio import write_text_atomic
 from gankit.log import read_metrics
@@ -164,14 +165,15 @@ def _final_samples(run_dir: Path, toy_name: str | None) -> np.ndarray:
     return generate(g, z).numpy()
 
 
-COMPARE_PRESETS = {"ring2d": "toy-ring", "grid2d": "toy-grid"}
-"""The preset `compare` starts from per data set when none is given (other toy sets: `toy`,
-image sets: `default`)."""
-
-
 def default_preset(data: str) -> str:
-    """The preset `compare` uses for `data` when no --preset is given."""
-    return COMPARE_PRESETS.get(data, "toy" if is_toy(data) else "default")
+    """The preset `compare` uses for `data` when no --preset is given: the data set's
+    `compare_preset` (gankit.datasets), else `toy` for a toy set and `default` for images."""
+    from gankit import datasets
+
+    spec = datasets.DATASETS.get(data)
+    if spec is not None and spec.compare_preset:
+        return spec.compare_preset
+    return "toy" if is_toy(data) else "default"
 
 
 MAX_SEEDS = 100

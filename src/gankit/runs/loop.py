@@ -28,7 +28,7 @@ from gankit.config import (
 )
 from gankit.core.trainer import Trainer, check_n_critic
 from gankit.data import Dataset, load_dataset
-from gankit.data.toy import is_toy
+from gankit.datasets import is_toy
 from gankit.errors import (
     ConfigError,
     GankitError,
