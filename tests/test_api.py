@@ -16,6 +16,7 @@ import gankit
 from gankit import api
 from gankit.config import build_config, flatten
 from gankit.errors import ConfigError, GankitError, Interrupted
+from gankit.viz.animate import slerp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "metrics"))
 from digits import render_digits  # noqa: E402
@@ -125,6 +126,8 @@ def test_generator_draws_what_gankit_sample_draws(conditional: Path, tmp_path: P
     first, last = path.tensor.view(2, 5, 1, 28, 28)[:, 0], path.tensor.view(2, 5, 1, 28, 28)[:, -1]
     assert torch.allclose(first, g(ends[:2], labels), atol=1e-5)
     assert torch.allclose(last, g(ends[2:], labels), atol=1e-5)
+    middle = path.tensor.view(2, 5, 1, 28, 28)[:, 2]  # the walk of gankit sample --interpolate
+    assert torch.allclose(middle, g(slerp(ends[:2], ends[2:], 0.5), labels), atol=1e-5)
     with pytest.raises(GankitError, match="0..9"):
         g.sample(4, digit=10)
     assert g.sample(4, digit=7).tensor.shape == (4, 1, 28, 28)
