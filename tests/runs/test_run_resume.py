@@ -85,3 +85,32 @@ def test_a_flag_beats_an_edit_of_config_yaml_and_the_log_says_so(tmp_path, capsy
     assert "config.yaml edit of train.epochs (5) not applied: the command line sets 4" in out
     assert (run / "checkpoints" / "epoch_0004.pt").is_file()
     assert not (run / "checkpoints" / "epoch_0005.pt").exists()
+
+
+def test_a_resume_checks_the_checkpoint_once(tmp_path, monkeypatch):
+    from gankit.core import state as state_mod
+    from gankit.core import trainer as trainer_mod
+    from gankit.runs import checkpoint as ckpt_mod
+
+    run = _run(tmp_path)
+    checked: list[str] = []
+    real = state_mod.validate_state
+
+    def counting(state, where="checkpoint"):  # noqa: ANN001, ANN202
+        if not isinstance(state, state_mod.ValidState):
+            checked.append(where)
+        return real(state, where)
+
+    monkeypatch.setattr(ckpt_mod, "validate_state", counting)
+    monkeypatch.setattr(trainer_mod, "validate_state", counting)
+    restored = []
+    monkeypatch.setattr(trainer_mod.Trainer, "load_state_dict",
+                        lambda self, s, real=trainer_mod.Trainer.load_state_dict: (
+                            restored.append(type(s)), real(self, s))[1])
+    train(None, run, resume=True, resume_overrides={"train.epochs": 3}, log=lambda _: None)
+    assert restored == [state_mod.ValidState]  # handed on checked, not checked again
+    resumed_from = [w for w in checked if "epoch_0002.pt" in w]
+    assert len(resumed_from) == 1 and "checkpoint" not in checked  # the Trainer's own check
+    # a plain dict handed to the Trainer (not read by gankit) is still checked
+    assert isinstance(real(dict(ckpt_mod.load(run / "checkpoints" / "epoch_0003.pt"))),
+                      state_mod.ValidState)

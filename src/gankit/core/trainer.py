@@ -47,7 +47,7 @@ from gankit.config import Config
 from gankit.core.ema import EMA
 from gankit.core.networks import build_networks, data_sha256, load_networks
 from gankit.core.sampling import Sampling
-from gankit.core.state import STATE_FORMAT, check_fits, check_state
+from gankit.core.state import STATE_FORMAT, check_fits, validate_state
 from gankit.core.step import GANStep, Progress, epoch_record, means_of
 from gankit.errors import ConfigError
 from gankit.losses import get_game
@@ -177,8 +177,9 @@ class Trainer(GANStep, Sampling):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state from `state_dict()` (exact resume); mismatches are errors."""
-        check_state(state)
+        """Restore a state from `state_dict()` (exact resume); mismatches are errors. A state
+        read by gankit.runs.checkpoint was checked there; any other is checked here."""
+        validate_state(state)
         if self.graphs is not None:  # they hold the optimiser state about to be replaced
             self.graphs.reset()
         check_fits(state, list(self.data.shape[1:]), self.n_classes)
