@@ -289,8 +289,9 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     return cfg
 
 
-INFO_KEYS = ("run_id", "device_used", "precision_used")
-"""Top-level keys of a run's config.yaml that are not settings (`gankit.run` writes them)."""
+INFO_KEYS = ("run_id", "device_used", "precision_used", "trained_by")
+"""Top-level keys of a run's config.yaml that are not settings (RunFolder.open writes them;
+`trained_by` names the batched trainer of a compare run)."""
 
 
 def config_changes(old: Config, new: Config) -> dict[str, Any]:

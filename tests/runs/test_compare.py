@@ -9,6 +9,7 @@ import math
 import pytest
 
 from gankit.cli import main as cli_main
+from gankit.config import Config, read_config_file
 from gankit.errors import ConfigError
 from gankit.log import read_metrics
 from gankit.runs.compare import compare, default_preset, markdown_table, summarise, t_interval
@@ -70,6 +71,11 @@ def test_batched_compare_folder_is_what_report_and_figures_read(tmp_path):
             run = out / "runs" / f"{game}-seed{s}"
             assert (run / "config.yaml").is_file()
             assert f"game: {game}" in (run / "config.yaml").read_text()
+            written = read_config_file(run / "config.yaml")  # as RunFolder writes a run's,
+            # and it reads back as the run's config (gankit train --config takes it)
+            assert Config.from_dict(written).train.seed == s and len(written["run_id"]) == 16
+            assert written["trained_by"] == "gankit.runs.batched (2 seeds at once)"
+            assert written["device_used"] == "cpu" and written["precision_used"] == "fp32"
             records = read_metrics(run / "metrics.jsonl")
             assert [r["epoch"] for r in records] == [1]
             finals.append(records[-1])

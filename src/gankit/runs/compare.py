@@ -303,9 +303,9 @@ def _train_serial(configs: dict[tuple[str, int], Any], games: Sequence[str], see
 def _train_batched(configs: dict[tuple[str, int], Any], games: Sequence[str], seeds: int,
                    out: Path, log: Callable[[str], None]) -> Trained:
     """Each game's seeds at once (gankit.runs.batched); each run's folder gets config.yaml
-    and metrics.jsonl as a serial run writes them."""
-    from gankit.config import dump_yaml
+    and metrics.jsonl through RunFolder, as a serial run writes them."""
     from gankit.runs.batched import train_seeds
+    from gankit.runs.folder import RunFolder
     from gankit.runtime.device import resolve_device
 
     device = resolve_device(next(iter(configs.values())).train.device)  # as the trainer's
@@ -320,11 +320,11 @@ def _train_batched(configs: dict[tuple[str, int], Any], games: Sequence[str], se
         for seed, (cfg, recs) in enumerate(zip(cfgs, per_seed, strict=True)):
             run_dir = out / "runs" / f"{game}-seed{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg) + (
-                f"run_id: {uuid.uuid4().hex[:16]}\ndevice_used: {device}\nprecision_used: fp32\n"
-                f"trained_by: gankit.runs.batched ({seeds} seeds at once)\n"))
-            write_text_atomic(run_dir / "metrics.jsonl", "".join(
-                json.dumps(_finite_or_none(r)) + "\n" for r in recs))
+            folder = RunFolder(run_dir, cfg, run_id=uuid.uuid4().hex[:16])
+            folder.open(0, {"device_used": str(device), "precision_used": "fp32",
+                            "trained_by": f"gankit.runs.batched ({seeds} seeds at once)"})
+            for record in recs:
+                folder.log(record)
             runs[game].append(run_dir)
             records[game].append(recs)
             finals[game].append(fake[seed])
