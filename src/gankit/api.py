@@ -285,7 +285,7 @@ def _eval_images(source: Any, n: int, seed: int, device: str, batch_size: int,
                               "(toy runs log modes_covered, hq_share in their metrics)")
         z = source.latents(n, seed)
         asked = torch.arange(n) % source.n_classes if source.n_classes else None
-        from gankit.models import generate
+        from gankit.core.models import generate
 
         images = generate(source.module, z.to(source.device), asked,
                           batch=batch_size).float().clamp(-1, 1).cpu()

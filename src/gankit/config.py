@@ -53,7 +53,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The networks (gankit.models)."""
+    """The networks (gankit.core.models)."""
 
     name: str = "mlp"
     """Model family: `mlp` (the notes' Example 2, images), `dcgan` (28, 32 or 64-pixel
@@ -81,11 +81,11 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """The game (gankit.losses)."""
+    """The game (gankit.core.losses)."""
 
     game: str = "non-saturating"
     """Game: `minimax`, `non-saturating` (the notes' code), `maximum-likelihood`,
-    `least-squares`, `wgan-gp`, `hinge` (gankit.losses.GAMES)."""
+    `least-squares`, `wgan-gp`, `hinge` (gankit.core.losses.GAMES)."""
     real_label: float = 0.9
     """Target for real images in D's cost: 0.9 is one-sided label smoothing (the notes), 1 off."""
 

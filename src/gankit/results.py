@@ -173,7 +173,7 @@ class Generator:
 
     def __call__(self, z: Any, labels: Any = None) -> Any:
         """G(z) (and the class labels of a conditional G) in eval mode, on z's device."""
-        from gankit.models import generate
+        from gankit.core.models import generate
 
         return generate(self.module, z.to(self.device), labels)
 
@@ -206,8 +206,8 @@ class Generator:
         """A conditional G's grid: one labelled row per class, n columns; column j uses one
         latent in every row, so a column shows one 'style' across the classes. `nrow`: grid
         rows of that many images instead (then without the class labels, one to a row)."""
+        from gankit.core.models import class_grid_labels
         from gankit.errors import check_range
-        from gankit.models import class_grid_labels
 
         check_range("n", n, 1, 100_000 // max(self.n_classes, 1), "columns per class row")
         if nrow is not None:

@@ -40,8 +40,8 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     `machine` False skips the checks against this machine (threads, memory for training),
     e.g. for a checkpoint's config that is only sampled from.
     """
-    from gankit.losses import GAMES
-    from gankit.models import INITS, MODELS, check_pack
+    from gankit.core.losses import GAMES
+    from gankit.core.models import INITS, MODELS, check_pack
 
     problems: list[str] = []
     t, m, data, lo = cfg.train, cfg.model, cfg.data, cfg.loss
@@ -185,7 +185,7 @@ def memory_estimate(cfg: Config) -> int:
     moments) + EMA, and the training data as float32 (MNIST-like: 70,000 images)."""
     import torch
 
-    from gankit.models import build_models
+    from gankit.core.models import build_models
 
     m, spec = cfg.model, datasets.get(cfg.data.dataset)
     shape = spec.sample_shape(cfg.data)

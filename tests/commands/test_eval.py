@@ -15,9 +15,9 @@ from digits import render_digits  # noqa: E402
 
 import gankit.data.mnist  # noqa: E402
 from gankit import cli  # noqa: E402
+from gankit.core.models import MLPGenerator  # noqa: E402
 from gankit.data.idx import write_idx  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
-from gankit.models import MLPGenerator  # noqa: E402
 
 FLOOR_N = 100
 

@@ -123,7 +123,7 @@ def test_checkpoint_fields_replaced_by_junk(state, data):
     if g is not None:
         z = torch.randn(2, g[1].model.z_dim)
         with torch.no_grad():
-            from gankit.models import generate
+            from gankit.core.models import generate
 
             labels = torch.zeros(2, dtype=torch.long) if getattr(g[0], "n_classes", 0) else None
             assert torch.isfinite(generate(g[0], z, labels)).all()

@@ -12,10 +12,10 @@ import torch
 from gankit import datasets
 from gankit.cli import main as cli_main
 from gankit.config import ModelConfig, build_config
+from gankit.core.models import build_models
 from gankit.data import toy as toy_mod
 from gankit.errors import ConfigError
 from gankit.log import read_metrics
-from gankit.models import build_models
 from gankit.runs.compare import compare, markdown_table, parse_games, summarise
 from gankit.runs.loop import train
 from gankit.runs.toy import eval_latents, toy_epoch_metrics

@@ -12,8 +12,8 @@ import torch
 
 from gankit import __version__
 from gankit.config import Config, validate
+from gankit.core.models import build_models
 from gankit.errors import CheckpointError, GankitError, short
-from gankit.models import build_models
 
 STATE_FORMAT = 1
 """Version of the checkpoint layout; bumped when it changes incompatibly."""

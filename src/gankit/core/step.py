@@ -32,7 +32,7 @@ from torch import Tensor
 
 from gankit.config import Config
 from gankit.core import diagnostics
-from gankit.losses import Game
+from gankit.core.losses import Game
 from gankit.runtime import device as rt
 from gankit.stats import G_STAT_NAMES, STAT_NAMES
 

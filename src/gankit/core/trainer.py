@@ -45,12 +45,12 @@ from torch import Tensor
 from gankit import __version__, seeds
 from gankit.config import Config
 from gankit.core.ema import EMA
+from gankit.core.losses import get_game
 from gankit.core.networks import build_networks, data_sha256, load_networks
 from gankit.core.sampling import Sampling
 from gankit.core.state import STATE_FORMAT, check_fits, validate_state
 from gankit.core.step import GANStep, Progress, epoch_record, means_of
 from gankit.errors import ConfigError
-from gankit.losses import get_game
 from gankit.runtime import device as rt
 from gankit.runtime.distributed import DistInfo, mean_over_ranks
 from gankit.runtime.graphs import IterationGraphs

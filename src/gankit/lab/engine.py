@@ -38,6 +38,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import Config, apply_overrides, build_config, config_value, read_config_file
+from gankit.core.losses import GAMES, GENERATOR_GAMES, Game, get_game
 from gankit.core.trainer import check_n_critic, epoch_permutation
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy
@@ -45,7 +46,6 @@ from gankit.datasets import is_toy, names
 from gankit.errors import ConfigError, GankitError, short
 from gankit.lab import views
 from gankit.lab.panels import SeedGroup, SerialGroup, vector
-from gankit.losses import GAMES, GENERATOR_GAMES, Game, get_game
 from gankit.runs import checkpoint as ckpt
 from gankit.runs.batched import toy_metrics_batched
 from gankit.runs.folder import RunFolder, prepare_run_dir

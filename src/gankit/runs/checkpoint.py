@@ -31,10 +31,10 @@ from typing import Any
 import torch
 
 from gankit.config import Config
+from gankit.core.models import build_models
 from gankit.core.state import describe_load_error, validate_state
 from gankit.errors import CheckpointError, short
 from gankit.fileio import write_atomic
-from gankit.models import build_models
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
@@ -259,7 +259,7 @@ def load_generator(
     """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed.
 
     G holds the EMA weights when the run kept an EMA. A conditional G (`g.n_classes > 0`)
-    is called as g(z, labels); `gankit.models.generate(g, z, labels)` handles both kinds.
+    is called as g(z, labels); `gankit.core.models.generate(g, z, labels)` handles both kinds.
 
     A run folder gives its newest checkpoint that loads; a corrupt newer one is named through
     `warn` (default: a line on stderr).

@@ -29,12 +29,12 @@ import numpy as np
 import torch
 
 from gankit.config import build_config
+from gankit.core.losses import GAMES, GENERATOR_GAMES, get_game
 from gankit.data.toy import get_toy
 from gankit.datasets import is_toy
 from gankit.errors import ConfigError, short
 from gankit.fileio import write_text_atomic
 from gankit.log import read_metrics
-from gankit.losses import GAMES, GENERATOR_GAMES, get_game
 from gankit.stats import BY_KEY
 
 TABLE_METRICS = (
@@ -154,7 +154,7 @@ def parse_games(text: str | Sequence[str] | None) -> list[str]:
 
 def _final_samples(run_dir: Path, toy_name: str | None) -> np.ndarray:
     """Samples of a finished run's generator: the toy evaluation latents, or 64 images."""
-    from gankit.models import generate
+    from gankit.core.models import generate
     from gankit.runs.checkpoint import load_generator
     from gankit.runs.toy import eval_latents, generate_toy
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gankit.core.losses import GAMES, GENERATOR_GAMES, ML_LOGIT_CAP, d_loss_bce, get_game
 from gankit.errors import ConfigError
-from gankit.losses import GAMES, GENERATOR_GAMES, ML_LOGIT_CAP, d_loss_bce, get_game
 
 D_VALUES = torch.tensor([0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99], dtype=torch.float64)
 LOGITS = torch.log(D_VALUES) - torch.log1p(-D_VALUES)
