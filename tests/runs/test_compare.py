@@ -7,7 +7,11 @@ import json
 import math
 
 import pytest
+from reliability_support import (
+    one_line_error,
+)
 
+from gankit.cli import main
 from gankit.cli import main as cli_main
 from gankit.config import Config, read_config_file
 from gankit.errors import ConfigError
@@ -123,3 +127,11 @@ def test_the_number_of_seeds_is_bounded_through_the_api(tmp_path, seeds):
     with pytest.raises(ConfigError, match=r"--seeds .* must be a whole number in 1\.\.100"):
         gankit.compare("ring2d", seeds=seeds, out=tmp_path / "c", log=lambda _: None)
     assert not (tmp_path / "c").exists()
+
+
+def test_compare_out_existing_does_not_suggest_resume(tmp_path, capsys):
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "x").write_text("x")
+    rc = main(["compare", "--data", "ring2d", "--out", str(tmp_path / "cmp")])
+    err = one_line_error(capsys, rc, "choose another --out")
+    assert "--resume" not in err
