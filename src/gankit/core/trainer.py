@@ -207,6 +207,12 @@ def epoch_permutation(n: int, seed: int, epoch: int, real_batches: str = "shuffl
     return torch.randperm(n, generator=gen)
 
 
+def epoch_permutations(n: int, seeds: list[int], epoch: int,
+                       real_batches: str = "shuffle") -> Tensor:
+    """`epoch_permutation` of each seed, stacked: (S, n), for runs trained side by side."""
+    return torch.stack([epoch_permutation(n, s, epoch, real_batches) for s in seeds])
+
+
 def check_n_critic(n_critic: int, iterations: int) -> None:
     """G steps after every n_critic-th iteration: an epoch must hold at least one."""
     if n_critic > iterations:

@@ -44,7 +44,7 @@ from gankit.core.layers import pack_samples
 from gankit.core.losses import get_game
 from gankit.core.networks import seeded_models
 from gankit.core.step import GANStep, epoch_record, means_of
-from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation
+from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutations
 from gankit.data import load_dataset
 from gankit.data.toy import ToyDistribution, get_toy
 from gankit.datasets import is_toy
@@ -224,9 +224,8 @@ class BatchedToyGANs(GANStep):
     def train_epoch(self) -> list[dict[str, Any]]:
         """Run the next epoch for every seed; one record per seed (serial keys, no toy metrics)."""
         epoch, n_iter = self.epoch + 1, self.iterations_per_epoch()
-        perms = torch.stack([epoch_permutation(self.data.shape[0], s, epoch,
-                                               self.cfg.train.real_batches)
-                             for s in self.seeds]).to(self.device)  # (S, N)
+        perms = epoch_permutations(self.data.shape[0], self.seeds, epoch,
+                                   self.cfg.train.real_batches).to(self.device)  # (S, N)
         start = time.perf_counter()
         sums, g_done = self.run_epoch(perms)
         means = means_of(sums, n_iter, g_done).tolist()
