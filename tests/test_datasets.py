@@ -87,7 +87,8 @@ def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return " ".join(capsys.readouterr().out.split())
 
 
-def test_cli_help_and_config_docs_list_exactly_the_registry(capsys):
+def test_cli_help_and_config_docs_list_exactly_the_registry(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping inside a name
     shown = _help(["train"], capsys)
     train_help = re.search(r"--data SOURCE data set \(default mnist\): (.*?) --image-size",
                            shown).group(1)
