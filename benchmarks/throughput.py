@@ -55,8 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from gankit.config import build_config  # noqa: E402
+from gankit.core.models import build_models  # noqa: E402
 from gankit.core.trainer import Trainer  # noqa: E402
-from gankit.models import build_models  # noqa: E402
 
 PIXELS = 784
 IMAGE_SHAPE = (1, 28, 28)

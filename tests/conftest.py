@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+# The shared test helpers (tests/runs/reliability_support.py) import from every test folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "runs"))
 
 
 @pytest.fixture(autouse=True)

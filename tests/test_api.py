@@ -16,9 +16,15 @@ import gankit
 from gankit import api
 from gankit.config import build_config, flatten
 from gankit.errors import ConfigError, GankitError, Interrupted
+from gankit.viz.animate import slerp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "metrics"))
+from pathlib import Path
+
 from digits import render_digits  # noqa: E402
+from hypothesis import given
+from hypothesis import strategies as st
+from reliability_support import examples, make_idx_dir, outcome, scratch_folder, small_config
 
 TOY = {"epochs": 2, "toy_samples": 512, "sample_every": 1, "checkpoint_every": 1}
 """A toy run of well under a second."""
@@ -125,6 +131,8 @@ def test_generator_draws_what_gankit_sample_draws(conditional: Path, tmp_path: P
     first, last = path.tensor.view(2, 5, 1, 28, 28)[:, 0], path.tensor.view(2, 5, 1, 28, 28)[:, -1]
     assert torch.allclose(first, g(ends[:2], labels), atol=1e-5)
     assert torch.allclose(last, g(ends[2:], labels), atol=1e-5)
+    middle = path.tensor.view(2, 5, 1, 28, 28)[:, 2]  # the walk of gankit sample --interpolate
+    assert torch.allclose(middle, g(slerp(ends[:2], ends[2:], 0.5), labels), atol=1e-5)
     with pytest.raises(GankitError, match="0..9"):
         g.sample(4, digit=10)
     assert g.sample(4, digit=7).tensor.shape == (4, 1, 28, 28)
@@ -343,3 +351,51 @@ def test_samples_save_refuses_a_folder_or_another_suffix(conditional: Path,
         samples.save(tmp_path / "grid")
     assert os.listdir(tmp_path) == []  # no FOLDER.png beside it, nothing written
     assert samples.save(tmp_path / "g.png").is_file()
+
+
+API_VALUES = st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
+                       st.text(max_size=5), st.none(), st.booleans(),
+                       st.sampled_from([0, -1, 10.5, 10**11, 2**63, "x", [], {}, 1e308]))
+
+
+@examples(60)
+@given(method=st.sampled_from(["sample", "per_class", "interpolate", "latents", "toy_data",
+                               "evaluate", "grid"]),
+       args=st.dictionaries(st.sampled_from(["n", "seed", "digit", "nrow", "steps", "epoch",
+                                             "batch_size"]), API_VALUES, max_size=3))
+def test_api_arguments(api_generator, method, args):
+    """The Python API's functions with junk arguments: a result or one GankitError line."""
+    import gankit
+
+    g, run = api_generator
+    allowed = {"sample": {"n", "seed", "digit", "nrow"}, "per_class": {"n", "seed"},
+               "interpolate": {"n", "steps", "seed"}, "latents": {"n", "seed"},
+               "toy_data": {"n", "seed"}, "evaluate": {"n", "seed", "batch_size"},
+               "grid": {"epoch"}}[method]
+    kwargs = {k: v for k, v in args.items() if k in allowed}
+    if method == "toy_data":
+        outcome(gankit.toy_data, "ring2d", **kwargs)
+    elif method == "evaluate":  # only the argument checks: they come before any scoring
+        if {"n", "seed", "batch_size"} - set(kwargs):
+            kwargs.setdefault("n", 10**11)  # a valid call would score: make it fail its check
+        outcome(gankit.evaluate, g, device="cpu", **kwargs)
+    elif method == "grid":
+        outcome(run.grid, **kwargs)
+    else:
+        n = kwargs.setdefault("n", 4)
+        if isinstance(n, int) and not isinstance(n, bool) and 64 < n <= 100_000:
+            kwargs["n"] = 64  # valid sizes stay small: the test checks refusals, not speed
+        outcome(getattr(g, method), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def api_generator():
+    import gankit
+
+    tmp = scratch_folder()
+    run = gankit.train("toy", tmp / "run", log=lambda _: None, epochs=1, toy_samples=256,
+                       sample_every=1)
+    cfg = small_config(make_idx_dir(tmp / "idx"), **{"train.epochs": 1, "model.conditional": True})
+    from gankit.runs.loop import train
+
+    return gankit.load(train(cfg, tmp / "img", log=lambda _: None), "cpu"), run

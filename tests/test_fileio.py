@@ -6,7 +6,12 @@ import errno
 import os
 
 import pytest
+from reliability_support import (
+    one_line_error,
+    small_run,
+)
 
+from gankit.cli import main
 from gankit.fileio import NAME_MAX, temp_name, write_atomic, write_text_atomic
 
 
@@ -49,3 +54,20 @@ def test_a_failed_write_keeps_the_old_file_whole(tmp_path):
     with pytest.raises(OSError):
         write_atomic(path, half_then_full)
     assert path.read_bytes() == b"old contents" and os.listdir(tmp_path) == ["samples.npy"]
+
+
+def test_no_command_writes_over_its_input(tmp_path, capsys):
+    run = small_run(tmp_path, epochs=1)
+    path = run / "checkpoints" / "epoch_0001.pt"
+    before = path.read_bytes()
+    one_line_error(capsys, main(["export", "--checkpoint", str(path), "--out", str(path)]),
+                   "would destroy the input")
+    one_line_error(capsys, main(["eval", str(path), "--out", str(path)]), "would destroy")
+    one_line_error(capsys, main(["eval", str(run), "--out", str(path)]), "would destroy")
+    link = tmp_path / "link.npy"
+    link.symlink_to(path)
+    one_line_error(capsys, main(["sample", "--checkpoint", str(path), "--out", str(link)]),
+                   "would destroy")
+    one_line_error(capsys, main(["export", "--checkpoint", str(path), "--out", str(run)]),
+                   "existing folder")
+    assert path.read_bytes() == before

@@ -10,9 +10,9 @@ import torch
 
 from gankit import lesson
 from gankit.cli import main as cli_main
+from gankit.core.losses import get_game
+from gankit.core.models import ToyDiscriminator, ToyGenerator
 from gankit.errors import ConfigError
-from gankit.losses import get_game
-from gankit.models import ToyDiscriminator, ToyGenerator
 
 # --- KL asymmetry ----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ def _shapes(module: torch.nn.Module) -> list[tuple[int, ...]]:
 
 def test_models_are_the_seed_presets(notes_gan) -> None:
     from gankit.config import build_config
-    from gankit.models import build_models
+    from gankit.core.models import build_models
 
     m = build_config("seed").model
     g, d = build_models(m, (1, 28, 28))
@@ -72,7 +72,7 @@ def test_the_program_trains_and_writes_the_epoch_1_grid(notes_gan, tmp_path: Pat
 
 
 def test_g_step_is_the_non_saturating_game(notes_gan) -> None:
-    from gankit.losses import get_game
+    from gankit.core.losses import get_game
 
     logits = torch.linspace(-6, 6, 13).unsqueeze(1)
     target_one = notes_gan.bce(logits, torch.ones(13))

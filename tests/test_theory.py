@@ -2,7 +2,7 @@
 
 p_data and p_g live on K points; the optimal discriminator's logit is
 l*(x) = log p_data(x) - log p_g(x), so D* = sigmoid(l*). The generator costs come from
-gankit.losses, so these tests fail if a loss is wrong as well as if an identity is.
+gankit.core.losses, so these tests fail if a loss is wrong as well as if an identity is.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gankit.core.diagnostics import js_hat
-from gankit.losses import d_loss_bce, get_game
+from gankit.core.losses import d_loss_bce, get_game
 
 K = 12
 LOG2 = math.log(2.0)
@@ -69,7 +69,7 @@ def test_optimal_discriminator_maximises_value(seed):
 def test_max_value_is_two_js_minus_two_log_two(seed):
     p_data, p_g = _pair(seed)
     l_star = optimal_logit(p_data, p_g)
-    # V(D*, G) with the minimax cost of gankit.losses for the fake term: E_g log(1 - D*)
+    # V(D*, G) with the minimax cost of gankit.core.losses for the fake term: E_g log(1 - D*)
     minimax = get_game("minimax").g_cost
     v = (p_data * torch.sigmoid(l_star).log()).sum() + (p_g * minimax(l_star)).sum()
     assert v.item() == pytest.approx((2 * js(p_data, p_g) - 2 * LOG2).item(), abs=1e-12)

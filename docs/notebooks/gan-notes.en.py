@@ -58,7 +58,7 @@ print(f"size {SIZE}: {S}; runs go to {OUT}")
 # ## 1. The three generator games and their cost figure
 #
 # D outputs a logit l, and D(G(z)) = sigmoid(l). The generator's cost J(G) per fake
-# sample, in each game (gankit.losses, where each is written on the logit):
+# sample, in each game (gankit.core.losses, where each is written on the logit):
 #
 # | game | G minimises | gradient dJ/dl |
 # |---|---|---|
@@ -79,7 +79,7 @@ gankit.games_plot()
 # The same in numbers, computed with gankit's own loss functions and autograd:
 
 # %%
-from gankit.losses import GENERATOR_GAMES, get_game
+from gankit.core.losses import GENERATOR_GAMES, get_game
 
 points = torch.tensor([0.01, 0.5, 0.99], dtype=torch.float64)
 rows, slope = [], {}
@@ -130,7 +130,7 @@ g1d
 
 # %% tags=["figure"]
 from gankit.config import build_config
-from gankit.models import build_models
+from gankit.core.models import build_models
 from gankit.runs.checkpoint import load_valid
 
 epochs = [m["epoch"] for m in g1d.metrics]

@@ -48,7 +48,7 @@ print(f"size {SIZE}: {S}; runs go to {OUT}")
 # %% [markdown]
 # ## 1. 三种生成器博弈与代价曲线
 #
-# 判别器 D 输出一个 logit，记作 l，D(G(z)) = sigmoid(l)。三种博弈里，生成器对每个假样本的代价 J(G) 如下（gankit.losses 中都写成 logit 的函数）：
+# 判别器 D 输出一个 logit，记作 l，D(G(z)) = sigmoid(l)。三种博弈里，生成器对每个假样本的代价 J(G) 如下（gankit.core.losses 中都写成 logit 的函数）：
 #
 # | 博弈 | G 要最小化的量 | 梯度 dJ/dl |
 # |---|---|---|
@@ -65,7 +65,7 @@ gankit.games_plot()
 # 换成数字来看。下面直接调用 gankit 自己的损失函数，用自动求导算出代价和梯度：
 
 # %%
-from gankit.losses import GENERATOR_GAMES, get_game
+from gankit.core.losses import GENERATOR_GAMES, get_game
 
 points = torch.tensor([0.01, 0.5, 0.99], dtype=torch.float64)
 rows, slope = [], {}
@@ -106,7 +106,7 @@ g1d
 
 # %% tags=["figure"]
 from gankit.config import build_config
-from gankit.models import build_models
+from gankit.core.models import build_models
 from gankit.runs.checkpoint import load_valid
 
 epochs = [m["epoch"] for m in g1d.metrics]

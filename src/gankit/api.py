@@ -285,7 +285,7 @@ def _eval_images(source: Any, n: int, seed: int, device: str, batch_size: int,
                               "(toy runs log modes_covered, hq_share in their metrics)")
         z = source.latents(n, seed)
         asked = torch.arange(n) % source.n_classes if source.n_classes else None
-        from gankit.models import generate
+        from gankit.core.models import generate
 
         images = generate(source.module, z.to(source.device), asked,
                           batch=batch_size).float().clamp(-1, 1).cpu()
@@ -322,9 +322,9 @@ def games_plot(out: str | Path | None = None) -> Any:
 
 def toy_datasets() -> list[str]:
     """Names of the toy data sets (gaussian1d, ring2d, grid2d)."""
-    from gankit.data.toy import TOY_DATASETS
+    from gankit.datasets import names
 
-    return list(TOY_DATASETS)
+    return names("toy")
 
 
 def toy_distribution(name: str) -> Any:

@@ -28,13 +28,7 @@ import yaml
 
 from gankit.errors import ConfigError, short
 from gankit.preset_data import PRESET_HELP, PRESETS
-from gankit.validation import (
-    DATASETS,
-    ON_COLLAPSE,
-    PRECISIONS,
-    TOY_DATASETS,
-    validate,
-)
+from gankit.validation import ON_COLLAPSE, PRECISIONS, validate
 
 
 @dataclass
@@ -59,7 +53,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The networks (gankit.models)."""
+    """The networks (gankit.core.models)."""
 
     name: str = "mlp"
     """Model family: `mlp` (the notes' Example 2, images), `dcgan` (28, 32 or 64-pixel
@@ -87,11 +81,11 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """The game (gankit.losses)."""
+    """The game (gankit.core.losses)."""
 
     game: str = "non-saturating"
     """Game: `minimax`, `non-saturating` (the notes' code), `maximum-likelihood`,
-    `least-squares`, `wgan-gp`, `hinge` (gankit.losses.GAMES)."""
+    `least-squares`, `wgan-gp`, `hinge` (gankit.core.losses.GAMES)."""
     real_label: float = 0.9
     """Target for real images in D's cost: 0.9 is one-sided label smoothing (the notes), 1 off."""
 
@@ -192,8 +186,8 @@ class Config:
         return cfg
 
 
-__all__ = ["DATASETS", "ON_COLLAPSE", "PRECISIONS", "PRESETS", "PRESET_HELP", "SECTIONS",
-           "TOY_DATASETS", "Config", "DataConfig", "LossConfig", "ModelConfig", "TrainConfig",
+__all__ = ["ON_COLLAPSE", "PRECISIONS", "PRESETS", "PRESET_HELP", "SECTIONS",
+           "Config", "DataConfig", "LossConfig", "ModelConfig", "TrainConfig",
            "apply_overrides", "build_config", "config_changes", "config_value", "dump_yaml",
            "flatten", "from_preset", "read_config_file", "replace", "validate"]
 
@@ -295,8 +289,9 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     return cfg
 
 
-INFO_KEYS = ("run_id", "device_used", "precision_used")
-"""Top-level keys of a run's config.yaml that are not settings (`gankit.run` writes them)."""
+INFO_KEYS = ("run_id", "device_used", "precision_used", "trained_by")
+"""Top-level keys of a run's config.yaml that are not settings (RunFolder.open writes them;
+`trained_by` names the batched trainer of a compare run)."""
 
 
 def config_changes(old: Config, new: Config) -> dict[str, Any]:

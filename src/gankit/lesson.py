@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from gankit.core.losses import GENERATOR_GAMES, d_loss_bce, get_game
+from gankit.core.models import ToyDiscriminator, ToyGenerator
 from gankit.data.toy import get_toy
 from gankit.errors import ConfigError, short
-from gankit.losses import GENERATOR_GAMES, d_loss_bce, get_game
-from gankit.models import ToyDiscriminator, ToyGenerator
 from gankit.seeds import lesson_seed, weights_seed
 
 TOP_SHARE = 0.01

@@ -173,7 +173,7 @@ class Generator:
 
     def __call__(self, z: Any, labels: Any = None) -> Any:
         """G(z) (and the class labels of a conditional G) in eval mode, on z's device."""
-        from gankit.models import generate
+        from gankit.core.models import generate
 
         return generate(self.module, z.to(self.device), labels)
 
@@ -206,8 +206,8 @@ class Generator:
         """A conditional G's grid: one labelled row per class, n columns; column j uses one
         latent in every row, so a column shows one 'style' across the classes. `nrow`: grid
         rows of that many images instead (then without the class labels, one to a row)."""
+        from gankit.core.models import class_grid_labels
         from gankit.errors import check_range
-        from gankit.models import class_grid_labels
 
         check_range("n", n, 1, 100_000 // max(self.n_classes, 1), "columns per class row")
         if nrow is not None:
@@ -223,18 +223,18 @@ class Generator:
 
     def interpolate(self, n: int = 8, steps: int = 10, seed: int = 0) -> Samples:
         """n rows, each walking from one random latent to another in `steps` + 1 frames
-        along the great circle (spherical interpolation, gankit.viz.animate.slerp)."""
+        along the great circle (gankit.viz.animate.interpolation_path, as `gankit sample
+        --interpolate` walks)."""
         import torch
 
         from gankit.errors import check_range
-        from gankit.viz.animate import slerp
+        from gankit.viz.animate import interpolation_path
 
         check_range("steps", steps, 1, 1000)
         check_range("n", n, 1, 100_000 // (steps + 1), "rows x (steps + 1) images at most "
                     "100,000")
-        ends = self.latents(2 * n, seed)
-        t = torch.linspace(0, 1, steps + 1)
-        z = torch.stack([slerp(ends[:n], ends[n:], float(s)) for s in t], dim=1)  # (n, S+1, Z)
+        ends = self.latents(2 * n, seed).view(2, n, self.z_dim)  # start, end of each row
+        z = interpolation_path(ends, steps, loop=False).transpose(0, 1)  # (n, S+1, Z)
         labels = (torch.arange(n) % self.n_classes).repeat_interleave(steps + 1) \
             if self.n_classes else None
         return Samples(self(z.reshape(-1, self.z_dim), labels), nrow=steps + 1)

@@ -9,16 +9,11 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from gankit import datasets
 from gankit.errors import ConfigError, short
 
 if TYPE_CHECKING:  # the config module imports this one, not the other way round
     from gankit.config import Config
-
-TOY_DATASETS = ("gaussian1d", "ring2d", "grid2d")
-"""The toy data sets of gankit.data.toy (kept in step with TOY_DATASETS there)."""
-
-DATASETS = ("mnist", "idx", "folder", *TOY_DATASETS)
-"""Data set names accepted in `data.dataset`."""
 
 ON_COLLAPSE = ("warn", "stop", "off")
 """What `train.on_collapse` may say."""
@@ -45,40 +40,41 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     `machine` False skips the checks against this machine (threads, memory for training),
     e.g. for a checkpoint's config that is only sampled from.
     """
-    from gankit.losses import GAMES
-    from gankit.models import INITS, MODELS, check_pack
+    from gankit.core.losses import GAMES
+    from gankit.core.models import INITS, MODELS, check_pack
 
     problems: list[str] = []
-    t, m, d, lo = cfg.train, cfg.model, cfg.data, cfg.loss
+    t, m, data, lo = cfg.train, cfg.model, cfg.data, cfg.loss
+    spec = datasets.DATASETS.get(data.dataset) if isinstance(data.dataset, str) else None
+    toy_data = spec is not None and spec.is_toy
 
     def need(ok: bool, msg: str) -> None:
         if not ok:
             problems.append(msg)
 
-    need(d.dataset in DATASETS, f"data.dataset={d.dataset!r} is unknown; choose one of: "
-         f"{', '.join(DATASETS)}")
-    need(d.dataset != "idx" or bool(d.data_dir), "data.dataset='idx' needs a folder of IDX "
-         "files: add --data-dir DIR")
-    need(d.limit is None or d.limit > 0, f"data.limit={d.limit} must be > 0 (or null for all)")
+    need(spec is not None, f"data.dataset={data.dataset!r} is unknown; choose one of: "
+         f"{', '.join(datasets.DATASETS)}")
+    need(spec is None or not spec.needs_dir or bool(data.data_dir),
+         f"data.dataset={data.dataset!r} needs {spec and spec.needs_dir}")
+    need(data.limit is None or data.limit > 0,
+         f"data.limit={data.limit} must be > 0 (or null for all)")
     need(m.name in MODELS, f"model.name={m.name!r} is unknown; choose one of: {', '.join(MODELS)}")
-    if d.dataset in DATASETS and m.name in MODELS:
-        toy_data, toy_model = d.dataset in TOY_DATASETS, m.name == "toy-mlp"
+    if spec is not None and m.name in MODELS:
+        toy_model = m.name == "toy-mlp"
         need(toy_data == toy_model, f"model.name={m.name!r} does not fit data.dataset="
-             f"{d.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
-    need(0 < d.toy_samples <= MAX_TOY_SAMPLES, f"data.toy_samples={short(d.toy_samples)} must "
-         f"be in 1..{MAX_TOY_SAMPLES:,}")
+             f"{data.dataset!r}; use {'toy-mlp (or --preset toy)' if toy_data else 'mlp'}")
+    need(0 < data.toy_samples <= MAX_TOY_SAMPLES, f"data.toy_samples="
+         f"{short(data.toy_samples)} must be in 1..{MAX_TOY_SAMPLES:,}")
     need(m.init in INITS, f"model.init={short(m.init)} is unknown; choose one of: "
          f"{', '.join(INITS)}")
     need(0 < m.z_dim <= MAX_WIDTH, f"model.z_dim={short(m.z_dim)} must be in 1..{MAX_WIDTH:,}")
     need(0 < m.width <= MAX_WIDTH, f"model.width={short(m.width)} must be in 1..{MAX_WIDTH:,}")
-    need(d.image_size is None or 0 < d.image_size <= MAX_IMAGE_SIZE,
-         f"data.image_size={short(d.image_size)} must be in 1..{MAX_IMAGE_SIZE} (or null for "
+    need(data.image_size is None or 0 < data.image_size <= MAX_IMAGE_SIZE,
+         f"data.image_size={short(data.image_size)} must be in 1..{MAX_IMAGE_SIZE} (or null for "
          "the data set's default)")
-    if m.name == "dcgan" and d.image_size is not None:
-        need(d.image_size in (28, 32, 64), f"data.image_size={d.image_size} cannot be built "
+    if m.name == "dcgan" and data.image_size is not None:
+        need(data.image_size in (28, 32, 64), f"data.image_size={data.image_size} cannot be built "
              "by model dcgan; choose one of: 28, 32, 64")
-    need(d.dataset != "folder" or bool(d.data_dir), "data.dataset='folder' needs a folder "
-         "of images: use --data folder:PATH")
     need(t.n_critic >= 1, f"train.n_critic={t.n_critic} must be >= 1; use e.g. --n-critic 5")
     need(t.ema is None or 0.0 <= t.ema < 1.0,
          f"train.ema={t.ema} must be in [0, 1) (e.g. 0.999; 0 or null = off)")
@@ -125,15 +121,15 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     need(0 <= t.seed < 2**63, f"train.seed={short(t.seed)} must be in 0..2**63-1")
     need(t.eval_every is None or t.eval_every > 0,
          f"train.eval_every={t.eval_every} must be > 0 (or null for no evaluation)")
-    need(t.eval_every is None or d.dataset not in TOY_DATASETS,
+    need(t.eval_every is None or not toy_data,
          f"train.eval_every={t.eval_every} needs image data (MNIST-like digits); toy set "
-         f"{d.dataset!r} has its own metrics in metrics.jsonl: drop --eval-every")
+         f"{data.dataset!r} has its own metrics in metrics.jsonl: drop --eval-every")
     need(MIN_EVAL_N <= t.eval_n <= MAX_SAMPLES, f"train.eval_n={short(t.eval_n)} must be in "
          f"{MIN_EVAL_N}..{MAX_SAMPLES:,} (10000 for reported figures)")
-    if d.dataset in TOY_DATASETS and 0 < t.batch_size <= d.toy_samples and t.n_critic > (
-            d.toy_samples // t.batch_size):
+    if toy_data and 0 < t.batch_size <= data.toy_samples and t.n_critic > (
+            data.toy_samples // t.batch_size):
         problems.append(f"train.n_critic={t.n_critic} is more than the "
-                        f"{d.toy_samples // t.batch_size} iterations of an epoch, so G would "
+                        f"{data.toy_samples // t.batch_size} iterations of an epoch, so G would "
                         "never step; lower --n-critic or --batch-size")
     if not problems and machine:  # sizes are sane one by one: now what they add up to
         need_bytes = memory_estimate(cfg)
@@ -189,20 +185,15 @@ def memory_estimate(cfg: Config) -> int:
     moments) + EMA, and the training data as float32 (MNIST-like: 70,000 images)."""
     import torch
 
-    from gankit.models import build_models
+    from gankit.core.models import build_models
 
-    d, m = cfg.data, cfg.model
-    if d.dataset in TOY_DATASETS:
-        shape: tuple[int, ...] = (1,) if d.dataset == "gaussian1d" else (2,)
-        n_data = d.toy_samples
-    else:
-        side = d.image_size or (32 if d.dataset == "folder" else 28)
-        shape = (3 if d.dataset == "folder" else 1, side, side)
-        n_data = d.limit or 70_000
+    m, spec = cfg.model, datasets.get(cfg.data.dataset)
+    shape = spec.sample_shape(cfg.data)
+    n_data = spec.size(cfg.data)
     try:
         with torch.device("meta"):
-            g, dd = build_models(m, shape, 10 if m.conditional else 0)
-        params = sum(p.numel() for p in [*g.parameters(), *dd.parameters()])
+            g, d = build_models(m, shape, 10 if m.conditional else 0)
+        params = sum(p.numel() for p in [*g.parameters(), *d.parameters()])
     except (ConfigError, RuntimeError, ValueError, OverflowError, KeyError, IndexError):
         return 0  # a shape the model cannot take: build_models' own error names it later
     return params * 4 * (4 + (1 if cfg.train.ema else 0)) + n_data * math.prod(shape) * 4

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from reliability_support import (
+    one_line_error,
+)
 
 from gankit.cli import main
 from gankit.data.idx import write_idx
@@ -192,8 +198,6 @@ def test_missing_data_is_a_clear_error(tmp_path, capsys):
 
 
 def test_python_dash_m_and_help():
-    import os
-    from pathlib import Path
 
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
     for cmd in (["--help"], ["train", "--help"], ["sample", "--help"], ["data", "--help"]):
@@ -228,3 +232,62 @@ def test_torch_out_of_memory_is_reported_as_such(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(gankit.api, "load", gpu_oom)
     assert main(["sample", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "s.png")]) == 1
     assert capsys.readouterr().err.startswith("gankit: error: out of memory;")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["train", "--seed", "99999999999999999999999"], "train.seed="),
+    (["train", "--set", "model.g_hidden=[100000000000]"], "hidden widths"),
+    (["train", "--set", "model.g_hidden=[100000,100000,100000]"], "GiB"),
+    (["train", "--set", "model.z_dim=10000000000"], "model.z_dim="),
+    (["train", "--model", "dcgan", "--set", "model.width=200000"], "GiB"),
+    (["train", "--image-size", "100000"], "data.image_size=100000"),
+    (["train", "--preset", "toy", "--set", "data.toy_samples=100000000000"], "toy_samples"),
+    (["train", "--preset", "toy", "--eval-every", "1"], "drop --eval-every"),
+    (["train", "--eval-n", "3"], "train.eval_n=3"),
+    (["train", "--preset", "toy", "--n-critic", "1000"], "G would never step"),
+    (["sample", "--checkpoint", "x.pt", "--n", "100000000"], "--n 100000000"),
+    (["sample", "--checkpoint", "x.pt", "--nrow", "-3"], "--nrow -3"),
+    (["sample", "--checkpoint", "x.pt", "--seed", "-1"], "--seed -1"),
+    (["eval", "x.pt", "--seed", "99999999999999999999999"], "--seed"),
+    (["eval", "x.pt", "--n", "1000000"], "--n 1000000"),
+])
+def test_sizes_and_seeds_are_refused_up_front(argv, needle, capsys):
+    start = time.perf_counter()
+    one_line_error(capsys, main(argv), needle)
+    assert time.perf_counter() - start < 20
+
+
+def test_argparse_errors_are_short(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["sample", "--nrow", "x"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert done.value.code == 2 and len(err) <= 2 and "invalid int value: 'x'" in err[0]
+
+
+def test_an_unexpected_exception_is_one_line_and_debug_shows_it(monkeypatch, capsys):
+    def boom(args):
+        raise TypeError("x" * 10_000)
+
+    monkeypatch.delenv("GANKIT_DEBUG", raising=False)
+    parser_main = main
+    monkeypatch.setattr("gankit.cli.build_parser", _parser_with(boom))
+    one_line_error(capsys, parser_main(["report", "x"]), "unexpected TypeError", "--debug")
+    with pytest.raises(TypeError):
+        parser_main(["report", "x", "--debug"])
+    monkeypatch.setenv("GANKIT_DEBUG", "1")
+    with pytest.raises(TypeError):
+        parser_main(["report", "x"])
+
+
+def _parser_with(func):
+    from gankit import cli
+
+    real = cli.build_parser
+
+    def build():
+        parser = real()
+        for action in parser._subparsers._group_actions:
+            action.choices["report"].set_defaults(func=func)
+        return parser
+
+    return build

@@ -11,13 +11,18 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+import sys
+from pathlib import Path
+
 from digits import render_digits  # noqa: E402
+from reliability_support import one_line_error, png_bomb
 
 import gankit.data.mnist  # noqa: E402
 from gankit import cli  # noqa: E402
+from gankit.cli import main
+from gankit.core.models import MLPGenerator  # noqa: E402
 from gankit.data.idx import write_idx  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
-from gankit.models import MLPGenerator  # noqa: E402
 
 FLOOR_N = 100
 
@@ -221,3 +226,20 @@ def test_gankit_eval_and_the_api_print_one_table(fake_mnist, tmp_path, capsys) -
     printed = capsys.readouterr().out
     table = gankit.evaluate(str(tmp_path / "s.npy"), cache_dir=cache, device="cpu").table()
     assert printed.rstrip("\n") == table
+
+
+def test_huge_npy_header_and_png_bombs(tmp_path, capsys):
+    fake = tmp_path / "huge.npy"
+    with open(fake, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 28, 28)})
+    one_line_error(capsys, main(["eval", "--images", str(fake)]), "more than 50,000")
+    small = tmp_path / "short.npy"
+    with open(small, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f4", "fortran_order": False, "shape": (100, 28, 28)})
+    one_line_error(capsys, main(["eval", "--images", str(small)]), "truncated")
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    png_bomb(folder / "a.png")
+    one_line_error(capsys, main(["eval", "--images", str(folder)]), "a.png")

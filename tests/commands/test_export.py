@@ -14,10 +14,10 @@ import torch
 
 from gankit.commands import export as export_cmd
 from gankit.config import ModelConfig, build_config
+from gankit.core.models import build_models
 from gankit.core.trainer import Trainer
 from gankit.errors import GankitError
 from gankit.export import example_inputs, export_generator, run_exported
-from gankit.models import build_models
 from gankit.runs.checkpoint import load_generator, save_atomic
 
 # torch.jit.load is deprecated in PyTorch >= 2.9 but is what users of a TorchScript file call.

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from reliability_support import (
+    one_line_error,
+    small_run,
+)
 
+from gankit.cli import main
 from gankit.commands import sample as sample_cmd
 from gankit.commands.sample import sample_labels
 from gankit.config import build_config
@@ -59,10 +67,7 @@ def test_digit_and_per_class_write_their_files(checkpoint: Path, tmp_path: Path)
 
 
 def test_a_full_disk_keeps_the_old_npy(checkpoint: Path, tmp_path: Path) -> None:
-    import os
     import resource
-    import subprocess
-    import sys
 
     out = tmp_path / "x.npy"
     out.write_bytes(b"yesterday's samples")
@@ -100,3 +105,18 @@ def test_per_class_honours_nrow(checkpoint: Path, tmp_path: Path) -> None:
     with Image.open(tmp_path / "pc.png") as a, Image.open(tmp_path / "plain.png") as b:
         assert a.size == b.size  # 40 images in rows of 5, not 10 rows of 4
         assert a.height > a.width
+
+
+def test_eval_and_sample_sizes_are_checked_before_allocating(tmp_path, capsys):
+    header = tmp_path / "many.npy"  # only a header: 100,000 images that are not there
+    with open(header, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 28, 28)})
+    one_line_error(capsys, main(["eval", "--images", str(header)]), "100000 images")
+    one_line_error(capsys, main(["eval", "some-run", "--n", "100000000"]), "--n 100000000")
+    run = small_run(tmp_path, epochs=1)
+    rc = main(["sample", "--checkpoint", str(run), "--interpolate", "--steps", "100000000"])
+    one_line_error(capsys, rc, "--steps 100000000")
+    rc = main(["sample", "--checkpoint", str(run), "--interpolate", "--steps", "900",
+               "--n", "900"])
+    one_line_error(capsys, rc, "GIF images")

@@ -16,7 +16,7 @@ from gankit.core.diagnostics import (
     js_hat_from_logits,
     mean_abs_dj_dlogit,
 )
-from gankit.losses import get_game
+from gankit.core.losses import get_game
 
 
 def test_js_hat_is_zero_at_chance_and_log2_at_a_perfect_d():

@@ -93,7 +93,7 @@ def test_only_the_losses_module_knows_the_gradient_penalty():
     users = sorted(m for m, tree in MODULES.items()
                    if {"gradient_penalty", "wgan_gp_penalty"} & (_names(tree) |
                                                                   _attributes(tree)))
-    assert users == ["gankit.losses"]
+    assert users == ["gankit.core.losses"]
 
 
 def _imports(module: str, tree: ast.Module) -> set[str]:

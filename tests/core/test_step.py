@@ -60,3 +60,29 @@ def test_d_step_changes_only_d_and_g_step_only_g(game):
     assert all(torch.equal(a, b) for a, b in zip(d1, t.d.parameters(), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(g0, t.g.parameters(), strict=True))
     assert all(p.grad is None for p in t.d.parameters())  # G's step computes no D gradient
+
+
+def test_iterations_deal_the_batches_and_the_n_critic_rule_across_epochs():
+    """`iterations` is the epoch's bookkeeping that run_epoch steps through: consecutive
+    batches of the permutation, and G after every n_critic-th iteration of the run (the count
+    carries over epochs), read when an item is drawn."""
+    cfg = build_config("toy", overrides={"train.batch_size": 100, "train.n_critic": 3,
+                                         "data.toy_samples": 500, "train.threads": 1})
+    t = Trainer(cfg, make_toy("ring2d", 500), "cpu")
+    perm = torch.arange(500).flip(0)
+    plan = list(t.iterations(perm))  # the counter does not move: every draw sees iteration 0
+    assert [i.tolist() for i, _ in plan] == [perm[k * 100:(k + 1) * 100].tolist()
+                                              for k in range(5)]
+    flags = []
+    for _ in range(2):  # two epochs of 5, counted as run_epoch counts
+        for _, with_g in t.iterations(perm):
+            flags.append(with_g)
+            t.iteration += 1
+    assert flags == [(k + 1) % 3 == 0 for k in range(10)]
+    # run_epoch is those iterations, stepped: its G steps are the rule's
+    t.iteration = t.g_steps = 0
+    _, g_done = t.run_epoch(perm)
+    assert (t.iteration, g_done, t.g_steps) == (5, 1, 1)
+    stacked = torch.stack([perm, perm.flip(0)])  # (runs, N): the lab's panels
+    first, _ = next(t.iterations(stacked))
+    assert first.shape == (2, 100) and torch.equal(first[1], torch.arange(100))

@@ -47,7 +47,7 @@ def test_wgan_gp_step_adds_the_games_penalty() -> None:
     sample from the run's noise stream; the other games have none."""
     import dataclasses
 
-    from gankit.losses import wgan_gp_penalty
+    from gankit.core.losses import wgan_gp_penalty
 
     draws: list[torch.Tensor] = []
 

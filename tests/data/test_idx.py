@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from reliability_support import FAST, NAMES, outcome, scratch_folder
 
-from gankit.data.idx import read_idx, write_idx
+from gankit.config import DataConfig
+from gankit.data import load_dataset
+from gankit.data.idx import DTYPES, read_idx, write_idx
 from gankit.errors import DataError
 
 
@@ -130,3 +137,83 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 def test_write_refuses_unsupported_dtype(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="cannot store dtype"):
         write_idx(tmp_path / "x", np.zeros(2, dtype=np.uint16))
+
+
+def _idx_bytes(code: int, shape: tuple[int, ...], body: bytes) -> bytes:
+    return bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + body
+
+
+@FAST
+@given(data=st.binary(max_size=300), gz=st.booleans(), name=NAMES)
+@example(data=b"", gz=False, name="x").via("empty file")
+@example(data=b"\x00\x00\x08\x01", gz=False, name="x").via("header without sizes")
+def test_idx_reader_on_random_bytes(data, gz, name):
+    path = scratch_folder() / (name + (".gz" if gz else ""))
+    path.write_bytes(data)
+    got = outcome(read_idx, path)
+    if got is not None:  # only a self-consistent file reads: header + exactly its data
+        assert data[:2] == b"\0\0" and got.size * got.dtype.itemsize == len(data) - 4 - 4 * got.ndim
+
+
+@FAST
+@given(code=st.sampled_from(sorted(DTYPES)),
+       shape=st.lists(st.integers(0, 6), min_size=1, max_size=4).map(tuple),
+       cut=st.integers(0, 400), gz=st.booleans(), name=NAMES)
+def test_idx_reader_on_truncated_and_padded_files(code, shape, cut, gz, name):
+    rng = np.random.default_rng(0)
+    dtype = DTYPES[code]
+    array = (rng.integers(0, 100, shape)).astype(dtype)
+    full = _idx_bytes(code, shape, array.tobytes())
+    data = full[:cut] if cut < len(full) else full + b"\x01" * (cut - len(full))
+    path = scratch_folder() / (name + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(data) if gz else data)
+    got = outcome(read_idx, path)
+    if data == full:
+        np.testing.assert_array_equal(got, array.astype(dtype.newbyteorder("=")))
+    else:
+        assert got is None
+
+
+@settings(max_examples=40, deadline=2000)
+@given(shape=st.lists(st.integers(1, 2**32 - 1), min_size=1, max_size=16),
+       code=st.sampled_from(sorted(DTYPES)), gz=st.booleans(), tail=st.binary(max_size=64))
+def test_idx_huge_declared_sizes_are_refused_without_allocating(shape, code, gz, tail):
+    n = math.prod(shape) * DTYPES[code].itemsize
+    path = scratch_folder() / ("big.gz" if gz else "big")
+    data = _idx_bytes(code, tuple(shape), tail)
+    path.write_bytes(gzip.compress(data) if gz else data)
+    tracemalloc.start()
+    try:
+        got = outcome(read_idx, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got is None or n == len(tail)
+    assert peak < 8 << 20  # never anything like the declared size
+
+
+@FAST
+@given(array=st.integers(1, 3).flatmap(lambda nd: st.lists(
+    st.integers(0, 255), min_size=1, max_size=60)).map(lambda v: np.array(v, np.uint8)),
+    name=NAMES, gz=st.booleans())
+def test_idx_round_trip_under_unicode_names(array, name, gz):
+    path = write_idx(scratch_folder() / (name + (".gz" if gz else "")), array)
+    np.testing.assert_array_equal(read_idx(path), array)
+
+
+@FAST
+@given(images=st.binary(max_size=200), labels=st.binary(max_size=40), name=NAMES,
+       valid_images=st.booleans())
+def test_idx_data_set_folder_with_hostile_files(images, labels, name, valid_images):
+    folder = scratch_folder() / name
+    folder.mkdir()
+    if valid_images:
+        n = len(labels)
+        images = _idx_bytes(8, (n, 2, 2), bytes(4 * n))
+        labels = _idx_bytes(8, (n,), labels)
+    (folder / "train-images-idx3-ubyte").write_bytes(images)
+    (folder / "train-labels-idx1-ubyte").write_bytes(labels)
+    got = outcome(load_dataset, DataConfig(dataset="idx", data_dir=str(folder)))
+    if got is not None:
+        assert got.samples.dtype == torch.float32 and got.samples.shape[1:] == (1, 2, 2)
+        assert len(got) > 0 and got.samples.abs().max() <= 1

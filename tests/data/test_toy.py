@@ -9,7 +9,8 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from gankit.data.toy import TOY_DATASETS, get_toy, make_toy
+from gankit.data.toy import get_toy, make_toy
+from gankit.datasets import names
 from gankit.errors import DataError
 from gankit.metrics.toy import js_divergence_discrete, js_divergence_hist, mode_report, toy_metrics
 
@@ -23,7 +24,7 @@ def test_the_three_toy_sets_as_documented():
     assert sorted(set(grid.centres[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
 
 
-@pytest.mark.parametrize("name", list(TOY_DATASETS))
+@pytest.mark.parametrize("name", names("toy"))
 def test_sampling_is_seeded_and_matches_the_mixture(name):
     dist = get_toy(name)
     x = make_toy(name, 20000, seed=3)

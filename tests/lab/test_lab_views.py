@@ -8,8 +8,8 @@ import base64
 import numpy as np
 import torch
 
+from gankit.core.losses import get_game
 from gankit.lab import views
-from gankit.losses import get_game
 
 
 def arr(b64: str, width: int = 1) -> np.ndarray:

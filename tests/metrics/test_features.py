@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from digits import render_digits
+from hypothesis import example, given
+from hypothesis import strategies as st
 from PIL import Image, ImageFilter
+from reliability_support import FAST, outcome, scratch_folder
 
-from gankit.errors import CheckpointError
+from gankit.errors import CheckpointError, GankitError
 from gankit.metrics import scores
 from gankit.metrics.features import (
     FEATURE_DIM,
@@ -162,3 +167,72 @@ def test_extractor_weights_with_nan_are_refused_before_scoring(tmp_path):
 
     with pytest.raises(CheckpointError, match="NaN, infinite or complex"):
         load_extractor(_copy_extractor(tmp_path, edit_weights=poison))
+
+
+def _weights_copy(data: bytes, record: bytes | None = None) -> Path:
+    """The extractor's weights file holding `data`, beside a json record whose SHA256 matches
+    (so the safetensors parser itself meets the bytes), unless `record` is given."""
+    import hashlib
+    import json
+
+    from gankit.metrics.features import default_weights
+
+    folder = scratch_folder()
+    path = folder / default_weights().name
+    path.write_bytes(data)
+    if record is None:
+        meta = json.loads(default_weights().with_suffix(".json").read_text())
+        meta["sha256"] = hashlib.sha256(data).hexdigest()
+        record = json.dumps(meta).encode()
+    path.with_suffix(".json").write_bytes(record)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shipped() -> bytes:
+    from gankit.metrics.features import default_weights
+
+    return default_weights().read_bytes()
+
+
+def test_shipped_weights_load_and_a_pickle_in_their_place_is_refused(tmp_path, shipped):
+    from gankit.metrics.features import load_extractor
+
+    assert load_extractor() is not None  # the shipped asset, SHA256-checked
+    marker = tmp_path / "marker"
+    buf = io.BytesIO()
+
+    class _Marker:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"conv.weight": _Marker()}, buf)
+    with pytest.raises(GankitError):
+        load_extractor(_weights_copy(buf.getvalue()))
+    assert not marker.exists()
+
+
+@FAST
+@given(cut=st.integers(0, 10**7), flips=st.lists(st.tuples(st.integers(0, 10**7),
+                                                            st.integers(1, 255)), max_size=3),
+       header=st.one_of(st.none(), st.integers(0, 2**64 - 1)))
+@example(cut=10**7, flips=[], header=2**63).via("header length beyond the file")
+def test_safetensors_weights_damaged(shipped, cut, flips, header):
+    from gankit.metrics.features import load_extractor
+
+    data = bytearray(shipped[: cut % (len(shipped) + 1)])
+    for pos, xor in flips:
+        if data:
+            data[pos % len(data)] ^= xor
+    if header is not None and len(data) >= 8:
+        data[:8] = struct.pack("<Q", header)
+    outcome(load_extractor, _weights_copy(bytes(data)))
+
+
+@FAST
+@given(record=st.binary(max_size=80) | st.sampled_from([b"[]", b"null", b"{}", b'"x"',
+                                                          b'{"sha256": 5}']))
+def test_extractor_record_of_random_bytes(shipped, record):
+    from gankit.metrics.features import load_extractor
+
+    assert outcome(load_extractor, _weights_copy(shipped, record)) is None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
+from reliability_support import examples, outcome, scratch_folder
 
 from gankit.errors import DataError
 from gankit.metrics.images import detect_range, load_images, to_signed_images
@@ -132,3 +137,82 @@ def test_complex_images_are_refused_not_cast(tmp_path: Path) -> None:
         load_images(tmp_path / "c.npy")
     with pytest.raises(DataError, match="complex"):
         to_signed_images(torch.from_numpy(images).numpy())
+
+
+DTYPES = ["|u1", "<f4", "<f8", "<i8", "|b1", "|O", "<c8", "|S3", "<U2", "|V4", ">f4"]
+
+
+@examples(60)
+@given(shape=st.lists(st.integers(0, 2**40), max_size=4).map(tuple),
+       dtype=st.sampled_from(DTYPES), body=st.binary(max_size=2000),
+       fill=st.one_of(st.none(), st.integers(0, 4)))
+def test_npy_headers_and_bodies(shape, dtype, body, fill):
+    path = scratch_folder() / "x.npy"
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    with open(path, "wb") as fh:
+        try:
+            np.lib.format.write_array_header_1_0(fh, header)
+        except ValueError:
+            return
+        if fill is not None and all(s < 64 for s in shape) and dtype in ("|u1", "<f4"):
+            n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            fh.write(bytes([fill]) * n)
+        else:
+            fh.write(body)
+    got = outcome(load_images, path)
+    if got is not None:
+        assert got.ndim == 4 and got.shape[1:] == (1, 28, 28)
+        assert got.min() >= -1 and got.max() <= 1
+
+
+@examples(60)
+@given(header=st.one_of(st.binary(max_size=120), st.text(max_size=120).map(str.encode)),
+       version=st.sampled_from([b"\x01\x00", b"\x02\x00", b"\x03\x00", b"\x09\x09"]),
+       body=st.binary(max_size=200), suffix=st.sampled_from([".npy", ".npz"]))
+def test_npy_raw_header_bytes(header, version, body, suffix):
+    path = scratch_folder() / f"x{suffix}"
+    size = struct.pack("<H" if version == b"\x01\x00" else "<I", len(header))
+    raw = b"\x93NUMPY" + version + size + header + body
+    if suffix == ".npz":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("images.npy", raw)
+    else:
+        path.write_bytes(raw)
+    got = outcome(load_images, path)
+    assert got is None or got.shape[1:] == (1, 28, 28)
+
+
+def _png(width: int, height: int, claim: tuple[int, int] | None = None) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buf = BytesIO()
+    Image.new("L", (width, height), 128).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    if claim is not None:
+        ihdr = struct.pack(">II", *claim) + bytes(data[24:29])
+        data[16:29] = ihdr
+        data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+@examples(30)
+@given(files=st.lists(st.one_of(
+    st.tuples(st.integers(1, 40), st.integers(1, 40)).map(lambda s: _png(*s)),
+    st.tuples(st.integers(1, 10**5), st.integers(1, 10**5)).map(lambda c: _png(28, 28, c)),
+    st.binary(max_size=300)), min_size=1, max_size=4), npz=st.booleans())
+def test_png_folders_and_npz_archives(files, npz):
+    folder = scratch_folder() / "pngs"
+    folder.mkdir()
+    for i, data in enumerate(files):
+        (folder / f"{i}.png").write_bytes(data)
+    got = outcome(load_images, folder)
+    if got is not None:
+        assert got.shape == (len(files), 1, 28, 28)
+    if npz:
+        path = folder.parent / "x.npz"
+        path.write_bytes(b"PK\x03\x04" + files[0][:200])
+        assert outcome(load_images, path) is None

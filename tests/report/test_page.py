@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from reliability_support import one_line_error, png_bomb, small_run
 
 from gankit.cli import main
 from gankit.data.idx import write_idx
@@ -291,3 +292,16 @@ def test_many_seeds_of_a_few_games_get_one_legend_entry_per_game(monkeypatch):
     assert len(set(colours[:10])) == 1 and len(set(colours)) == 3
     curve_png("D(x)", "mean D(x)", lines[:3])  # few runs: a legend entry each
     assert len(axes[-1].get_legend().get_texts()) == 3
+
+
+def test_report_on_a_damaged_run_folder(tmp_path, capsys):
+    run = small_run(tmp_path, epochs=2)
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write("[1, 2, 3]\n" + "[" * 100_000 + "\n" + '{"epoch": {"a": 1}}\n')
+    png_bomb(run / "samples" / "epoch_0003.png")
+    assert main(["report", str(run)]) == 0
+    (run / "eval_deep.json").write_text("[" * 50_000 + "]" * 50_000)
+    one_line_error(capsys, main(["report", str(run)]), "eval_deep.json")
+    (run / "eval_deep.json").unlink()
+    (run / "config.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert main(["report", str(run)]) == 0

@@ -15,6 +15,15 @@ from gankit.cli import main
 from gankit.report.read import as_number, read_eval, read_run, read_tables
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from reliability_support import examples, make_idx_dir, outcome, scratch_folder, small_config
+
+from gankit.errors import GankitError
+from gankit.report.page import render_run
 from test_config import mapping_bomb  # noqa: E402
 
 
@@ -72,7 +81,6 @@ def test_damaged_numbers_never_break_the_report(tmp_path, capsys):
 def test_an_eval_file_with_a_5000_digit_number_is_one_line(tmp_path):
     import pytest
 
-    from gankit.errors import GankitError
 
     path = tmp_path / "eval.json"
     path.write_text('{"fid": ' + "1" * 5000 + "}")
@@ -88,3 +96,57 @@ def test_a_report_written_elsewhere_writes_nothing_into_the_run(tmp_path):
     assert main(["report", str(run), "--out", str(out)]) == 0
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before  # no progress.gif
     assert "data:image/gif;base64," in out.read_text()  # the GIF is in the page itself
+
+
+@pytest.fixture(scope="module")
+def run_folder():
+    tmp = scratch_folder()
+    from gankit.runs.loop import train
+
+    cfg = small_config(make_idx_dir(tmp / "idx"), **{"train.epochs": 2})
+    return train(cfg, tmp / "run", log=lambda _: None)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**64), 2**64),
+              st.floats(allow_nan=False), st.text(max_size=10)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=10)
+
+
+LINES = st.one_of(
+    JSON_VALUES.map(json.dumps),
+    st.dictionaries(st.sampled_from(["epoch", "loss_d", "loss_g", "d_real", "d_fake", "fid",
+                                     "images_per_s", "iteration", "elapsed"]),
+                    JSON_VALUES, max_size=6).map(json.dumps),
+    st.text(max_size=40),
+    st.integers(1, 3000).map(lambda d: "[" * d + "]" * d),
+)
+
+
+@examples(8)
+@given(lines=st.lists(LINES, max_size=6), evals=st.lists(JSON_VALUES, max_size=2),
+       deep=st.integers(0, 3000))
+def test_report_of_damaged_metrics_and_eval_files(run_folder, lines, evals, deep):
+    import shutil
+
+    folder = scratch_folder() / "run"
+    shutil.copytree(run_folder, folder, ignore=shutil.ignore_patterns("checkpoints"))
+    with open(folder / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    for i, value in enumerate(evals):
+        (folder / f"eval_{i}.json").write_text(json.dumps(value))
+    if deep:
+        (folder / "eval_deep.json").write_text("{\"a\": " * deep + "1" + "}" * deep)
+    run = outcome(read_run, folder)
+    if run is not None:
+        assert isinstance(render_run(run), str)
+
+
+@examples(40)
+@given(value=JSON_VALUES)
+def test_eval_json_of_junk(value):
+    path = scratch_folder() / "eval.json"
+    path.write_text(json.dumps(value))
+    outcome(read_eval, path)

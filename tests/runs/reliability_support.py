@@ -1,5 +1,7 @@
 """Helpers for the reliability tests: a small run on a synthetic IDX folder, in process or as
-a `python -m gankit train` subprocess (that a test can SIGKILL).
+a `python -m gankit train` subprocess (that a test can SIGKILL); and for the hostile-input
+tests of every module (tests/conftest.py puts this folder on sys.path): hypothesis settings
+and strategies of junk, `outcome` (a result or one bounded error line), `one_line_error`.
 
 `make_idx_dir` writes 256 deterministic 8x8 images as MNIST-named IDX files, read through
 the real `idx` data set (`--set data.dataset=idx --data-dir DIR`).
@@ -8,16 +10,22 @@ the real `idx` data set (`--set data.dataset=idx --data-dir DIR`).
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
+import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from gankit.config import Config, build_config
 from gankit.data.idx import write_idx
+from gankit.errors import MAX_MESSAGE, GankitError
 
 HERE = Path(__file__).resolve().parent
 
@@ -96,3 +104,102 @@ def final_tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     for key in ("g", "d", "opt_g", "opt_d", "rng", "fixed_z"):
         walk(key, state[key])
     return out
+
+
+# --------------------------------------------------------------------- hostile use and inputs
+def quiet(_: str) -> None:
+    """A `log` that says nothing."""
+
+
+def small_run(tmp_path: Path, name: str = "run", epochs: int = 2, **extra: Any) -> Path:
+    """A SMALL run (8 iterations an epoch on 8x8 IDX images) trained for `epochs`."""
+    from gankit.runs.loop import train
+
+    data = tmp_path / "idx"
+    if not data.is_dir():
+        make_idx_dir(data)
+    cfg = small_config(data, **{"train.epochs": epochs, **extra})
+    return train(cfg, tmp_path / name, log=quiet)
+
+
+def checkpoint_epochs(run: Path) -> list[int]:
+    """The epochs of the run's checkpoint files, oldest first."""
+    from gankit.runs import checkpoint as ckpt
+
+    return [ckpt.epoch_of_name(p) for p in ckpt.list_checkpoints(run)]
+
+
+def one_line_error(capsys: Any, rc: int, *needles: str) -> str:
+    """The command failed with exactly one stderr line holding every needle; returns it."""
+    err = capsys.readouterr().err.strip()
+    assert rc != 0, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def png_bomb(path: Path, side: int = 100_000) -> Path:
+    """A small valid PNG whose header claims side x side pixels."""
+    from PIL import Image
+
+    Image.new("L", (28, 28)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = struct.pack(">II", side, side) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr) & 0xFFFFFFFF)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def outcome(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """fn(...)'s result, or None after a one-line, bounded GankitError; others propagate."""
+    try:
+        return fn(*args, **kwargs)
+    except GankitError as err:
+        text = str(err)
+        assert text and "\n" not in text and len(text) <= MAX_MESSAGE
+        return None
+
+
+def scratch_folder() -> Path:
+    """A new empty folder (hypothesis examples share a test's tmp_path, so each takes one)."""
+    return Path(tempfile.mkdtemp(prefix="gankit-hostile-"))
+
+
+N = int(os.environ.get("GANKIT_FUZZ_EXAMPLES", "0"))
+"""Examples per property test when set (a longer fuzzing session); 0: each test's default."""
+
+
+def examples(default: int) -> settings:
+    """`default` examples (GANKIT_FUZZ_EXAMPLES overrides), no deadline, fixtures allowed."""
+    return settings(max_examples=N or default, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+FAST = settings(max_examples=60, deadline=2000,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
+"""60 examples, 2 s each at most."""
+
+NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"),
+                min_size=1, max_size=20).filter(lambda s: s not in (".", ".."))
+"""File names: any printable unicode (no separators, no surrogates)."""
+
+JUNK_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+    st.sampled_from([0, -1, 1, 2**63, 10**12, "", "abc", [], {}, [1, -3], [10**9] * 3]),
+)
+JUNK = st.recursive(JUNK_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12)
+TENSORS = st.builds(
+    lambda shape, dtype, fill: torch.full(shape, fill).to(dtype),
+    st.lists(st.integers(0, 5), max_size=3).map(tuple),
+    st.sampled_from([torch.float32, torch.float64, torch.uint8, torch.int64, torch.bool]),
+    st.sampled_from([0.0, 1.0, float("nan"), float("inf")]),
+)
+JUNK_VALUES = st.one_of(JUNK, TENSORS)
+"""Any value a field of a file may be replaced by: scalars, nested junk, odd tensors."""

@@ -7,8 +7,13 @@ import json
 import math
 
 import pytest
+from reliability_support import (
+    one_line_error,
+)
 
+from gankit.cli import main
 from gankit.cli import main as cli_main
+from gankit.config import Config, read_config_file
 from gankit.errors import ConfigError
 from gankit.log import read_metrics
 from gankit.runs.compare import compare, default_preset, markdown_table, summarise, t_interval
@@ -70,6 +75,11 @@ def test_batched_compare_folder_is_what_report_and_figures_read(tmp_path):
             run = out / "runs" / f"{game}-seed{s}"
             assert (run / "config.yaml").is_file()
             assert f"game: {game}" in (run / "config.yaml").read_text()
+            written = read_config_file(run / "config.yaml")  # as RunFolder writes a run's,
+            # and it reads back as the run's config (gankit train --config takes it)
+            assert Config.from_dict(written).train.seed == s and len(written["run_id"]) == 16
+            assert written["trained_by"] == "gankit.runs.batched (2 seeds at once)"
+            assert written["device_used"] == "cpu" and written["precision_used"] == "fp32"
             records = read_metrics(run / "metrics.jsonl")
             assert [r["epoch"] for r in records] == [1]
             finals.append(records[-1])
@@ -117,3 +127,11 @@ def test_the_number_of_seeds_is_bounded_through_the_api(tmp_path, seeds):
     with pytest.raises(ConfigError, match=r"--seeds .* must be a whole number in 1\.\.100"):
         gankit.compare("ring2d", seeds=seeds, out=tmp_path / "c", log=lambda _: None)
     assert not (tmp_path / "c").exists()
+
+
+def test_compare_out_existing_does_not_suggest_resume(tmp_path, capsys):
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "x").write_text("x")
+    rc = main(["compare", "--data", "ring2d", "--out", str(tmp_path / "cmp")])
+    err = one_line_error(capsys, rc, "choose another --out")
+    assert "--resume" not in err

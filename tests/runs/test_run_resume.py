@@ -6,11 +6,18 @@ import shlex
 import shutil
 from pathlib import Path
 
-from reliability_support import make_idx_dir, small_config
+from reliability_support import (
+    checkpoint_epochs,
+    make_idx_dir,
+    one_line_error,
+    small_config,
+    small_run,
+)
 
 from gankit.cli import main
+from gankit.runs import checkpoint as ckpt
 from gankit.runs.loop import train
-from gankit.runs.resume import resume_command
+from gankit.runs.resume import resume_command, run_id_of
 
 
 def _run(tmp_path: Path, name: str = "run", epochs: int = 2) -> Path:
@@ -85,3 +92,60 @@ def test_a_flag_beats_an_edit_of_config_yaml_and_the_log_says_so(tmp_path, capsy
     assert "config.yaml edit of train.epochs (5) not applied: the command line sets 4" in out
     assert (run / "checkpoints" / "epoch_0004.pt").is_file()
     assert not (run / "checkpoints" / "epoch_0005.pt").exists()
+
+
+def test_a_resume_checks_the_checkpoint_once(tmp_path, monkeypatch):
+    from gankit.core import state as state_mod
+    from gankit.core import trainer as trainer_mod
+    from gankit.runs import checkpoint as ckpt_mod
+
+    run = _run(tmp_path)
+    checked: list[str] = []
+    real = state_mod.validate_state
+
+    def counting(state, where="checkpoint"):  # noqa: ANN001, ANN202
+        if not isinstance(state, state_mod.ValidState):
+            checked.append(where)
+        return real(state, where)
+
+    monkeypatch.setattr(ckpt_mod, "validate_state", counting)
+    monkeypatch.setattr(trainer_mod, "validate_state", counting)
+    restored = []
+    monkeypatch.setattr(trainer_mod.Trainer, "load_state_dict",
+                        lambda self, s, real=trainer_mod.Trainer.load_state_dict: (
+                            restored.append(type(s)), real(self, s))[1])
+    train(None, run, resume=True, resume_overrides={"train.epochs": 3}, log=lambda _: None)
+    assert restored == [state_mod.ValidState]  # handed on checked, not checked again
+    resumed_from = [w for w in checked if "epoch_0002.pt" in w]
+    assert len(resumed_from) == 1 and "checkpoint" not in checked  # the Trainer's own check
+    # a plain dict handed to the Trainer (not read by gankit) is still checked
+    assert isinstance(real(dict(ckpt_mod.load(run / "checkpoints" / "epoch_0003.pt"))),
+                      state_mod.ValidState)
+
+
+def test_a_checkpoint_of_another_run_or_renamed_is_never_resumed(tmp_path, capsys):
+    mine = small_run(tmp_path, "mine", epochs=2)
+    other = small_run(tmp_path, "other", epochs=2, **{"model.g_hidden": [64]})
+    shutil.copy(other / "checkpoints" / "epoch_0002.pt", mine / "checkpoints" / "epoch_0009.pt")
+    shutil.copy(mine / "checkpoints" / "epoch_0001.pt", mine / "checkpoints" / "epoch_0008.pt")
+    assert main(["train", "--resume", "--out", str(mine), "--epochs", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch_0009.pt" in out and "belongs to another run" in out
+    assert "named for epoch 8 but holds epoch 1" in out
+    assert "g_hidden:\n  - 128\n  - 128" in (mine / "config.yaml").read_text()
+    assert checkpoint_epochs(mine) == [2, 3, 4, 8, 9]  # the strangers: neither used nor counted
+    assert ckpt.latest_valid(mine, run_id=run_id_of(mine))[1]["config"]["model"]["g_hidden"] == [
+        128, 128]
+
+
+def test_hand_edits_of_config_yaml_on_resume(tmp_path, capsys):
+    run = small_run(tmp_path, epochs=1)
+    text = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(text.replace("z_dim: 16", "z_dim: 8"))
+    rc = main(["train", "--resume", "--out", str(run)])
+    one_line_error(capsys, rc, "model.z_dim changed", "undo")
+    assert checkpoint_epochs(run) == [1]
+    (run / "config.yaml").write_text(text.replace("  epochs: 1\n", "  epochs: 3\n"))
+    assert main(["train", "--resume", "--out", str(run)]) == 0  # an overridable key: applied
+    assert "config.yaml edit applied: train.epochs 1 -> 3" in capsys.readouterr().out
+    assert checkpoint_epochs(run) == [1, 2, 3] and "epochs: 3" in (run / "config.yaml").read_text()

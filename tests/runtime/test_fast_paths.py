@@ -68,7 +68,7 @@ def test_noise_state_from_another_device_kind_reseeds_instead_of_failing() -> No
 
 def test_gankit_dropout_is_inverted_dropout() -> None:
     """Keep rate 1 - p, kept values scaled by 1 / (1 - p), gradient = mask / (1 - p)."""
-    from gankit.layers import Dropout
+    from gankit.core.layers import Dropout
 
     torch.manual_seed(0)
     drop = Dropout(0.3)

@@ -53,6 +53,18 @@ def test_interpolation_path_loops() -> None:
     torch.testing.assert_close(path[-1], slerp(keys[3], keys[0], 0.8))
 
 
+def test_interpolation_path_open_ends_on_the_last_key() -> None:
+    keys = torch.randn(3, 2, 8, generator=torch.Generator().manual_seed(2))
+    path = interpolation_path(keys, steps=4, loop=False)
+    assert path.shape == (9, 2, 8)
+    torch.testing.assert_close(path[0], keys[0])
+    assert torch.equal(path[-1], keys[2])  # the last key itself, not a slerp near it
+    torch.testing.assert_close(path[6], slerp(keys[1], keys[2], 0.5))
+    # the loop through the same keys is the open path through keys + keys[0], less its end
+    closed = interpolation_path(keys, steps=4)
+    assert torch.equal(closed, interpolation_path(torch.cat([keys, keys[:1]]), 4, False)[:-1])
+
+
 def test_save_gif(tmp_path: Path) -> None:
     frames = [np.full((6, 8), v, dtype=np.uint8) for v in (0, 120, 255)]
     path = save_gif(frames, tmp_path / "a.gif", frame_ms=50, last_ms=500)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from gankit import datasets
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Declare `gankit compare`."""
@@ -16,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "once as one batched model.",
     )
     p.add_argument("--data", required=True, metavar="NAME",
-                   help="data set: ring2d, grid2d, gaussian1d or mnist")
+                   help="data set: " + ", ".join(datasets.DATASETS))
     p.add_argument("--seeds", type=int, default=3, metavar="N",
                    help="seeds per game, 0..N-1 (default 3)")
     p.add_argument("--losses", metavar="GAMES",
@@ -24,8 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "maximum-likelihood)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (default: preset's)")
     p.add_argument("--preset", metavar="NAME",
-                   help="starting config (default: toy-ring for ring2d, toy-grid for grid2d, "
-                   "toy for gaussian1d, default for mnist)")
+                   help="starting config (default: " + ", ".join(
+                       f"{s.compare_preset} for {s.name}" for s in datasets.DATASETS.values()
+                       if s.compare_preset) + ", toy for other toy sets, default for images)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key for every run, e.g. --set train.lr_g=5e-4")
     p.add_argument("--serial", action="store_true",

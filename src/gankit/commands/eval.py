@@ -167,7 +167,7 @@ def _load_samples(args: argparse.Namespace) -> tuple[str, Any, Path | None]:
         # A conditional G: ask for the classes in turn (balanced), and remember what was asked.
         import torch
 
-        from gankit.models import generate
+        from gankit.core.models import generate
 
         args.asked_labels = torch.arange(args.n) % n_classes
         gen = torch.Generator().manual_seed(args.seed)  # the same z as sample_generator

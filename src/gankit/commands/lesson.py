@@ -110,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _games() -> tuple[str, ...]:
     """The notes' three generator games (imported when a lesson runs: `--help` stays light)."""
-    from gankit.losses import GENERATOR_GAMES
+    from gankit.core.losses import GENERATOR_GAMES
 
     return GENERATOR_GAMES

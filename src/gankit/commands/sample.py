@@ -99,8 +99,8 @@ def sample_labels(
     """
     import torch
 
+    from gankit.core.models import class_grid_labels
     from gankit.errors import GankitError
-    from gankit.models import class_grid_labels
 
     if not n_classes:
         n = 100 if n is None else n
@@ -125,8 +125,8 @@ def interpolate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from gankit.core.models import generate
     from gankit.errors import GankitError, check_range
-    from gankit.models import generate
     from gankit.runs.checkpoint import load_generator
     from gankit.runtime.device import resolve_device
     from gankit.viz.animate import interpolation_path, save_gif

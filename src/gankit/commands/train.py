@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from gankit import datasets
 from gankit.config import PRESET_HELP, PRESETS
 
 
@@ -32,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="sample from an EMA of G's weights, e.g. 0.999 (0 = off)")
     p.add_argument("--n-critic", type=int, metavar="K", help="D steps per G step (WGAN-GP: 5)")
     p.add_argument("--data", metavar="SOURCE",
-                   help="mnist (default), idx (with --data-dir DIR), folder:PATH (your "
-                        "PNG/JPEG images) or a toy set")
+                   help="data set (default mnist): " + ", ".join(
+                       s.cli_form for s in datasets.DATASETS.values()))
     p.add_argument("--image-size", type=int, metavar="S",
                    help="side of the training images, resized to it (default: MNIST/IDX "
                         "native, folders 32)")
@@ -132,18 +133,19 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 
 
 def data_overrides(source: str) -> dict[str, Any]:
-    """`--data` value -> config keys: `mnist`, `idx`, or `folder:PATH`."""
-    from gankit.config import DATASETS
+    """`--data` value -> config keys: a registered data set's name, or `NAME:PATH` for a set
+    that takes its folder on the command line (`folder:PATH`)."""
     from gankit.errors import ConfigError, short
 
     name, sep, path = source.partition(":")
-    if name == "folder":
+    spec = datasets.DATASETS.get(name)
+    if spec is not None and spec.path_in_cli:
         if not sep or not path.strip():
-            raise ConfigError(f"--data {source!r} needs a path: use --data folder:PATH")
-        return {"data.dataset": "folder", "data.data_dir": path.strip()}
-    if sep or name not in DATASETS:
-        raise ConfigError(f"--data {short(source)} is unknown; use mnist, idx (with --data-dir "
-                          "DIR) or folder:PATH")
+            raise ConfigError(f"--data {source!r} needs a path: use --data {spec.cli_form}")
+        return {"data.dataset": name, "data.data_dir": path.strip()}
+    if sep or spec is None:
+        raise ConfigError(f"--data {short(source)} is unknown; use "
+                          f"{', '.join(s.cli_form for s in datasets.DATASETS.values())}")
     return {"data.dataset": name}
 
 

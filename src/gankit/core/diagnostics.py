@@ -2,7 +2,7 @@
 
 - `js_hat(d_cost)`: the running divergence estimate JS_hat = (log 4 - L_D) / 2 with L_D
   the discriminator cost -E log D(x) - E log(1 - D(G(z))) (no factor 1/2, see
-  gankit.losses). At the optimal D, L_D = log 4 - 2 JS, so JS_hat = JS; for any other D it is
+  gankit.core.losses). At the optimal D, L_D = log 4 - 2 JS, so JS_hat = JS; for any other D it is
   a lower bound in expectation. It is only meaningful with the plain real target 1 (with
   label smoothing L_D is a different cost), so `js_hat_from_logits` recomputes it unsmoothed.
 - `mean_abs_dj_dlogit(game, fake_logits)`: mean |dJ/dl| over fakes, the per-sample gradient
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-from gankit.losses import Game, d_loss_bce
+from gankit.core.losses import Game, d_loss_bce
 
 LOG4 = math.log(4.0)
 

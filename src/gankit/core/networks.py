@@ -12,9 +12,9 @@ from torch import Tensor, nn
 from gankit import seeds
 from gankit.config import Config
 from gankit.core.ema import EMA
+from gankit.core.models import build_models
 from gankit.core.state import describe_load_error
 from gankit.errors import CheckpointError
-from gankit.models import build_models
 from gankit.runtime import device as rt
 from gankit.runtime.distributed import wrap_ddp
 
@@ -44,7 +44,7 @@ def build_networks(
 def seeded_models(cfg: Config, shape: tuple[int, ...], n_classes: int = 0
                   ) -> tuple[nn.Module, nn.Module]:
     """A run's G and D with their initial weights: the global RNG seeded from train.seed
-    (gankit.seeds.weights_seed), then gankit.models.build_models."""
+    (gankit.seeds.weights_seed), then gankit.core.models.build_models."""
     torch.manual_seed(seeds.weights_seed(cfg.train.seed))
     return build_models(cfg.model, shape, n_classes)
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit import seeds
-from gankit.models import class_grid_labels
+from gankit.core.models import class_grid_labels
 
 if TYPE_CHECKING:
     from gankit.config import Config

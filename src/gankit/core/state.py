@@ -12,8 +12,8 @@ import torch
 
 from gankit import __version__
 from gankit.config import Config, validate
+from gankit.core.models import build_models
 from gankit.errors import CheckpointError, GankitError, short
-from gankit.models import build_models
 
 STATE_FORMAT = 1
 """Version of the checkpoint layout; bumped when it changes incompatibly."""
@@ -23,17 +23,10 @@ REQUIRED_KEYS = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d",
 """Keys every whole-run state has (Trainer.state_dict writes more)."""
 
 
-def check_state(state: dict[str, Any]) -> None:
-    """Raise CheckpointError unless `state` is a whole-run state this version can read."""
-    missing = [k for k in REQUIRED_KEYS if k not in state]
-    if missing:
-        raise CheckpointError(f"checkpoint lacks {', '.join(missing)}; it is not a whole-run "
-                              "gankit checkpoint")
-    if state["format"] != STATE_FORMAT:
-        raise CheckpointError(f"checkpoint format {state['format']} is not supported by gankit "
-                              f"{__version__} (format {STATE_FORMAT}); use the gankit version "
-                              f"that wrote it ({state.get('gankit_version', 'unknown')})")
-    validate_state(state)  # schema, types, ranges, finite weights, shapes
+class ValidState(dict):
+    """A whole-run state that `validate_state` has checked: what reads a checkpoint (the
+    loaders of gankit.runs.checkpoint) checks it once, and what it is handed to (the Trainer,
+    the generator loader) takes it as it is. Mutating one after the check is a bug."""
 
 
 def check_fits(state: dict[str, Any], sample_shape: list[int], n_classes: int) -> None:
@@ -58,13 +51,16 @@ MAX_CLASSES = 100_000
 """Largest class count a checkpoint may declare."""
 
 
-def validate_state(state: Any, where: str = "checkpoint") -> dict[str, Any]:
-    """Check a whole-run state's schema, types, ranges and weights; return it.
+def validate_state(state: Any, where: str = "checkpoint") -> ValidState:
+    """Check a whole-run state's schema, types, ranges and weights; return it as a ValidState
+    (one that is one already is returned as it is: checked once).
 
     Raises one CheckpointError naming the first bad field, so a crafted or damaged file
     never reaches code that would fail with a TypeError, allocate without bound or train
     an epoch before noticing. `where` names the file in the message.
     """
+    if isinstance(state, ValidState):
+        return state
 
     def bad(field: str, why: str) -> CheckpointError:
         return CheckpointError(f"{where} has an invalid {field!r} ({why}); it is damaged or "
@@ -72,7 +68,7 @@ def validate_state(state: Any, where: str = "checkpoint") -> dict[str, Any]:
 
     if not isinstance(state, dict):
         raise CheckpointError(f"{where} is not a gankit checkpoint (not a mapping)")
-    missing = [k for k in _REQUIRED if k not in state]
+    missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"{where} lacks {', '.join(missing)}; it is not a whole-run "
                               "gankit checkpoint")
@@ -145,11 +141,7 @@ def validate_state(state: Any, where: str = "checkpoint") -> dict[str, Any]:
         raise bad("data_sha256", "not a string")
     if "run_id" in state and not isinstance(state["run_id"], str):
         raise bad("run_id", "not a string")
-    return state
-
-
-_REQUIRED = ("format", "config", "sample_shape", "g", "d", "opt_g", "opt_d", "epoch",
-             "iteration", "fixed_z", "rng")
+    return ValidState(state)
 
 
 def _is_int(value: Any) -> bool:

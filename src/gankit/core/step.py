@@ -23,7 +23,7 @@ precision, noise source, CUDA graphs, DDP) stays with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -32,7 +32,7 @@ from torch import Tensor
 
 from gankit.config import Config
 from gankit.core import diagnostics
-from gankit.losses import Game
+from gankit.core.losses import Game
 from gankit.runtime import device as rt
 from gankit.stats import G_STAT_NAMES, STAT_NAMES
 
@@ -214,21 +214,30 @@ class GANStep:
         return stats
 
     # ------------------------------------------------------------------ epochs
+    def iterations(self, perm: Tensor) -> Iterator[tuple[Tensor, bool]]:
+        """One epoch's iterations over `perm` ((*runs, N) sample indices, consecutive slices
+        of B the batches), drawn one at a time: (this rank's batch indices (*runs, B_local),
+        whether G steps after D's step). G steps after every n_critic-th iteration of the run,
+        read from `self.iteration` when an item is drawn: the caller steps and counts
+        (`run_epoch`; the lab, which may pause between an iteration's D and G steps)."""
+        b, lb = self.cfg.train.batch_size, self.local_batch
+        lo = self.rng.rank * lb
+        for i in range(self.iterations_per_epoch()):
+            with_g = (self.iteration + 1) % self.cfg.train.n_critic == 0
+            yield perm[..., i * b + lo : i * b + lo + lb], with_g
+
     def run_epoch(self, perm: Tensor, progress: Progress | None = None
                   ) -> tuple[Tensor, float]:
-        """The iterations of one epoch over `perm` ((*runs, N) sample indices, consecutive
-        slices of B the batches); G steps after every n_critic-th iteration of the run.
+        """The iterations of one epoch over `perm` (`iterations`), each stepped and counted.
 
         Returns (the statistics' sums (*runs, len(STAT_NAMES)), the G steps taken);
         `means_of` turns them into the epoch's means. `progress`: see `Progress`.
         """
-        b, lb, n_iter = self.cfg.train.batch_size, self.local_batch, self.iterations_per_epoch()
-        lo = self.rng.rank * lb
+        n_iter = self.iterations_per_epoch()
         sums = torch.zeros(*perm.shape[:-1], len(STAT_NAMES), device=self.device)
         g_done = 0
-        for i in range(n_iter):
-            with_g = (self.iteration + 1) % self.cfg.train.n_critic == 0
-            sums += self._iteration(perm[..., i * b + lo : i * b + lo + lb], with_g)
+        for i, (index, with_g) in enumerate(self.iterations(perm)):
+            sums += self._iteration(index, with_g)
             g_done += with_g
             self.iteration += 1
             if progress is not None:  # reading the sums syncs: only every 25 iterations

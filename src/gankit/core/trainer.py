@@ -45,12 +45,12 @@ from torch import Tensor
 from gankit import __version__, seeds
 from gankit.config import Config
 from gankit.core.ema import EMA
+from gankit.core.losses import get_game
 from gankit.core.networks import build_networks, data_sha256, load_networks
 from gankit.core.sampling import Sampling
-from gankit.core.state import STATE_FORMAT, check_fits, check_state
+from gankit.core.state import STATE_FORMAT, check_fits, validate_state
 from gankit.core.step import GANStep, Progress, epoch_record, means_of
 from gankit.errors import ConfigError
-from gankit.losses import get_game
 from gankit.runtime import device as rt
 from gankit.runtime.distributed import DistInfo, mean_over_ranks
 from gankit.runtime.graphs import IterationGraphs
@@ -177,8 +177,9 @@ class Trainer(GANStep, Sampling):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state from `state_dict()` (exact resume); mismatches are errors."""
-        check_state(state)
+        """Restore a state from `state_dict()` (exact resume); mismatches are errors. A state
+        read by gankit.runs.checkpoint was checked there; any other is checked here."""
+        validate_state(state)
         if self.graphs is not None:  # they hold the optimiser state about to be replaced
             self.graphs.reset()
         check_fits(state, list(self.data.shape[1:]), self.n_classes)
@@ -204,6 +205,12 @@ def epoch_permutation(n: int, seed: int, epoch: int, real_batches: str = "shuffl
     if real_batches == "replacement":
         return torch.randint(0, n, (n,), generator=gen)
     return torch.randperm(n, generator=gen)
+
+
+def epoch_permutations(n: int, seeds: list[int], epoch: int,
+                       real_batches: str = "shuffle") -> Tensor:
+    """`epoch_permutation` of each seed, stacked: (S, n), for runs trained side by side."""
+    return torch.stack([epoch_permutation(n, s, epoch, real_batches) for s in seeds])
 
 
 def check_n_critic(n_critic: int, iterations: int) -> None:

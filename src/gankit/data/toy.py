@@ -12,7 +12,8 @@ std, so the toy metrics (gankit.metrics.toy) can score samples against it exactl
 - `grid2d`: 25 Gaussians on a 5 x 5 grid with centres at {-4, -2, 0, 2, 4}^2, std 0.05,
   the grid benchmark of VEEGAN and PacGAN.
 
-Sampling takes a `torch.Generator`, so a seed fixes the data set; nothing is cached on disk.
+Each is registered by name in gankit.datasets. Sampling takes a `torch.Generator`, so a seed
+fixes the data set; nothing is cached on disk.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from gankit import datasets
 from gankit.errors import DataError
 
 
@@ -73,14 +75,14 @@ class ToyDistribution:
         return float(self.centres.min()) - pad, float(self.centres.max()) + pad
 
 
-def _gaussian1d() -> ToyDistribution:
+def gaussian1d() -> ToyDistribution:
     return ToyDistribution(
         "gaussian1d", torch.tensor([[4.0]]), 0.5,
         "1-D Gaussian N(4, 0.5^2) (the AYLIEN tutorial's target)",
     )
 
 
-def _ring2d(modes: int = 8, radius: float = 2.0, std: float = 0.02) -> ToyDistribution:
+def ring2d(modes: int = 8, radius: float = 2.0, std: float = 0.02) -> ToyDistribution:
     angles = torch.arange(modes, dtype=torch.float64) * (2 * math.pi / modes)
     centres = torch.stack([radius * angles.cos(), radius * angles.sin()], dim=1).float()
     return ToyDistribution(
@@ -88,7 +90,7 @@ def _ring2d(modes: int = 8, radius: float = 2.0, std: float = 0.02) -> ToyDistri
     )
 
 
-def _grid2d(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> ToyDistribution:
+def grid2d(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> ToyDistribution:
     ticks = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
     gx, gy = torch.meshgrid(ticks, ticks, indexing="ij")
     centres = torch.stack([gx.ravel(), gy.ravel()], dim=1)
@@ -98,27 +100,13 @@ def _grid2d(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> ToyDistri
     )
 
 
-TOY_DATASETS = {
-    "gaussian1d": _gaussian1d,
-    "ring2d": _ring2d,
-    "grid2d": _grid2d,
-}
-"""Toy data set names -> constructors."""
-
-
-def is_toy(name: str) -> bool:
-    """Whether `name` is a toy data set."""
-    return name in TOY_DATASETS
-
-
 def get_toy(name: str) -> ToyDistribution:
-    """The toy distribution called `name`; an unknown name raises a one-line DataError."""
-    try:
-        return TOY_DATASETS[name]()
-    except KeyError:
-        raise DataError(
-            f"unknown toy data set {name!r}; choose one of: {', '.join(TOY_DATASETS)}"
-        ) from None
+    """The toy distribution called `name` (a toy set of gankit.datasets); an unknown name
+    raises a one-line DataError."""
+    if not datasets.is_toy(name):
+        raise DataError(f"unknown toy data set {name!r}; choose one of: "
+                        f"{', '.join(datasets.names('toy'))}")
+    return datasets.get(name).distribution()
 
 
 def make_toy(name: str, n: int, seed: int = 0) -> Tensor:

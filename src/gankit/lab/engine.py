@@ -10,10 +10,10 @@ A session holds P panels that advance together:
 
 Both trainers are reached through a thin adapter (gankit.lab.panels) that uses only
 their public surface: the constructor, `d_step`, `g_step`, `iteration_step`, the counters
-`iteration`, `g_steps`, `epoch`, and `state_dict` / `load_state_dict`. The epoch loop is the
-serial trainer's (`Trainer.train_epoch`): epoch e's real batches are consecutive slices of
-`epoch_permutation(N, seed, e)`, a G step follows every n_critic-th iteration of the run, and
-the epoch's record averages the same sums the same way, so a session that only plays,
+`iteration`, `g_steps`, `epoch`, and `state_dict` / `load_state_dict`. The epoch's bookkeeping
+is the trainers' own: epoch e's batches and G-step rule come from `GANStep.iterations` (what
+`run_epoch` steps through) over `epoch_permutations`, one iteration drawn at a time, and the
+record is `means_of` and `epoch_record` of the same sums, so a session that only plays,
 steps by iteration or epoch, or by a D step then a G step, trains bit for bit as
 `gankit train` does with its config. What leaves that path (a D step when the iteration's
 G step is due, a G step outside an iteration, a learning rate changed after the first
@@ -30,6 +30,7 @@ import copy
 import math
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,19 +39,21 @@ import torch
 from torch import Tensor
 
 from gankit.config import Config, apply_overrides, build_config, config_value, read_config_file
-from gankit.core.trainer import check_n_critic, epoch_permutation
+from gankit.core.losses import GAMES, GENERATOR_GAMES, Game, get_game
+from gankit.core.step import epoch_record, means_of
+from gankit.core.trainer import check_n_critic, epoch_permutations
 from gankit.data import load_dataset
-from gankit.data.toy import TOY_DATASETS, get_toy, is_toy
+from gankit.data.toy import get_toy
+from gankit.datasets import is_toy, names
 from gankit.errors import ConfigError, GankitError, short
 from gankit.lab import views
 from gankit.lab.panels import SeedGroup, SerialGroup, vector
-from gankit.losses import GAMES, GENERATOR_GAMES, Game, get_game
 from gankit.runs import checkpoint as ckpt
 from gankit.runs.batched import toy_metrics_batched
 from gankit.runs.folder import RunFolder, prepare_run_dir
 from gankit.runs.resume import restore
 from gankit.runs.toy import eval_latents, reference_sample, toy_epoch_metrics
-from gankit.stats import G_STAT_NAMES, STAT_NAMES
+from gankit.stats import STAT_NAMES
 from gankit.validation import validate
 
 LAB_PRESET = "toy-ring"
@@ -113,7 +116,7 @@ def check_lab_config(cfg: Config) -> None:
     m, t = cfg.model, cfg.train
     bad = [
         (not is_toy(cfg.data.dataset), f"data.dataset={cfg.data.dataset!r} is not a toy set "
-                                       f"(the lab trains {', '.join(TOY_DATASETS)})"),
+                                       f"(the lab trains {', '.join(names('toy'))})"),
         (m.name != "toy-mlp", f"model.name={m.name!r}: the lab trains toy-mlp"),
         (m.dropout > 0, f"model.dropout={m.dropout:g}: the lab trains without dropout"),
         (m.pack != 1, f"model.pack={m.pack}: the lab's views score single samples"),
@@ -128,10 +131,10 @@ def check_lab_config(cfg: Config) -> None:
 # ---------------------------------------------------------------------------- session
 @dataclass
 class _Epoch:
-    """The epoch in progress: its shuffles, position, sums and G steps so far."""
+    """The epoch in progress: its iterations to come, position, sums and G steps so far."""
 
-    perms: Tensor
-    """(P, N) the panels' permutations."""
+    plan: Iterator[tuple[Tensor, bool]]
+    """The rest of the epoch's iterations: `GANStep.iterations` over the panels' shuffles."""
     sums: Tensor
     """(P, K) sums of the iterations' stats (as Trainer.train_epoch sums them)."""
     pos: int = 0
@@ -234,18 +237,15 @@ class LabSession:
     def _begin(self) -> _Epoch:
         if self.current is None:
             epoch = self.group.epoch + 1
-            perms = torch.stack([epoch_permutation(self.data.shape[0], s, epoch,
-                                                   self.cfg.train.real_batches)
-                                 for s in self.group.seeds])
-            self.current = _Epoch(perms, torch.zeros(self.group.size, len(STAT_NAMES)))
+            perms = epoch_permutations(self.data.shape[0], self.group.seeds, epoch,
+                                       self.cfg.train.real_batches)  # (P, N)
+            self.current = _Epoch(self.group.lead.iterations(perms),
+                                  torch.zeros(self.group.size, len(STAT_NAMES)))
         return self.current
 
-    def _index(self, e: _Epoch) -> Tensor:
-        b = self.cfg.train.batch_size
-        return e.perms[:, e.pos * b:(e.pos + 1) * b]
-
-    def _with_g(self) -> bool:
-        return (self.group.iteration + 1) % self.cfg.train.n_critic == 0
+    def _next(self) -> tuple[Tensor, bool]:
+        """The next iteration: the panels' batch indices (P, B), and whether G steps after D."""
+        return next(self._begin().plan)
 
     def _finish(self, stats: Tensor, with_g: bool, seconds: float) -> None:
         """Count one iteration (stats (P, K)); at the epoch's end, its records."""
@@ -263,22 +263,13 @@ class LabSession:
     def _end_epoch(self, e: _Epoch) -> None:
         self.group.count(epochs=1, seconds=e.seconds)
         self.current = None
-        is_g = torch.tensor([n in G_STAT_NAMES for n in STAT_NAMES])
         toy = self._toy_metrics()
-        b = self.cfg.train.batch_size
+        means = means_of(e.sums, e.pos, e.g_done).tolist()  # (P, K)
+        images = e.pos * self.cfg.train.batch_size
         for k, game in enumerate(self.group.games):
-            means = (e.sums[k] / torch.where(is_g, float(max(e.g_done, 1)),
-                                             float(e.pos))).tolist()
-            record: dict[str, Any] = {"epoch": self.group.epoch,
-                                      "iteration": self.group.iteration,
-                                      "g_steps": self._g_steps(k),
-                                      **dict(zip(STAT_NAMES, means, strict=True))}
-            if not game.probabilistic:
-                del record["js_hat"]
-                record["d_output"] = "score"
-            record.update({"seconds": e.seconds,
-                           "images_per_s": e.pos * b / e.seconds if e.seconds > 0
-                           else float("nan"), "elapsed": self.group.elapsed})
+            record = epoch_record(self.group.epoch, self.group.iteration, self._g_steps(k),
+                                  means[k], game.probabilistic, e.seconds, images,
+                                  self.group.elapsed)
             record.update(toy[k])
             self.records[k].append(record)
         if isinstance(self.group, SerialGroup):
@@ -320,10 +311,9 @@ class LabSession:
         if self.pending is not None:  # the G step the last D step left due
             self._g_step()
             return
-        e = self._begin()
-        with_g = self._with_g()
+        index, with_g = self._next()
         start = time.perf_counter()
-        stats = self.group.iteration_step(self._index(e), with_g)
+        stats = self.group.iteration_step(index, with_g)
         self._finish(stats, with_g, time.perf_counter() - start)
 
     def _d_step(self) -> None:
@@ -331,10 +321,10 @@ class LabSession:
             self._leave_path("a D step while the iteration's G step was due (G skipped it)")
             pending, self.pending = self.pending, None
             self._finish(vector(pending, self.group.size), False, 0.0)
-        e = self._begin()
+        index, with_g = self._next()
         start = time.perf_counter()
-        stats = self.group.d_step(self._index(e))
-        if self._with_g():
+        stats = self.group.d_step(index)
+        if with_g:
             self.pending = stats
             self._pending_seconds = time.perf_counter() - start
         else:
@@ -435,7 +425,7 @@ class LabSession:
             "curves": [views.cost_curve(g) for g in _curve_games(games)],
             "settings": {k: config_value(self.cfg, k) for k in NOW + RESET},
             "choices": {"loss.game": list(GAMES),
-                        "data.dataset": [*TOY_DATASETS, DRAWN], "mode": list(MODES)},
+                        "data.dataset": [*names('toy'), DRAWN], "mode": list(MODES)},
             "iterations_per_epoch": self.iterations_per_epoch, "speed": self.speed,
         }
         if self.mnist:
@@ -457,7 +447,7 @@ class LabSession:
             "grid": views.GRID if self.dim == 2 else views.GRID_1D,
             "settings": {k: config_value(self.cfg, k) for k in NOW + RESET},
             "choices": {"loss.game": list(GAMES),
-                        "data.dataset": [*TOY_DATASETS, DRAWN], "mode": list(MODES)},
+                        "data.dataset": [*names('toy'), DRAWN], "mode": list(MODES)},
             "iterations_per_epoch": self.iterations_per_epoch,
             "speed": self.speed,
         }

@@ -5,7 +5,8 @@ draws and inspects either the same way.
   view, the single run, the MNIST view);
 - `SeedGroup`: the S seeds of one `BatchedToyGANs` (gankit.runs.batched).
 
-Each offers: `size`, `games`, `seeds`, the counters (`iteration`, `epoch`, `elapsed`, and
+Each offers: `size`, `games`, `seeds`, `lead` (the GANStep whose `iterations` deal the
+panels' batches, as its `run_epoch` does), the counters (`iteration`, `epoch`, `elapsed`, and
 `count` to advance them), `iteration_step(index (P, B), with_g) -> stats (P, K)`,
 `d_step(index)` and `g_step()` -> stats of (P,) tensors, `optimisers()`, `g_fn(z) -> (P, n, V)`,
 `d_fn(x (P, n, V)) -> (P, n)` and `params(k)` (panel k's D and G weights, flattened). Only
@@ -29,7 +30,8 @@ from gankit.stats import STAT_NAMES
 class SerialGroup:
     """Panels that are serial `Trainer`s (one config each), stepped together.
 
-    Uses of Trainer: the constructor, `iteration_step(index, with_g)`, `d_step(real)`,
+    Uses of Trainer: the constructor, `iterations(perm)`, `iteration_step(index, with_g)`,
+    `d_step(real)`,
     `g_step(batch)`, `local_batch`, `data`, `g`, `d`, `opt_d`, `opt_g`, `game`, the counters
     `iteration`, `g_steps`, `epoch`, `elapsed`, `state_dict()`, `sample()` (MNIST view)."""
 
@@ -41,6 +43,11 @@ class SerialGroup:
     @property
     def size(self) -> int:
         return len(self.trainers)
+
+    @property
+    def lead(self) -> Trainer:
+        """The first panel's trainer: the counters and config all panels share."""
+        return self.trainers[0]
 
     @property
     def iteration(self) -> int:
@@ -93,7 +100,8 @@ class SerialGroup:
 class SeedGroup:
     """Panels that are the seeds of one `BatchedToyGANs`.
 
-    Uses of BatchedToyGANs: the constructor, `iteration_step(index, with_g)`, `d_step(real)`,
+    Uses of BatchedToyGANs: the constructor, `iterations(perm)`, `iteration_step(index,
+    with_g)`, `d_step(real)`,
     `g_step(batch)`, `data`, `g`, `d` (called on (S, n, V); `parameters()`), `opt_d`, `opt_g`,
     `game`, `seeds`, `size`, `cfg`, `generate(z)`, the counters `iteration`, `g_steps`,
     `epoch`, `elapsed`."""
@@ -106,6 +114,10 @@ class SeedGroup:
     @property
     def size(self) -> int:
         return self.bt.size
+
+    @property
+    def lead(self) -> BatchedToyGANs:
+        return self.bt
 
     @property
     def iteration(self) -> int:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.losses import Game
+from gankit.core.losses import Game
 
 SHOW = 256
 """Fakes drawn per panel per frame."""

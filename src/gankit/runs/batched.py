@@ -40,14 +40,15 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import Config
+from gankit.core.layers import pack_samples
+from gankit.core.losses import get_game
 from gankit.core.networks import seeded_models
 from gankit.core.step import GANStep, epoch_record, means_of
-from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutation
+from gankit.core.trainer import check_n_critic, check_sizes, epoch_permutations
 from gankit.data import load_dataset
-from gankit.data.toy import ToyDistribution, get_toy, is_toy
+from gankit.data.toy import ToyDistribution, get_toy
+from gankit.datasets import is_toy
 from gankit.errors import ConfigError
-from gankit.layers import pack_samples
-from gankit.losses import get_game
 from gankit.metrics.toy import MIN_FRACTION, N_SIGMA, js_divergence_hist
 from gankit.runs.toy import eval_latents, reference_sample
 from gankit.runtime import device as rt
@@ -104,14 +105,14 @@ def _without_seed(cfg: Config) -> dict[str, Any]:
 
 class StackedMLP:
     """The Linear layers of S same-shaped toy MLPs, stacked: weights (S, in, out), biases
-    (S, 1, out); ReLU between layers, none after the last (gankit.models' toy nets).
+    (S, 1, out); ReLU between layers, none after the last (gankit.core.models' toy nets).
     `scores`: a D, whose one output per sample is returned without its last axis."""
 
     def __init__(self, nets: Sequence[nn.Module], device: torch.device,
                  scores: bool = False) -> None:
         self.scores = scores
         self.pack = getattr(nets[0], "pack", 1)
-        """A packed D's (gankit.layers.pack_samples) samples per input; 1 for G."""
+        """A packed D's (gankit.core.layers.pack_samples) samples per input; 1 for G."""
         per_net = [_linears(net) for net in nets]
         self.weights = [torch.stack([layers[k].weight.detach().t() for layers in per_net])
                         .contiguous().to(device).requires_grad_(True)
@@ -223,9 +224,8 @@ class BatchedToyGANs(GANStep):
     def train_epoch(self) -> list[dict[str, Any]]:
         """Run the next epoch for every seed; one record per seed (serial keys, no toy metrics)."""
         epoch, n_iter = self.epoch + 1, self.iterations_per_epoch()
-        perms = torch.stack([epoch_permutation(self.data.shape[0], s, epoch,
-                                               self.cfg.train.real_batches)
-                             for s in self.seeds]).to(self.device)  # (S, N)
+        perms = epoch_permutations(self.data.shape[0], self.seeds, epoch,
+                                   self.cfg.train.real_batches).to(self.device)  # (S, N)
         start = time.perf_counter()
         sums, g_done = self.run_epoch(perms)
         means = means_of(sums, n_iter, g_done).tolist()

@@ -31,10 +31,10 @@ from typing import Any
 import torch
 
 from gankit.config import Config
-from gankit.core.state import check_state, describe_load_error, validate_state
+from gankit.core.models import build_models
+from gankit.core.state import describe_load_error, validate_state
 from gankit.errors import CheckpointError, short
 from gankit.fileio import write_atomic
-from gankit.models import build_models
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
@@ -54,7 +54,8 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             try:
-                torch.save(state, fh)
+                # a ValidState (a dict subclass) goes to disk as the plain dict it holds
+                torch.save(state if type(state) is dict else dict(state), fh)
             except RuntimeError as err:  # torch reports a failed write (disk full) so
                 raise OSError(errno.ENOSPC, f"writing the checkpoint failed, the disk is "
                               f"probably full ({short(str(err), 120)})", str(path)) from None
@@ -258,7 +259,7 @@ def load_generator(
     """G (eval mode) and the run's config from a checkpoint file or run folder; no data needed.
 
     G holds the EMA weights when the run kept an EMA. A conditional G (`g.n_classes > 0`)
-    is called as g(z, labels); `gankit.models.generate(g, z, labels)` handles both kinds.
+    is called as g(z, labels); `gankit.core.models.generate(g, z, labels)` handles both kinds.
 
     A run folder gives its newest checkpoint that loads; a corrupt newer one is named through
     `warn` (default: a line on stderr).
@@ -267,7 +268,6 @@ def load_generator(
         _, state = latest_valid(path, warn or (lambda m: print(m, file=sys.stderr)))
     else:
         state = load_valid(resolve_checkpoint(path))
-    check_state(state)
     cfg = Config.from_dict(state["config"])
     g, _ = build_models(cfg.model, tuple(state["sample_shape"]), int(state.get("n_classes", 0)))
     weights = state["ema"]["model"] if state.get("ema") else state["g"]

@@ -29,11 +29,12 @@ import numpy as np
 import torch
 
 from gankit.config import build_config
-from gankit.data.toy import get_toy, is_toy
+from gankit.core.losses import GAMES, GENERATOR_GAMES, get_game
+from gankit.data.toy import get_toy
+from gankit.datasets import is_toy
 from gankit.errors import ConfigError, short
 from gankit.fileio import write_text_atomic
 from gankit.log import read_metrics
-from gankit.losses import GAMES, GENERATOR_GAMES, get_game
 from gankit.stats import BY_KEY
 
 TABLE_METRICS = (
@@ -153,7 +154,7 @@ def parse_games(text: str | Sequence[str] | None) -> list[str]:
 
 def _final_samples(run_dir: Path, toy_name: str | None) -> np.ndarray:
     """Samples of a finished run's generator: the toy evaluation latents, or 64 images."""
-    from gankit.models import generate
+    from gankit.core.models import generate
     from gankit.runs.checkpoint import load_generator
     from gankit.runs.toy import eval_latents, generate_toy
 
@@ -164,14 +165,15 @@ def _final_samples(run_dir: Path, toy_name: str | None) -> np.ndarray:
     return generate(g, z).numpy()
 
 
-COMPARE_PRESETS = {"ring2d": "toy-ring", "grid2d": "toy-grid"}
-"""The preset `compare` starts from per data set when none is given (other toy sets: `toy`,
-image sets: `default`)."""
-
-
 def default_preset(data: str) -> str:
-    """The preset `compare` uses for `data` when no --preset is given."""
-    return COMPARE_PRESETS.get(data, "toy" if is_toy(data) else "default")
+    """The preset `compare` uses for `data` when no --preset is given: the data set's
+    `compare_preset` (gankit.datasets), else `toy` for a toy set and `default` for images."""
+    from gankit import datasets
+
+    spec = datasets.DATASETS.get(data)
+    if spec is not None and spec.compare_preset:
+        return spec.compare_preset
+    return "toy" if is_toy(data) else "default"
 
 
 MAX_SEEDS = 100
@@ -301,9 +303,9 @@ def _train_serial(configs: dict[tuple[str, int], Any], games: Sequence[str], see
 def _train_batched(configs: dict[tuple[str, int], Any], games: Sequence[str], seeds: int,
                    out: Path, log: Callable[[str], None]) -> Trained:
     """Each game's seeds at once (gankit.runs.batched); each run's folder gets config.yaml
-    and metrics.jsonl as a serial run writes them."""
-    from gankit.config import dump_yaml
+    and metrics.jsonl through RunFolder, as a serial run writes them."""
     from gankit.runs.batched import train_seeds
+    from gankit.runs.folder import RunFolder
     from gankit.runtime.device import resolve_device
 
     device = resolve_device(next(iter(configs.values())).train.device)  # as the trainer's
@@ -318,11 +320,11 @@ def _train_batched(configs: dict[tuple[str, int], Any], games: Sequence[str], se
         for seed, (cfg, recs) in enumerate(zip(cfgs, per_seed, strict=True)):
             run_dir = out / "runs" / f"{game}-seed{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg) + (
-                f"run_id: {uuid.uuid4().hex[:16]}\ndevice_used: {device}\nprecision_used: fp32\n"
-                f"trained_by: gankit.runs.batched ({seeds} seeds at once)\n"))
-            write_text_atomic(run_dir / "metrics.jsonl", "".join(
-                json.dumps(_finite_or_none(r)) + "\n" for r in recs))
+            folder = RunFolder(run_dir, cfg, run_id=uuid.uuid4().hex[:16])
+            folder.open(0, {"device_used": str(device), "precision_used": "fp32",
+                            "trained_by": f"gankit.runs.batched ({seeds} seeds at once)"})
+            for record in recs:
+                folder.log(record)
             runs[game].append(run_dir)
             records[game].append(recs)
             finals[game].append(fake[seed])

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gankit.core.models import count_parameters, summary
 from gankit.core.trainer import Trainer
 from gankit.data import Dataset
-from gankit.models import count_parameters, summary
 from gankit.runtime import distributed
 from gankit.stats import d_labels
 

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import Config, dump_yaml
-from gankit.data.toy import get_toy, is_toy
+from gankit.data.toy import get_toy
+from gankit.datasets import is_toy
 from gankit.errors import GankitError
 from gankit.fileio import write_text_atomic
 from gankit.log import JsonlLogger

@@ -19,16 +19,10 @@ from typing import Any
 
 import torch
 
-from gankit.config import (
-    Config,
-    apply_overrides,
-    config_value,
-    read_config_file,
-    validate,
-)
+from gankit.config import Config
 from gankit.core.trainer import Trainer, check_n_critic
 from gankit.data import Dataset, load_dataset
-from gankit.data.toy import is_toy
+from gankit.datasets import is_toy
 from gankit.errors import (
     ConfigError,
     GankitError,
@@ -49,12 +43,10 @@ from gankit.runs.guard import train_epoch_guarded
 from gankit.runs.health import Alarm, HealthMonitor
 from gankit.runs.resume import (
     RESUME_OVERRIDABLE,
-    hand_edits,
     restore,
     resume_command,
-    resume_state,
+    resumed_run,
     run_folder_of,
-    run_id_of,
 )
 from gankit.runtime import cpu, distributed
 from gankit.runtime.device import resolve_device
@@ -128,24 +120,7 @@ def _train_locked(
         folder = run_folder_of(out)
         if (info is None or info.is_main) and folder.is_dir():
             lock.acquire(folder)
-        out, state = resume_state(out, log)
-        if state is None:
-            cfg = Config.from_dict(read_config_file(out / "config.yaml"))
-        else:
-            cfg = Config.from_dict(state["config"])
-        run_id = (state or {}).get("run_id") or run_id_of(out)
-        anonymous = state is not None and not state.get("run_id")
-        extra = {**hand_edits(out, cfg, log, anonymous, resume_overrides),
-                 **(resume_overrides or {})}
-        # a flag that repeats the run's own value changes nothing and is accepted
-        wanted_cfg = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
-        bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
-                     and config_value(wanted_cfg, k) != config_value(cfg, k))
-        if bad:
-            raise ConfigError(f"cannot change {', '.join(bad)} when resuming (exact resume "
-                              f"needs the same run); only {', '.join(RESUME_OVERRIDABLE)} may "
-                              "change")
-        validate(apply_overrides(cfg, extra))
+        out, cfg, state, run_id = resumed_run(out, resume_overrides, log)
     else:
         if cfg is None:
             raise GankitError("a new run needs a config")

@@ -1,5 +1,6 @@
-"""Continuing a run (`--resume`): which checkpoint, which config edits are allowed, the
-data check, and the command a user types to resume."""
+"""Continuing a run (`--resume`): every rule of it lives here (`resumed_run`): which
+checkpoint, which config edits are allowed, the data check, and the command a user types to
+resume. The training loop (gankit.runs.loop) only calls in."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gankit.config import Config, config_changes, config_value, read_config_file
-from gankit.core.state import check_state
+from gankit.config import (
+    Config,
+    apply_overrides,
+    config_changes,
+    config_value,
+    read_config_file,
+    validate,
+)
 from gankit.core.trainer import Trainer
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.runs import checkpoint as ckpt
@@ -25,6 +32,34 @@ RESUME_OVERRIDABLE = ("data.data_dir", "train.epochs", "train.eval_every", "trai
 training data must still match (Trainer.load_state_dict)."""
 
 
+def resumed_run(out: Path, overrides: dict[str, Any] | None, log: Callable[[str], None]
+                ) -> tuple[Path, Config, dict[str, Any] | None, str | None]:
+    """Every rule of `--resume` in one place: (run folder, config to continue with, the
+    checkpoint's state (None: start over from config.yaml), run id).
+
+    The config is the checkpoint's, changed only by `overrides` (the command line) and hand
+    edits of config.yaml, both among RESUME_OVERRIDABLE; a flag that repeats the run's own
+    value changes nothing and is accepted. The result is validated (with this machine).
+    """
+    out, state = resume_state(out, log)
+    if state is None:
+        cfg = Config.from_dict(read_config_file(out / "config.yaml"))
+    else:
+        cfg = Config.from_dict(state["config"])
+    run_id = (state or {}).get("run_id") or run_id_of(out)
+    anonymous = state is not None and not state.get("run_id")
+    extra = {**hand_edits(out, cfg, log, anonymous, overrides), **(overrides or {})}
+    wanted = apply_overrides(Config.from_dict(cfg.to_dict()), extra)
+    bad = sorted(k for k in extra if k not in RESUME_OVERRIDABLE
+                 and config_value(wanted, k) != config_value(cfg, k))
+    if bad:
+        raise ConfigError(f"cannot change {', '.join(bad)} when resuming (exact resume "
+                          f"needs the same run); only {', '.join(RESUME_OVERRIDABLE)} may "
+                          "change")
+    validate(apply_overrides(cfg, extra))
+    return out, cfg, state, run_id
+
+
 def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any] | None]:
     """(run folder, newest loadable state) for --resume; state None = restart from config.yaml.
 
@@ -34,7 +69,6 @@ def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str,
     if not out.is_dir():
         run = run_folder_of(out)
         state = ckpt.load_valid(out, run_id_of(run))
-        check_state(state)
         log(f"resuming from {out} (epoch {state['epoch']})")
         return run, state
     with writing(out, out / ckpt.CHECKPOINT_DIR):
@@ -46,7 +80,6 @@ def resume_state(out: Path, log: Callable[[str], None]) -> tuple[Path, dict[str,
             "over from its config.yaml")
         return out, None
     path, state = ckpt.latest_valid(out, warn=log, run_id=run_id_of(out))
-    check_state(state)
     log(f"resuming {out} from {path.name} (epoch {state['epoch']})")
     return out, state
 

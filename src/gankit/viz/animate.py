@@ -43,19 +43,23 @@ def slerp(z0: Tensor, z1: Tensor, t: float | Tensor) -> Tensor:
     return direction * ((1.0 - t) * n0 + t * n1)
 
 
-def interpolation_path(keys: Tensor, steps: int) -> Tensor:
-    """Latents of a closed loop through keyframes `keys` (K, n, Z): (K * steps, n, Z).
+def interpolation_path(keys: Tensor, steps: int, loop: bool = True) -> Tensor:
+    """Latents walking through keyframes `keys` (K, n, Z) by slerp, `steps` frames a segment:
+    the one latent walk of `gankit sample --interpolate` and `Generator.interpolate`.
 
-    Segment k goes from keys[k] to keys[(k + 1) % K] in `steps` frames (end excluded),
-    so the GIF loops without a jump.
+    `loop`: a closed loop, (K * steps, n, Z); segment k goes from keys[k] to
+    keys[(k + 1) % K] (end excluded), so a GIF loops without a jump. Else an open path from
+    keys[0] to keys[-1], both included: ((K - 1) * steps + 1, n, Z).
     """
-    assert keys.ndim == 3 and steps >= 1, (keys.shape, steps)
+    assert keys.ndim == 3 and steps >= 1 and keys.shape[0] >= 1 + (not loop), (keys.shape, steps)
     k = keys.shape[0]
     frames = []
-    for i in range(k):
+    for i in range(k if loop else k - 1):
         z0, z1 = keys[i], keys[(i + 1) % k]
         for s in range(steps):
             frames.append(slerp(z0, z1, s / steps))
+    if not loop:
+        frames.append(keys[-1])
     return torch.stack(frames)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gankit.core.losses import GENERATOR_GAMES
 from gankit.lesson import TOP_SHARE, ConcentrationResult, KLResult, SaturationResult, normal_logpdf
-from gankit.losses import GENERATOR_GAMES
 
 
 def _band(ax, x: np.ndarray, values: np.ndarray, colour: str, label: str,  # noqa: ANN001

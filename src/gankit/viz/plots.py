@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from gankit.core.losses import GENERATOR_GAMES, get_game
 from gankit.errors import ConfigError
 from gankit.fileio import write_atomic
-from gankit.losses import GENERATOR_GAMES, get_game
 from gankit.stats import LOG_SCALE
 
 FIGURE_FORMATS = (".png", ".svg")
@@ -60,7 +60,7 @@ def games_curves(num: int = 2001, eps: float = 1e-4, tail: float = 1e-12) -> Gam
 
     The log-spaced ends let every curve leave the plot's y range instead of stopping in
     mid-air (log(1 - D) only reaches -20 at D = 1 - exp(-20), about 1 - 2e-9).
-    Computed with gankit.losses (the costs on the logit l = log D - log(1 - D) and the
+    Computed with gankit.core.losses (the costs on the logit l = log D - log(1 - D) and the
     closed-form dJ/dl), in float64, so the figure shows exactly what training uses.
     """
     assert num >= 2 and 0.0 < tail <= eps < 0.5

@@ -6,7 +6,13 @@ import torch
 from torch import nn
 
 from gankit.config import ModelConfig
-from gankit.models import MLPDiscriminator, MLPGenerator, build_models, count_parameters, summary
+from gankit.core.models import (
+    MLPDiscriminator,
+    MLPGenerator,
+    build_models,
+    count_parameters,
+    summary,
+)
 
 
 def _linear_shapes(module: nn.Module) -> list[tuple[int, int]]:

@@ -1,6 +1,6 @@
 """DCGAN's generator and discriminator for 28, 32 and 64-pixel images (Radford et al. 2016).
 
-Shapes as in gankit.models: B = batch, Z = latent size, C/H/W = image channels/height/width,
+Shapes as in gankit.core.models: B = batch, Z = latent size, C/H/W = image channels/height/width,
 E = class embedding size, w = base channel count (`model.width`).
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from gankit.core.layers import CLASS_EMBED_DIM, _join_labels, _project
 from gankit.errors import ConfigError
-from gankit.layers import CLASS_EMBED_DIM, _join_labels, _project
 
 # ---------------------------------------------------------------------------- DCGAN
 # Radford et al. 2016: G upsamples with stride-2 transposed convolutions, BatchNorm + ReLU,

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gankit.core.losses import GAMES, GENERATOR_GAMES, ML_LOGIT_CAP, d_loss_bce, get_game
 from gankit.errors import ConfigError
-from gankit.losses import GAMES, GENERATOR_GAMES, ML_LOGIT_CAP, d_loss_bce, get_game
 
 D_VALUES = torch.tensor([0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99], dtype=torch.float64)
 LOGITS = torch.log(D_VALUES) - torch.log1p(-D_VALUES)
@@ -108,3 +108,22 @@ def test_one_sided_label_smoothing_uses_target_point_nine():
 def test_unknown_game_is_a_config_error_naming_it():
     with pytest.raises(ConfigError, match="wasserstein"):
         get_game("wasserstein")
+
+
+def test_the_game_lists_users_read_are_the_registry(capsys, monkeypatch):
+    """`gankit train --help` and the config docs list the games by hand (the parser is built
+    without torch): a game added to GAMES must be added there, and this says where."""
+    import re
+
+    from gankit.cli import build_parser
+    from gankit.config import LossConfig
+    from gankit.config_docs import field_docs
+
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping inside a hyphenated name
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    listed = re.search(r"--loss GAME game: (.*?)( \(default[^)]*\))? --model", shown).group(1)
+    assert listed.split(", ") == list(GAMES), "update --loss's help in gankit/commands/train.py"
+    doc = field_docs(LossConfig)["game"]
+    assert re.findall(r"`([a-z-]+)`", doc) == list(GAMES), "update LossConfig.game's doc"

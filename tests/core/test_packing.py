@@ -12,11 +12,11 @@ import torch
 from torch import nn
 
 from gankit.config import ModelConfig, build_config
+from gankit.core.layers import pack_samples
+from gankit.core.models import MLPDiscriminator, ToyDiscriminator, build_models, summary
 from gankit.data.toy import get_toy
 from gankit.errors import ConfigError
-from gankit.layers import pack_samples
 from gankit.log import read_metrics
-from gankit.models import MLPDiscriminator, ToyDiscriminator, build_models, summary
 from gankit.runs.checkpoint import load, resolve_checkpoint
 from gankit.runs.loop import train
 from gankit.runs.toy import discriminator_on_grid

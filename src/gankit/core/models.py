@@ -3,7 +3,7 @@
 Read top-down. Shapes: B = batch, Z = latent size (100), P = pixels (784 = 1 x 28 x 28),
 C/H/W = image channels/height/width, E = class embedding size, K = number of classes,
 V = vector size of a toy sample (1 or 2).
-The discriminator returns a logit; the sigmoid lives in the loss (gankit.losses).
+The discriminator returns a logit; the sigmoid lives in the loss (gankit.core.losses).
 `toy-mlp` are the small vector MLPs for the toy distributions (gankit.data.toy).
 
 Every image G is called as `g(z)` or, when conditional (`n_classes > 0`), `g(z, labels)`; every
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from gankit.dcgan import DCDiscriminator, DCGenerator, dcgan_init
+from gankit.core.dcgan import DCDiscriminator, DCGenerator, dcgan_init
+from gankit.core.layers import CLASS_EMBED_DIM, Dropout, _join_labels, _project, pack_samples
 from gankit.errors import ConfigError
-from gankit.layers import CLASS_EMBED_DIM, Dropout, _join_labels, _project, pack_samples
 
 if TYPE_CHECKING:
     from gankit.config import ModelConfig
@@ -62,7 +62,7 @@ class MLPDiscriminator(nn.Module):
     """image (B, C, H, W) -> logit (B,): P -> 1024 -> 512 -> 256 -> 1.
 
     LeakyReLU(0.2) after every hidden layer, Dropout(0.3) after the first two, as in the notes.
-    With `pack` > 1 (PacGAN, gankit.layers.pack_samples) it reads `pack` images at once:
+    With `pack` > 1 (PacGAN, gankit.core.layers.pack_samples) it reads `pack` images at once:
     (B, C, H, W) -> logit (B / pack,), first layer pack * P wide.
     """
 
@@ -125,7 +125,7 @@ class ToyGenerator(nn.Module):
 class ToyDiscriminator(nn.Module):
     """sample (B, V) -> logit (B,): V -> hidden... -> 1 with ReLU, optional dropout.
 
-    With `pack` > 1 (PacGAN, gankit.layers.pack_samples): (B, V) -> (B / pack, pack V) ->
+    With `pack` > 1 (PacGAN, gankit.core.layers.pack_samples): (B, V) -> (B / pack, pack V) ->
     logit (B / pack,), D judging `pack` samples at once.
     """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gankit.losses import (
+from gankit.core.losses import (
     GAMES,
     WGAN_GP_LAMBDA,
     d_loss_hinge,

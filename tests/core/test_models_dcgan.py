@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from gankit.config import ModelConfig
-from gankit.dcgan import dcgan_plan
+from gankit.core.dcgan import dcgan_plan
+from gankit.core.models import MODELS, build_models, class_grid_labels, generate
 from gankit.errors import ConfigError
-from gankit.models import MODELS, build_models, class_grid_labels, generate
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64), (1, 64, 64)])

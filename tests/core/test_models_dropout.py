@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gankit.layers import Dropout, keep_mask
+from gankit.core.layers import Dropout, keep_mask
 
 
 def _reference(x: torch.Tensor, p: float) -> torch.Tensor:
