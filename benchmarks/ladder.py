@@ -41,16 +41,20 @@ PRECISION_ZERO = ("constant", "uniform", "sparse", "scribbles", "gaussian")
 
 def score_rungs(model, digits: torch.Tensor, labels: torch.Tensor, reference: np.ndarray,
                 n: int, seed: int = 0, families: tuple[str, ...] | None = None,
-                with_precision: bool = True, record: dict | None = None) -> list[dict]:
-    """Each rung's figures against the reference features (N, 128). With the extractor's
-    `record` (its json), 'trained' says what that extractor's own training saw."""
+                with_precision: bool = True, record: dict | None = None,
+                manifold: np.ndarray | None = None) -> list[dict]:
+    """Each rung's figures against the reference features (N, 128): FID against all of them,
+    precision and recall against `manifold` (M, 128), the reference images the extractor is
+    sure are digits (scores.digit_manifold, as gankit's evaluation; default: the reference).
+    With the extractor's `record` (its json), 'trained' says what its own training saw."""
     from gankit.metrics import scores
     from gankit.metrics.degrade import ladder
     from gankit.metrics.features import DIGITS, fold_other
     from gankit.metrics.scores import _inside_any_ball, _kth_nn_radii
 
-    # precision_recall(reference, feats) with the reference's k-NN radii computed once
-    radii = _kth_nn_radii(reference, K) if with_precision else None
+    # precision_recall(manifold, feats) with the manifold's k-NN radii computed once
+    manifold = reference if manifold is None else manifold
+    radii = _kth_nn_radii(manifold, K) if with_precision else None
     rows = []
     for rung in ladder(digits, labels, n, seed, families):
         feats, raw = [], []
@@ -72,9 +76,9 @@ def score_rungs(model, digits: torch.Tensor, labels: torch.Tensor, reference: np
                "classes": scores.mode_coverage(probs).classes_covered,
                "not_a_digit": other}  # fmt: skip
         if with_precision:
-            row["precision"] = float(_inside_any_ball(feats, reference, radii).mean())
+            row["precision"] = float(_inside_any_ball(feats, manifold, radii).mean())
             own = _kth_nn_radii(feats, K)
-            row["recall"] = float(_inside_any_ball(reference, feats, own).mean())
+            row["recall"] = float(_inside_any_ball(manifold, feats, own).mean())
         rows.append(row)
     return rows
 
@@ -161,6 +165,7 @@ def main() -> int:
     a = p.parse_args()
     from gankit.data.mnist import load_mnist
     from gankit.metrics.features import extract, extractor_record, load_extractor, to_model_input
+    from gankit.metrics.scores import digit_manifold
     from gankit.runtime.cpu import cpu_summary
 
     start = time.perf_counter()
@@ -168,15 +173,17 @@ def main() -> int:
     record = extractor_record(a.extractor)
     train_x, train_y = load_mnist("train")
     test_x, _ = load_mnist("test")
-    reference, _ = extract(model, to_model_input(test_x))
+    reference, probs = extract(model, to_model_input(test_x))
+    manifold = digit_manifold(reference, probs)
     rows = score_rungs(model, to_model_input(train_x), torch.from_numpy(train_y.astype(np.int64)),
-                       reference, a.n, a.seed, record=record)
+                       reference, a.n, a.seed, record=record, manifold=manifold)
     held = checks(rows)
     header = (f"extractor sha256 {record['sha256'][:16]}... (`{record.get('command')}`), "
               f"test accuracy {record.get('test_accuracy')}; outlier kinds "
               f"{record.get('outlier_exposure', {}).get('kinds')}; augmentation "
               f"{record.get('augmentation')}.\n\nEach rung: n MNIST training images against "
-              f"the 10,000 MNIST test images; seed {a.seed}; CPU {cpu_summary()}; "
+              f"the 10,000 MNIST test images (precision and recall: the {len(manifold):,} of "
+              f"them the extractor is sure are digits); seed {a.seed}; CPU {cpu_summary()}; "
               f"{time.perf_counter() - start:.0f} s on a shared machine. 'seen in training': "
               "the kind (and strength) was in this extractor's training.")
     text = table(rows, held, header)

@@ -243,3 +243,20 @@ def test_huge_npy_header_and_png_bombs(tmp_path, capsys):
     folder.mkdir()
     png_bomb(folder / "a.png")
     one_line_error(capsys, main(["eval", "--images", str(folder)]), "a.png")
+
+
+def test_an_extractor_that_reads_few_test_digits_as_digits_is_refused(fake_mnist, tmp_path,
+                                                                      capsys) -> None:
+    """Precision's real balls are those of the test digits the extractor is sure of: an
+    extractor sure of almost none (here an untrained one) is no MNIST extractor."""
+    from gankit.metrics.features import MNISTExtractor, TrainResult, save_extractor
+
+    torch.manual_seed(0)
+    weights = tmp_path / "untrained.safetensors"
+    save_extractor(TrainResult(MNISTExtractor().eval(), 0.1, 0.0, 0, 0), weights, "test")
+    images, _ = render_digits(20, seed=12)
+    np.save(tmp_path / "s.npy", images.astype(np.float32) / 255.0)
+    assert _run(["--images", str(tmp_path / "s.npy"), "--extractor", str(weights),
+                 "--cache-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "MNIST test images as digits" in err and err.count("\n") == 1

@@ -236,3 +236,34 @@ def test_extractor_record_of_random_bytes(shipped, record):
     from gankit.metrics.features import load_extractor
 
     assert outcome(load_extractor, _weights_copy(shipped, record)) is None
+
+
+def test_the_objectosphere_cost_is_zero_only_for_long_digits_and_null_non_digits() -> None:
+    from gankit.metrics.features import objectosphere
+
+    xi = 4.0
+    digits = torch.tensor([[3.0, 4.0], [0.0, 6.0]])  # norms 5 and 6, both >= xi
+    odd = torch.zeros(3, 2)
+    assert float(objectosphere(torch.cat([digits, odd]), 2, xi)) == 0.0
+    # a digit of norm 2 (half xi) costs (1 - 1/2)^2 / 2 digits; a non-digit of norm 4 (xi)
+    # costs 1 / 3 non-digits
+    short = torch.tensor([[0.0, 2.0], [0.0, 6.0]])
+    one_odd = torch.tensor([[4.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    cost = objectosphere(torch.cat([short, one_odd]), 2, xi)
+    assert float(cost) == pytest.approx(0.25 / 2 + 1.0 / 3)
+
+
+def test_training_with_the_objectosphere_cost_shrinks_non_digit_features() -> None:
+    from gankit.metrics.outliers import outlier_batch
+
+    x, y = render_digits(512, seed=4)
+    runs = {xi: train_extractor(x, y, x[:64], y[:64], epochs=3, seed=0, batch_size=64,
+                                log=False, feature_norm=xi).model for xi in (0.0, 10.0)}
+    odd = outlier_batch(64, to_model_input(x[:64]), torch.Generator().manual_seed(1))
+    digits = to_model_input(x[256:])  # digits not in the batch the outliers were made from
+    with torch.no_grad():
+        ratio = {xi: float(m.raw(odd)[0].norm(dim=1).mean() / m.raw(digits)[0].norm(dim=1).mean())
+                 for xi, m in runs.items()}  # fmt: skip
+    # without the cost non-digits' features are as long as digits' (here longer); with it,
+    # far shorter
+    assert ratio[10.0] < 0.5 * ratio[0.0] and ratio[10.0] < 1.0, ratio

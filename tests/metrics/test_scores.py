@@ -183,3 +183,24 @@ def test_a_collapsed_generator_keeps_precision_but_loses_recall() -> None:
     collapsed = _gauss(1000, 4, 1, scale=0.2)  # all samples near the mode
     precision, recall = scores.precision_recall(real, collapsed)
     assert precision > 0.9 and recall < 0.3
+
+
+def test_a_real_outlier_lets_blank_images_in_unless_the_manifold_keeps_sure_digits_only() -> None:
+    # real digits: two tight clusters far from the origin; one real outlier the classifier
+    # reads as no digit sits near the origin, where blank images' features lie
+    rng = np.random.default_rng(0)
+    digits = np.concatenate([rng.normal(10, 0.5, size=(200, 4)), rng.normal(-10, 0.5, (200, 4))])
+    outliers = rng.normal(0, 0.5, size=(2, 4))
+    real = np.concatenate([digits, outliers])
+    probs = np.full((len(real), 10), 0.01)
+    probs[: len(digits), 3] = 0.91  # sure digits
+    probs[len(digits):] = 0.1  # uniform: not a digit
+    blank = rng.normal(0, 0.1, size=(100, 4))
+    # the outliers' k-NN balls reach out to the digits and swallow every blank image
+    assert scores.precision_recall(real, blank)[0] == 1.0
+    manifold = scores.digit_manifold(real, probs)
+    np.testing.assert_array_equal(manifold, digits)
+    assert scores.precision_recall(manifold, blank)[0] == 0.0
+    assert scores.density_coverage(manifold, blank)[0] == 0.0
+    # digits themselves are as precise against the manifold as against every real image
+    assert scores.precision_recall(manifold, digits[::2])[0] == 1.0

@@ -1,10 +1,12 @@
 """Evaluation end to end: images or a generator -> extractor outputs -> the metrics dict.
 
-The reference set is MNIST's 10,000 test images. `load_context` loads the shipped extractor
-and the reference features once (memoised per argument set); `evaluate_images` and
-`evaluate_generator` return flat dicts of floats (n, fid, kid, ...), ready for a table, a
-JSON file or a training run's metrics log. `real_floor` scores 10,000 training images
-against the test set, the best a generator could hope for, cached on disk per extractor.
+The reference set is MNIST's 10,000 test images (for precision, recall, density and coverage,
+those of them the extractor is sure are digits: scores.digit_manifold). `load_context` loads
+the shipped extractor and the reference features once (memoised per argument set);
+`evaluate_images` and `evaluate_generator` return flat dicts of floats (n, fid, kid, ...),
+ready for a table, a JSON file or a training run's metrics log. `real_floor` scores 10,000
+training images against the test set, the best a generator could hope for, cached on disk
+per extractor.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gankit.errors import DataError
+from gankit.errors import CheckpointError, DataError
 from gankit.fileio import write_text_atomic
 from gankit.metrics import scores
 from gankit.metrics.features import (
@@ -55,13 +57,21 @@ METRICS = (
 )
 """Metric keys in table order, with their labels."""
 
+MANIFOLD = "test images read as digits"
+"""The real k-NN manifold of precision, recall, density and coverage (scores.digit_manifold),
+as the floor's cache records it."""
+
 KID_SCALE = 1e3
-"""KID is stored as the MMD^2 itself and shown x 10^3, the field's usual unit."""
+"""KID is stored as the MMD^2 itself and shown x 10^3, the field's usual unit. The figures
+run large (thousands x 10^3 for a slightly degraded set): the kernel (x.y / D + 1)^3 grows as
+the cube of x.y / D, about 8 for this extractor's 128-d features (norm ~30), so a KID compares
+only with KIDs of the same extractor, as a FID does."""
 
 MEANINGS: dict[str, tuple[str, str]] = {
     "n": ("", "samples drawn and scored"),
     "fid": ("lower", "distance between the feature statistics of samples and real digits"),
-    "kid": ("lower", "the same as an unbiased kernel distance, steadier at small n"),
+    "kid": ("lower", "the same as an unbiased kernel distance, steadier at small n (this "
+                     "extractor's units: its large features make the cubic kernel's values large)"),
     "classifier_score": ("higher", "samples are sure digits and of many kinds"),
     "classes_covered": ("higher", f"digits read with confidence >= {scores.DIGIT_CONFIDENCE:g}"),
     "not_digit": ("lower", "samples with no digit the classifier is sure of (blurs, blobs, ...)"),
@@ -134,6 +144,9 @@ class EvalContext:
     """(10000, 128) float64 features of the MNIST test set."""
     real_probs: np.ndarray
     """(10000, 10) float64 class probabilities of the MNIST test set."""
+    manifold: np.ndarray
+    """(M, 128) features of the test images the extractor is sure are digits
+    (scores.digit_manifold): the real k-NN balls of precision, recall, density, coverage."""
     extractor_sha256: str
     device: str
 
@@ -152,7 +165,13 @@ def load_context(
     test_x, _ = load_mnist("test", data_dir=data_dir, cache_dir=cache_dir)
     feats, probs = extract(extractor, to_model_input(test_x), device=device)
     sha = sha256_file(Path(weights) if weights else default_weights())
-    return EvalContext(extractor, feats, probs, sha, device)
+    manifold = scores.digit_manifold(feats, probs)
+    if len(manifold) < len(feats) // 2:  # a digit classifier reads nearly all of them
+        raise CheckpointError(f"extractor {weights or default_weights()} reads only "
+                              f"{len(manifold)} of the {len(feats)} MNIST test images as digits; "
+                              "it is no MNIST extractor: retrain with `gankit eval "
+                              "train-extractor`")
+    return EvalContext(extractor, feats, probs, manifold, sha, device)
 
 
 def metrics_from_outputs(
@@ -181,8 +200,8 @@ def metrics_from_outputs(
         )
     kid_mean, kid_std = scores.kid(feats, ctx.real_feats, seed=seed)
     modes = scores.mode_coverage(probs)
-    precision, recall = scores.precision_recall(ctx.real_feats, feats, k=3)
-    density, coverage = scores.density_coverage(ctx.real_feats, feats, k=5)
+    precision, recall = scores.precision_recall(ctx.manifold, feats, k=3)
+    density, coverage = scores.density_coverage(ctx.manifold, feats, k=5)
     out = {
         "n": float(n),
         "fid": scores.fid(feats, ctx.real_feats),
@@ -318,9 +337,10 @@ def real_floor(
     if path.is_file():
         try:
             cached = json.loads(path.read_text())
-            if set(cached.get("metrics", {})) == {k for k, _ in METRICS}:
+            if (set(cached.get("metrics", {})) == {k for k, _ in METRICS}
+                    and cached.get("manifold") == MANIFOLD):
                 return cached
-            # a cache written before a metric was added is recomputed below
+            # a cache written before a metric (or the manifold) changed is recomputed below
         except (json.JSONDecodeError, AttributeError):
             pass  # a corrupt cache is recomputed below
     from gankit.data.mnist import load_mnist
@@ -330,7 +350,7 @@ def real_floor(
     pick = np.random.default_rng(seed).choice(len(train_x), size=n, replace=False)
     metrics, hist = evaluate_images(to_model_input(train_x[np.sort(pick)]), ctx, seed=seed)
     record = {"metrics": metrics, "class_histogram": hist, "n": n, "seed": seed,
-              "extractor_sha256": ctx.extractor_sha256,
+              "extractor_sha256": ctx.extractor_sha256, "manifold": MANIFOLD,
               "what": f"{n} MNIST training images against the 10,000 test images"}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(record, indent=2) + "\n")

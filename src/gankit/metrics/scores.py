@@ -10,7 +10,12 @@ probabilities (N, 10) arrays, all computed in float64. Formulas: docs/theory.md,
 - `mode_coverage`: histogram of the classes the classifier is sure of (the rest: `not_digit`),
   classes covered, KL(histogram || uniform).
 - `precision_recall` (Kynkaanniemi et al. 2019) and `density_coverage` (Naeem et al. 2020),
-  both from k-nearest-neighbour balls in feature space.
+  both from k-nearest-neighbour balls in feature space. Their real manifold is
+  `digit_manifold`: the real images the classifier is sure are digits. A real outlier (a
+  test digit the extractor reads as no digit) has its features among the non-digits', so its
+  k-NN ball, stretched out to the nearest digits, would swallow blank images and noise (both
+  papers show one outlier inflating the manifold; Naeem et al. build density and coverage to
+  resist it). The formulas themselves are the papers' (and the `prdc` package's).
 """
 
 from __future__ import annotations
@@ -167,6 +172,14 @@ def mode_coverage(probs: np.ndarray, min_share: float | None = None,
     covered = int((hist >= share).sum()) if share > 0 else int((hist > 0).sum())
     return ModeCoverage(tuple(float(h) for h in hist), float(1.0 - sure.mean()), covered, kl,
                         share)
+
+
+def digit_manifold(feats: np.ndarray, probs: np.ndarray,
+                   confidence: float = DIGIT_CONFIDENCE) -> np.ndarray:
+    """The real features (N, D) whose images the classifier is sure are digits (M, D): the
+    reference manifold of precision, recall, density and coverage (see the module doc)."""
+    assert feats.shape[0] == probs.shape[0], (feats.shape, probs.shape)
+    return np.asarray(feats)[is_digit(probs, confidence)]
 
 
 def mean_confidence(probs: np.ndarray) -> float:
