@@ -72,16 +72,6 @@ def test_keras_difference_options_refuse_bad_values(overrides: dict, match: str)
         build_config("smoke", overrides=overrides)
 
 
-def test_adam_eps_reaches_both_optimisers() -> None:
-    import torch
-
-    from gankit.core.networks import build_networks
-
-    cfg = build_config("smoke", overrides={"train.adam_eps": 1e-7})
-    _, _, opt_g, opt_d, _, _ = build_networks(cfg, (1, 28, 28), 0, torch.device("cpu"), 1, False)
-    assert opt_g.param_groups[0]["eps"] == opt_d.param_groups[0]["eps"] == 1e-7
-
-
 def test_real_batches_with_replacement_are_seeded_draws_with_repeats() -> None:
     from gankit.core.trainer import epoch_permutation
 

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from gankit.config import ModelConfig, build_config
-from gankit.core.layers import pack_samples
 from gankit.core.models import MLPDiscriminator, ToyDiscriminator, build_models, summary
 from gankit.data.toy import get_toy
 from gankit.errors import ConfigError
@@ -21,16 +20,6 @@ from gankit.runs.checkpoint import load, resolve_checkpoint
 from gankit.runs.loop import train
 from gankit.runs.toy import discriminator_on_grid
 from gankit.validation import validate
-
-
-def test_pack_samples_joins_consecutive_samples():
-    x = torch.arange(24.0).reshape(6, 2, 2)  # six samples of four numbers
-    packed = pack_samples(x, 3)
-    assert packed.shape == (2, 12)
-    assert torch.equal(packed[1], torch.cat([x[3].flatten(), x[4].flatten(), x[5].flatten()]))
-    assert torch.equal(pack_samples(x, 1), x.flatten(1))
-    with pytest.raises(ValueError, match=r"model.pack=4.*multiple of 4, got 6"):
-        pack_samples(x, 4)
 
 
 def test_a_packed_toy_d_is_the_mlp_on_the_joined_samples():

@@ -86,16 +86,3 @@ def test_bf16_autocast_trains(toy_images):
     rec = t.train_epoch()
     assert all(torch.isfinite(torch.tensor(rec[k])) for k in ("loss_d", "loss_g"))
     assert next(t.g.parameters()).dtype == torch.float32  # master weights stay fp32
-
-
-def test_auto_precision_follows_the_hardware(monkeypatch):
-    import gankit.runtime.device as tr
-    from gankit.runtime import cpu as cpu_flags
-
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(cpu_flags, "has_native_bf16", lambda: True)
-    assert tr.resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(cpu_flags, "has_native_bf16", lambda: False)
-    assert tr.resolve_precision("auto", cpu) == "fp32"
-    assert tr.resolve_precision("bf16", cpu) == "bf16"  # an explicit choice is kept
-    assert tr.resolve_precision("fp32", cpu) == "fp32"

@@ -3,7 +3,6 @@ self-contained; and, in headless Chromium, it loads cleanly and shows the run's 
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -19,7 +18,7 @@ from gankit.cli import main
 from gankit.data.idx import write_idx
 from gankit.errors import GankitError
 from gankit.log import read_metrics
-from gankit.report.figures import fmt, pick_grids
+from gankit.report.figures import fmt
 from gankit.report.page import try_write_report, write_report
 from gankit.report.read import markdown_table, read_eval, read_run, read_tables
 
@@ -80,13 +79,6 @@ def test_read_run(smoke_run: Path) -> None:
     assert run.evals == []
 
 
-def test_fmt() -> None:
-    assert fmt(1.23456) == "1.235"
-    assert fmt(None) == "—" and fmt(float("nan")) == "—"
-    assert fmt(60000) == "60,000" and fmt(12345.6) == "12,346"
-    assert fmt(3) == "3" and fmt(True) == "yes" and fmt([256, 512]) == "256, 512"
-
-
 def test_read_eval_tolerates_shapes(tmp_path: Path) -> None:
     f = tmp_path / "eval.json"
     f.write_text(json.dumps({
@@ -120,14 +112,6 @@ def test_eval_metrics_and_floor_in_page(smoke_run: Path, tmp_path: Path) -> None
     page = write_report(run, gif=False).read_text(encoding="utf-8")
     assert "Evaluation" in page and "real-data floor" in page
     assert re.search(r"fid</td><td[^>]*>23.46</td><td[^>]*>0.8765</td>", page)
-
-
-def test_pick_grids_keeps_ends() -> None:
-    grids = [Path(f"epoch_{i:04d}.png") for i in range(1, 101)]
-    picked = pick_grids(grids, 24)
-    assert len(picked) == 24 and picked[0] == grids[0] and picked[-1] == grids[-1]
-    assert picked == sorted(picked)
-    assert pick_grids(grids[:5], 24) == grids[:5]
 
 
 def test_markdown_table() -> None:
@@ -175,18 +159,6 @@ def test_report_failure_is_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     said: list[str] = []
     assert try_write_report(tmp_path, said.append) is None
     assert len(said) == 1 and said[0].startswith("warning:") and "disk on fire" in said[0]
-
-
-def test_report_command(smoke_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from gankit.commands import report as cmd
-
-    parser = argparse.ArgumentParser()
-    cmd.add_parser(parser.add_subparsers())
-    out = tmp_path / "page.html"
-    args = parser.parse_args(["report", str(smoke_run), "--out", str(out), "--no-gif"])
-    assert args.func(args) == 0
-    assert out.is_file() and "gankit run run" in out.read_text(encoding="utf-8")
-    assert str(out) in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ in a real browser
@@ -262,36 +234,6 @@ def test_compare_report_in_headless_chromium(tmp_path: Path) -> None:
     for run in ("minimax-seed0", "minimax-seed1", "non-saturating-seed1"):
         assert run in text
     assert overflow <= 0
-
-
-def test_many_seeds_of_a_few_games_get_one_legend_entry_per_game(monkeypatch):
-    """compare's 10 seeds x 3 games: 30 lines, three legend entries (a legend of 30 squeezed
-    the panel to nothing and matplotlib warned), one colour per game."""
-    import warnings
-    from io import BytesIO
-
-    from matplotlib.figure import Figure
-
-    from gankit.report.figures import _seed_group, curve_png
-
-    axes = []
-    add_subplot = Figure.add_subplot
-    monkeypatch.setattr(Figure, "add_subplot",
-                        lambda self, *a, **k: axes.append(add_subplot(self, *a, **k)) or axes[-1])
-    lines = [(f"{game}-seed{s}", [1, 2, 3], [0.1 * s, 0.2, 0.3])
-             for game in ("minimax", "non-saturating", "maximum-likelihood") for s in range(10)]
-    assert _seed_group("minimax-seed3") == "minimax" and _seed_group("run seed 12") == "run"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a collapsing constrained layout warns
-        png = curve_png("D(x)", "mean D(x)", lines)
-    assert Image.open(BytesIO(png)).size[0] > 100
-    ax = axes[-1]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "minimax (10 runs)", "non-saturating (10 runs)", "maximum-likelihood (10 runs)"]
-    colours = [ln.get_color() for ln in ax.get_lines()]
-    assert len(set(colours[:10])) == 1 and len(set(colours)) == 3
-    curve_png("D(x)", "mean D(x)", lines[:3])  # few runs: a legend entry each
-    assert len(axes[-1].get_legend().get_texts()) == 3
 
 
 def test_report_on_a_damaged_run_folder(tmp_path, capsys):

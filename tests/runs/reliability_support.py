@@ -61,6 +61,35 @@ def small_config(data_dir: Path, **extra: Any) -> Config:
     return build_config("smoke", overrides=over)
 
 
+TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "train.epochs": 4}
+"""Overrides of the SMALL config for the 4-epoch runs of the fault and guard tests (the
+`data` and `cfg` fixtures of tests/runs/conftest.py)."""
+
+
+def train_logged(out: Path, cfg: Config) -> list[str]:
+    """Train `cfg` into `out` in process; the lines it logged."""
+    from gankit.runs.loop import train
+
+    lines: list[str] = []
+    train(cfg, out, log=lines.append)
+    return lines
+
+
+def tiny_train_argv(out: Path, data: Path, **over: Any) -> list[str]:
+    """`gankit train` argv for the TINY run on the IDX folder, with overrides."""
+    sets = {**TINY, "data.dataset": "idx", "train.batch_size": 32, **over}
+    return ["train", "--preset", "smoke", "--out", str(out), "--data-dir", str(data),
+            "--no-progress", *[f"--set={k}={v}".replace(" ", "") for k, v in sets.items()]]
+
+
+def cli_outcome(argv: list[str], capsys: Any) -> tuple[int, str]:
+    """(exit status, stripped stderr) of `gankit argv` run in process."""
+    from gankit.cli import main
+
+    rc = main(argv)
+    return rc, capsys.readouterr().err.strip()
+
+
 def child_argv(out: Path, data_dir: Path, *extra: str) -> list[str]:
     """argv of a `python -m gankit train` subprocess (SMALL config on `data_dir`)."""
     argv = [sys.executable, "-m", "gankit", "train", "--preset", "smoke", "--out", str(out),

@@ -1,4 +1,5 @@
-"""Faults inside one process: corrupt checkpoints, crafted pickles, NaN/inf, a full or broken disk.
+"""Faults inside one process: corrupt checkpoints, crafted pickles, a full or broken disk
+(NaN/inf, the non-finite guard: test_guard.py).
 
 Every fault ends in a correct run or one GankitError line (exit status 2 from the CLI), and
 the newest intact checkpoint stays loadable and resumable to the uninterrupted result.
@@ -7,41 +8,25 @@ the newest intact checkpoint stays loadable and resumable to the uninterrupted r
 from __future__ import annotations
 
 import errno
-import math
 import os
 import pickle
 
 import pytest
 import torch
-from reliability_support import final_tensors, make_idx_dir, small_config
+from reliability_support import (
+    TINY,
+    cli_outcome,
+    final_tensors,
+    small_config,
+    tiny_train_argv,
+    train_logged,
+)
 
 from gankit import cli
-from gankit.core.trainer import Trainer
-from gankit.data import load_dataset
 from gankit.errors import CheckpointError, GankitError
 from gankit.log import JsonlLogger, read_metrics
 from gankit.runs import checkpoint as ckpt
-from gankit.runs import guard
 from gankit.runs import loop as run
-
-TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "train.epochs": 4}
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_idx_dir(tmp_path_factory.mktemp("idx"))
-
-
-@pytest.fixture
-def cfg(data):
-    """cfg(**overrides): the TINY run config on the IDX folder."""
-    return lambda **extra: small_config(data, **{**TINY, **extra})
-
-
-def _train(out, cfg):
-    lines: list[str] = []
-    run.train(cfg, out, log=lines.append)
-    return lines
 
 
 def _resume(out):
@@ -63,25 +48,12 @@ def reference(tmp_path_factory, data):
     return out
 
 
-def _train_argv(out, data, **over) -> list[str]:
-    """`gankit train` argv for the TINY run on the IDX folder, with overrides."""
-    sets = {**TINY, "data.dataset": "idx", "train.batch_size": 32, **over}
-    return ["train", "--preset", "smoke", "--out", str(out), "--data-dir", str(data),
-            "--no-progress", *[f"--set={k}={v}".replace(" ", "") for k, v in sets.items()]]
-
-
-def _cli(argv, capsys) -> tuple[int, str]:
-    rc = cli.main(argv)
-    err = capsys.readouterr().err.strip()
-    return rc, err
-
-
 # --------------------------------------------------------------- corrupt newest checkpoint
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "zeros"])
 def test_corrupt_newest_checkpoint_is_named_and_the_previous_used(tmp_path, reference, damage,
                                                                   cfg):
     out = tmp_path / "run"
-    _train(out, cfg())
+    train_logged(out, cfg())
     newest = ckpt.list_checkpoints(out)[-1]
     data = newest.read_bytes()
     newest.write_bytes({"truncate": data[: len(data) // 3], "garbage": os.urandom(5000),
@@ -98,7 +70,7 @@ def test_corrupt_newest_checkpoint_is_named_and_the_previous_used(tmp_path, refe
 
 def test_all_checkpoints_corrupt_is_one_error_naming_them(tmp_path, cfg):
     out = tmp_path / "run"
-    _train(out, cfg())
+    train_logged(out, cfg())
     for p in ckpt.list_checkpoints(out):
         p.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(CheckpointError, match="no checkpoint of run folder") as err:
@@ -140,105 +112,16 @@ def test_crafted_pickles_are_refused_and_never_run(tmp_path):
 def test_crafted_pickle_in_a_run_folder_via_the_cli(tmp_path, capsys, cfg):
     marker = tmp_path / "marker"
     out = tmp_path / "run"
-    _train(out, cfg())
+    train_logged(out, cfg())
     for evil in _evil_files(tmp_path, marker):
         for p in ckpt.list_checkpoints(out):
             p.write_bytes(evil.read_bytes())
-        rc, err = _cli(["train", "--resume", "--out", str(out)], capsys)
+        rc, err = cli_outcome(["train", "--resume", "--out", str(out)], capsys)
         assert rc == 2 and err.startswith("gankit: error:") and "\n" not in err
-        rc, err = _cli(["sample", "--checkpoint", str(out / "checkpoints" / "epoch_0004.pt"),
+        rc, err = cli_outcome(["sample", "--checkpoint", str(out / "checkpoints" / "epoch_0004.pt"),
                         "--out", str(tmp_path / "s.png")], capsys)
         assert rc == 2 and err.startswith("gankit: error:") and "\n" not in err
         assert not marker.exists()
-
-
-# --------------------------------------------------------------- NaN / inf guard
-def _poison(monkeypatch, when):
-    """Make D's weights NaN right after the d_step for which when(trainer, call) is true."""
-    calls = {"n": 0, "hit": 0}
-    original = Trainer.d_step
-
-    def d_step(self, real, labels=None):
-        stats = original(self, real, labels)
-        calls["n"] += 1
-        if when(self, calls["n"]):
-            calls["hit"] += 1
-            with torch.no_grad():
-                next(self.d.parameters()).fill_(float("nan"))
-        return stats
-
-    monkeypatch.setattr(Trainer, "d_step", d_step)
-    return calls
-
-
-def test_transient_nan_is_rolled_back_and_retried_with_the_documented_seed(tmp_path,
-                                                                           monkeypatch, cfg):
-    # 8 iterations per epoch: call 11 is iteration 3 of the first try of epoch 2.
-    calls = _poison(monkeypatch, lambda t, n: n == 11)
-    out = tmp_path / "run"
-    lines = _train(out, cfg())
-    assert calls["hit"] == 1
-    assert any("epoch 2: non-finite" in line and "(1/3)" in line for line in lines)
-    records = read_metrics(out / "metrics.jsonl")
-    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
-    assert [r["iteration"] for r in records] == [8, 16, 24, 32]
-    assert all(math.isfinite(r["loss_d"]) for r in records)
-    # Exactly what changed: epoch 2 redone from the state after epoch 1, with the trainer's
-    # random streams reseeded from retry_seed(seed, 2, 1); nothing else.
-    monkeypatch.undo()
-    c = cfg()
-    t = Trainer(c, load_dataset(c.data).samples)
-    t.train_epoch()
-    t.reseed(guard.retry_seed(c.train.seed, 2, 1))
-    t.train_epoch()
-    want = final_tensors(t.state_dict())
-    got = final_tensors(ckpt.load(out / "checkpoints" / ckpt.checkpoint_name(2)))
-    assert all(torch.equal(got[k], want[k]) for k in want)
-
-
-def test_persistent_nan_stops_after_the_retries_with_one_line(tmp_path, monkeypatch, capsys,
-                                                              data):
-    calls = _poison(monkeypatch, lambda t, n: t.epoch == 2)  # every try of epoch 3
-    out = tmp_path / "run"
-    rc, err = _cli(_train_argv(out, data, **{"train.checkpoint_every": 1}), capsys)
-    assert rc == 2 and err.count("\n") == 0
-    assert "training diverged: epoch 3" in err and "4 tries" in err
-    assert calls["hit"] == 4 * 8  # 1 try + train.nan_retries (3) retries, 8 iterations each
-    assert [p.name for p in ckpt.list_checkpoints(out)][-1] == "epoch_0002.pt"
-    assert [r["epoch"] for r in read_metrics(out / "metrics.jsonl")] == [1, 2]
-
-
-@pytest.mark.parametrize("retries", [0, 1])
-def test_nan_retries_bounds_the_tries(tmp_path, monkeypatch, retries, cfg):
-    calls = _poison(monkeypatch, lambda t, n: True)
-    with pytest.raises(GankitError, match=f"{retries + 1} tries"):
-        _train(tmp_path / "run", cfg(**{"train.nan_retries": retries}))
-    assert calls["hit"] == 8 * (retries + 1)
-
-
-def test_a_huge_learning_rate_ends_in_a_clear_error_not_a_loop(tmp_path, cfg):
-    cfg = cfg(**{"train.lr_d": 1e38, "train.lr_g": 1e38, "train.nan_retries": 2})
-    with pytest.raises(GankitError, match="training diverged: epoch 1 .* 3 tries"):
-        _train(tmp_path / "run", cfg)
-
-
-def test_inf_weight_is_caught_too(tmp_path, monkeypatch, cfg):
-    calls = {"n": 0}
-    original = Trainer.g_step
-
-    def g_step(self, b, ema_weight=None):
-        stats = original(self, b, ema_weight)
-        calls["n"] += 1
-        if calls["n"] == 13:  # epoch 2, first try: an inf that the losses may not show yet
-            with torch.no_grad():
-                list(self.g.parameters())[-1][0] = float("inf")
-        return stats
-
-    monkeypatch.setattr(Trainer, "g_step", g_step)
-    lines = _train(tmp_path / "run", cfg())
-    assert any("epoch 2: non-finite" in line for line in lines)
-    state = ckpt.load(ckpt.list_checkpoints(tmp_path / "run")[-1])
-    assert all(torch.isfinite(v).all() for k, v in state["g"].items())
 
 
 # --------------------------------------------------------------- disk trouble
@@ -288,7 +171,7 @@ def test_disk_trouble_mid_run_is_one_line_and_the_last_checkpoint_resumes(
     with monkeypatch.context() as mp:
         inject(mp)
         with pytest.raises(GankitError) as err:
-            _train(out, cfg())
+            train_logged(out, cfg())
     msg = str(err.value)
     assert text in msg and str(out) in msg and "--resume" in msg and "\n" not in msg
     assert not list((out / "checkpoints").glob(".*.tmp"))
@@ -301,7 +184,7 @@ def test_disk_trouble_mid_run_is_one_line_and_the_last_checkpoint_resumes(
 
 def test_disk_trouble_through_the_cli_is_exit_2(tmp_path, monkeypatch, capsys, data):
     _full_disk_from(monkeypatch, 1)
-    rc, err = _cli(_train_argv(tmp_path / "run", data, **{"train.epochs": 1}), capsys)
+    rc, err = cli_outcome(tiny_train_argv(tmp_path / "run", data, **{"train.epochs": 1}), capsys)
     assert rc == 2 and err.startswith("gankit: error: cannot write epoch_0001.pt")
     assert "[ENOSPC]" in err and "\n" not in err
 
@@ -311,12 +194,12 @@ def test_sample_grid_write_failure_is_one_line(tmp_path, monkeypatch, cfg):
 
     _failing(monkeypatch, Image.Image, "save", 2, errno.ENOSPC)
     with pytest.raises(GankitError, match="No space left"):
-        _train(tmp_path / "run", cfg(**{"train.sample_every": 1}))
+        train_logged(tmp_path / "run", cfg(**{"train.sample_every": 1}))
 
 
 def test_sample_from_a_run_folder_skips_a_corrupt_newest_checkpoint(tmp_path, cfg, capsys):
     out = tmp_path / "run"
-    _train(out, cfg())
+    train_logged(out, cfg())
     ckpt.list_checkpoints(out)[-1].write_bytes(b"PK\x03\x04 torn")
     rc = cli.main(["sample", "--checkpoint", str(out), "--out", str(tmp_path / "s.png"),
                    "--n", "4"])

@@ -87,19 +87,6 @@ def test_plot_games_refuses_an_unknown_suffix(tmp_path):
         plot_games(tmp_path / "games.jpg")
 
 
-def test_games_plot_command(tmp_path, capsys):
-    import argparse
-
-    from gankit.commands import games
-
-    parser = argparse.ArgumentParser()
-    games.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["games", "plot", "--out", str(tmp_path / "fig.svg")])
-    assert args.func(args) == 0
-    assert (tmp_path / "fig.svg").stat().st_size > 1000
-    assert "fig.svg" in capsys.readouterr().out
-
-
 def test_histogram_hides_nothing_outside_its_range() -> None:
     """Fakes beyond the data's range are counted at the edges, not piled into the edge bins:
     the bars' area is the share inside, the labels carry the shares below and above."""

@@ -1,10 +1,12 @@
-"""gankit's Dropout: keep rate 1 - p from random bits; the fused fp32 mask is bit-identical."""
+"""gankit.core.layers: gankit's Dropout (keep rate 1 - p from random bits; the fused fp32 mask
+is bit-identical) and PacGAN's packing of D's inputs."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from gankit.core.layers import Dropout, keep_mask
+from gankit.core.layers import Dropout, keep_mask, pack_samples
 
 
 def _reference(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -58,3 +60,29 @@ def test_bf16_input_keeps_dtype() -> None:
     torch.manual_seed(5)
     assert y.dtype == torch.bfloat16
     assert torch.equal(y, _reference(x, 0.3))
+
+
+def test_gankit_dropout_is_inverted_dropout() -> None:
+    """Keep rate 1 - p, kept values scaled by 1 / (1 - p), gradient = mask / (1 - p)."""
+    torch.manual_seed(0)
+    drop = Dropout(0.3)
+    x = torch.ones(200_000, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / 0.7)
+    drop.eval()
+    assert torch.equal(drop(x), x)
+    assert torch.equal(Dropout(0.0)(x), x)
+
+
+def test_pack_samples_joins_consecutive_samples():
+    x = torch.arange(24.0).reshape(6, 2, 2)  # six samples of four numbers
+    packed = pack_samples(x, 3)
+    assert packed.shape == (2, 12)
+    assert torch.equal(packed[1], torch.cat([x[3].flatten(), x[4].flatten(), x[5].flatten()]))
+    assert torch.equal(pack_samples(x, 1), x.flatten(1))
+    with pytest.raises(ValueError, match=r"model.pack=4.*multiple of 4, got 6"):
+        pack_samples(x, 4)
