@@ -4,16 +4,18 @@ Each program trains for the same budget of training seconds on this machine, one
 another (or `--parallel 2`: two at a time, one thread each), and is scored afterwards with
 gankit's metrics (FID against the MNIST test set, 10,000 samples; evaluation time excluded):
 
-  fast            gankit train --preset fast         (checkpoint every epoch)
   default         gankit train --preset default      (the notes' MLPs; ends after its 12 epochs)
+  dcgan-candidate gankit train --config benchmarks/configs/dcgan-candidate.yaml (a DCGAN
+                  candidate for a `fast` preset; each gankit run checkpoints every epoch)
   keras           the notes' own Keras program       (benchmarks/keras/notes_program.py)
   dcgan-tutorial  the PyTorch DCGAN tutorial's GAN   (benchmarks/peers/dcgan_tutorial.py)
   pytorch-gan     PyTorch-GAN's gan.py MLP GAN       (benchmarks/peers/pytorch_gan_mlp.py)
 
 It prints and writes (benchmarks/results/time-to-quality-<cpu kind>.{md,json}) the FID each
 reached by 1, 2, 5 and 10 minutes of training, and the time each took to reach the best FID
-the three outside programs ("peers") reached within the budget; the figure goes to
-docs/time-to-quality.png (FID against training minutes, CPU kind in the title).
+the three outside programs ("peers") reached within the budget, and the candidate's time over
+the best peer's; the figure goes to docs/time-to-quality.png (FID against training minutes,
+CPU kind in the title).
 
     .venv/bin/python benchmarks/time_to_quality.py --keras-python .venv-keras/bin/python
     ... --isa avx2 --precision fp32     # PyTorch's and oneDNN's kernels restricted to AVX2
@@ -36,7 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-GANKIT = ("fast", "default")
+CANDIDATE = "dcgan-candidate"
+GANKIT = {"default": ["--preset", "default"],
+          CANDIDATE: ["--config", str(ROOT / "benchmarks" / "configs" / f"{CANDIDATE}.yaml")]}
+"""gankit's arms: program -> how `gankit train` starts it."""
 PEERS = {"keras": ROOT / "benchmarks" / "keras" / "notes_program.py",
          "dcgan-tutorial": ROOT / "benchmarks" / "peers" / "dcgan_tutorial.py",
          "pytorch-gan": ROOT / "benchmarks" / "peers" / "pytorch_gan_mlp.py"}
@@ -58,7 +63,7 @@ def isa_env(isa: str | None, threads: int) -> dict[str, str]:
 
 
 def split(program: str, a: argparse.Namespace) -> tuple[str, int]:
-    """'fast-s1' -> ('fast', 1) (`--extra-seeds`); 'fast' -> ('fast', --seed)."""
+    """'default-s1' -> ('default', 1) (`--extra-seeds`); 'default' -> ('default', --seed)."""
     name, _, seed = program.rpartition("-s")
     return (name, int(seed)) if name in GANKIT and seed.isdigit() else (program, a.seed)
 
@@ -66,7 +71,7 @@ def split(program: str, a: argparse.Namespace) -> tuple[str, int]:
 def command(program: str, a: argparse.Namespace, out: Path, threads: int) -> list[str]:
     program, seed = split(program, a)
     if program in GANKIT:
-        return [str(Path(sys.executable).parent / "gankit"), "train", "--preset", program,
+        return [str(Path(sys.executable).parent / "gankit"), "train", *GANKIT[program],
                 "--seed", str(seed), "--precision", a.precision, "--no-progress",
                 "--out", str(out), "--set", f"train.threads={threads}",
                 "--set", "train.checkpoint_every=1", "--set", "train.keep_checkpoints=1000",
@@ -137,13 +142,20 @@ def score(program: str, out: Path, n: int) -> list[dict]:
     from gankit.metrics.evaluate import evaluate_images, load_context
 
     ctx = load_context("cpu")
+    cache_path = out / "scores.json"  # one score per snapshot, extractor and n
+    cache = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.is_file() else {}
     rows = []
     for seconds, source in snapshots(program, out):
-        if isinstance(source, Path):  # a gankit checkpoint: its EMA G where the preset has one
+        key = f"{seconds}:{ctx.extractor_sha256}:{n}"
+        if key in cache:
+            m = cache[key]
+        elif isinstance(source, Path):  # a gankit checkpoint: its EMA G where it has one
             m = dict(gankit.evaluate(gankit.load(source, device="cpu"), n=n, seed=0,
                                      device="cpu"))
         else:
             m, _ = evaluate_images(source()[:n], ctx, seed=0)
+        cache[key] = m
+        cache_path.write_text(json.dumps(cache), encoding="utf-8")
         rows.append({"seconds": round(seconds, 1), "fid": m["fid"],
                      "classes": m.get("classes_covered"), "not_digit": m.get("not_digit")})
         print(f"  {program:15s} {seconds:7.1f} s  FID {m['fid']:8.2f}", flush=True)
@@ -173,10 +185,10 @@ def summarise(curves: dict[str, list[dict]], budget: float) -> dict:
         table[p]["final_fid"] = rows[-1]["fid"] if rows else None
         table[p]["last_seconds"] = rows[-1]["seconds"] if rows else None
     ratio = None
-    if best_peer and "fast" in table and table["fast"]["seconds_to_target"] is not None:
-        ratio = table["fast"]["seconds_to_target"] / table[best_peer]["seconds_to_target"]
+    if best_peer and CANDIDATE in table and table[CANDIDATE]["seconds_to_target"] is not None:
+        ratio = table[CANDIDATE]["seconds_to_target"] / table[best_peer]["seconds_to_target"]
     return {"best_peer": best_peer, "target_fid": target, "table": table,
-            "fast_over_best_peer": ratio}
+            "candidate_over_best_peer": ratio}
 
 
 def cpu_label(isa: str | None) -> str:
@@ -203,14 +215,14 @@ def write_results(result: dict, curves: dict, a: argparse.Namespace, kind: str) 
         reached = "not reached" if t is None else f"{t:.0f} s"
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {row['final_fid']:.1f} at "
                      f"{row['last_seconds']:.0f} s | {reached} |")
-    if s["fast_over_best_peer"] is not None:
-        lines += ["", f"fast preset / best peer ({s['best_peer']}) time to FID "
-                      f"{s['target_fid']:.1f}: **{s['fast_over_best_peer']:.2f}**"]
-    if len(result["fast_seeds"]) > 1:
-        lines += ["", "The fast preset over seeds (its last epoch):", "",
+    if s["candidate_over_best_peer"] is not None:
+        lines += ["", f"{CANDIDATE} / best peer ({s['best_peer']}) time to FID "
+                      f"{s['target_fid']:.1f}: **{s['candidate_over_best_peer']:.2f}**"]
+    if len(result["seeds"]) > 1:
+        lines += ["", f"{CANDIDATE} over seeds (its last epoch):", "",
                   "| run | training seconds | FID | classes covered | not a digit | alarms |",
                   "|---|---|---|---|---|---|"]
-        for q, r in result["fast_seeds"].items():
+        for q, r in result["seeds"].items():
             lines.append(f"| {q} | {r['seconds']:.0f} | {r['fid']:.2f} | {r['classes']:.0f} | "
                          f"{r['not_digit']:.3f} | {', '.join(r['alarms']) or 'none'} |")
     lines += ["", "Training runs (wall seconds incl. start-up and snapshots): " + ", ".join(
@@ -255,10 +267,10 @@ def main() -> None:
                    help="2: two programs at a time, one thread each")
     p.add_argument("--programs", default=",".join(PROGRAMS))
     p.add_argument("--extra-seeds", default="",
-                   help="more seeds of the fast preset (e.g. 1,2): a table of their own")
+                   help=f"more seeds of {CANDIDATE} (e.g. 1,2): a table of their own")
     p.add_argument("--isa", choices=("avx2",), default=None,
                    help="restrict PyTorch's/oneDNN's/MKL's kernels (an AVX2-only CPU's speed)")
-    p.add_argument("--precision", default="auto", help="gankit presets' precision")
+    p.add_argument("--precision", default="auto", help="gankit runs' precision")
     p.add_argument("--keras-python", type=Path, default=ROOT / ".venv-keras" / "bin" / "python")
     p.add_argument("--n", type=int, default=10_000, help="samples per FID")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "time-to-quality")
@@ -273,7 +285,7 @@ def main() -> None:
     if "keras" in programs and not a.keras_python.is_file():
         print(f"keras left out: {a.keras_python} does not exist (make keras-venv)")
         programs.remove("keras")
-    programs += [f"fast-s{x}" for x in a.extra_seeds.split(",") if x]
+    programs += [f"{CANDIDATE}-s{x}" for x in a.extra_seeds.split(",") if x]
     a.work.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
     threads = 1 if a.parallel == 2 else a.threads
@@ -304,12 +316,12 @@ def main() -> None:
     kind = cpu_label(a.isa).split(";")[0]
     mode = ("one after another, " + f"{a.threads} threads each" if a.parallel == 1 else
             "two at a time, one thread each")
-    seeds = {q: rows for q, rows in curves.items() if q == "fast" or q.startswith("fast-s")}
-    curves = {q: rows for q, rows in curves.items() if not q.startswith("fast-s")}
+    seeds = {q: rows for q, rows in curves.items() if q.startswith(CANDIDATE)}
+    curves = {q: rows for q, rows in curves.items() if not q.startswith(CANDIDATE + "-s")}
     result = {"cpu": cpu_label(a.isa), "mode": mode, "budget": a.budget, "seed": a.seed,
               "extractor": load_context("cpu").extractor_sha256[:8], "runs": runs,
               "summary": summarise(curves, a.budget),
-              "fast_seeds": {q: rows[-1] for q, rows in seeds.items() if rows}}
+              "seeds": {q: rows[-1] for q, rows in seeds.items() if rows}}
     md = write_results(result, curves, a, kind.split(" (")[0] if a.isa else kind)
     plot(curves, a.figure, f"FID against training time, MNIST, seed {a.seed}, "
                            f"{a.budget / 60:.0f} min each, {mode}\n{result['cpu']}", a.budget)

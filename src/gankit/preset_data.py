@@ -29,23 +29,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.sample_every": 4,
         "train.checkpoint_every": 4,
     },
-    # The best unconditional digits in about 10 minutes of training on 2 CPU cores (AVX2,
-    # fp32; less where bf16 is native): DCGAN's convolutions (Radford et al. 2016) at 28 x 28,
-    # the non-saturating game without label smoothing, Adam 4e-4 / 0.5, batch 64, EMA of G.
-    # Measured in docs/results.md ("The fast preset") and benchmarks/time_to_quality.py.
-    "fast": {
-        "model.name": "dcgan",
-        "model.width": 64,
-        "loss.real_label": 1.0,
-        "train.epochs": 5,
-        "train.batch_size": 64,
-        "train.lr_d": 4e-4,
-        "train.lr_g": 4e-4,
-        "train.precision": "auto",
-        "train.ema": 0.999,
-        "train.sample_every": 1,
-        "train.checkpoint_every": 1,
-    },
     "toy": {
         "data.dataset": "ring2d",
         "model.name": "toy-mlp",
@@ -120,8 +103,6 @@ PRESETS["toy-grid-noise"] = {**PRESETS["toy-grid"], "train.epochs": 200, "train.
 PRESET_HELP = {
     "seed": "the notes' Example 2: 400 epochs at batch 256 (hours on a laptop CPU)",
     "default": "the notes' models, about 5 minutes on 2 CPU cores",
-    "fast": "the best digits per CPU minute: DCGAN convolutions, EMA of G, 5 epochs (about 10 "
-            "minutes on 2 CPU cores, fp32)",
     "smoke": "tiny models on 512 images, 2 epochs: seconds, for tests",
     "toy": "small vector MLPs on a toy set (default ring2d), 60 epochs: under a minute on a CPU",
     "toy-ring": "compare's ring2d budget: 64-wide MLPs, batch 64, 20 epochs (20 seeds x 3 "

@@ -53,21 +53,21 @@ def test_fid_by_and_time_to_read_the_curve_as_a_learner_would():
 
 def test_the_summary_sets_the_target_by_the_best_peer_and_divides_times():
     curves = {
-        "fast": [{"seconds": 100, "fid": 50.0}, {"seconds": 200, "fid": 20.0}],
+        ttq.CANDIDATE: [{"seconds": 100, "fid": 50.0}, {"seconds": 200, "fid": 20.0}],
         "keras": [{"seconds": 300, "fid": 80.0}, {"seconds": 600, "fid": 60.0}],
         "pytorch-gan": [{"seconds": 300, "fid": 30.0}, {"seconds": 600, "fid": 25.0}],
     }
     s = ttq.summarise(curves, budget=600)
     assert s["best_peer"] == "pytorch-gan" and s["target_fid"] == 25.0
-    assert s["table"]["fast"]["seconds_to_target"] == 200
+    assert s["table"][ttq.CANDIDATE]["seconds_to_target"] == 200
     assert s["table"]["keras"]["seconds_to_target"] is None
-    assert s["fast_over_best_peer"] == pytest.approx(200 / 600)
+    assert s["candidate_over_best_peer"] == pytest.approx(200 / 600)
 
 
 def test_extra_seeds_name_the_preset_and_seed():
     a = ttq.argparse.Namespace(seed=0)
-    assert ttq.split("fast-s2", a) == ("fast", 2)
-    assert ttq.split("fast", a) == ("fast", 0)
+    assert ttq.split("dcgan-candidate-s2", a) == ("dcgan-candidate", 2)
+    assert ttq.split("default", a) == ("default", 0)
     assert ttq.split("dcgan-tutorial", a) == ("dcgan-tutorial", 0)
 
 
