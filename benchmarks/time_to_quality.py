@@ -163,8 +163,11 @@ def score(program: str, out: Path, n: int) -> list[dict]:
 
 
 def fid_by(rows: list[dict], seconds: float) -> float | None:
-    """The best FID among snapshots taken by `seconds` of training (None before the first)."""
-    seen = [r["fid"] for r in rows if r["seconds"] <= seconds + 1e-6]
+    """The best FID among snapshots taken by `seconds` of training (None before the first).
+
+    A peer writes the snapshot of mark m after the iteration that crosses m (up to a second
+    late for the slowest peer), so "by 10 minutes" takes snapshots up to 1% past the mark."""
+    seen = [r["fid"] for r in rows if r["seconds"] <= seconds * 1.01]
     return min(seen) if seen else None
 
 
@@ -212,7 +215,9 @@ def write_results(result: dict, curves: dict, a: argparse.Namespace, kind: str) 
         cells = [("—" if row[f"fid_{m}min"] is None else f"{row[f'fid_{m}min']:.1f}")
                  for m in REPORT_MINUTES]
         t = row["seconds_to_target"]
-        reached = "not reached" if t is None else f"{t:.0f} s"
+        peer_t = s["table"][s["best_peer"]]["seconds_to_target"] if s["best_peer"] else None
+        reached = "not reached" if t is None else f"{t:.0f} s" + (
+            f" ({t / peer_t:.2f} of the best peer's time)" if peer_t else "")
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {row['final_fid']:.1f} at "
                      f"{row['last_seconds']:.0f} s | {reached} |")
     if s["candidate_over_best_peer"] is not None:

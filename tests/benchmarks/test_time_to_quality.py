@@ -47,6 +47,7 @@ def test_fid_by_and_time_to_read_the_curve_as_a_learner_would():
             {"seconds": 300, "fid": 120.0}, {"seconds": 600, "fid": 40.0}]
     assert ttq.fid_by(rows, 30) is None
     assert ttq.fid_by(rows, 299) == 90.0  # the best snapshot so far
+    assert ttq.fid_by([{"seconds": 600.6, "fid": 5.0}], 600) == 5.0  # written just after
     assert ttq.time_to(rows, 100.0) == 120
     assert ttq.time_to(rows, 10.0) is None
 
