@@ -53,7 +53,6 @@ OUTLIER_WEIGHT = 0.5
 """Weight of the outlier-exposure cost ("not a digit" cross-entropy) beside the digits' own."""
 
 ASSET_NAME = "mnist_extractor.safetensors"
-RECORD_NAME = "mnist_extractor.json"
 
 
 class MNISTExtractor(nn.Module):
