@@ -62,14 +62,14 @@ def isa_env(isa: str | None, threads: int) -> dict[str, str]:
     return env
 
 
-def split(program: str, a: argparse.Namespace) -> tuple[str, int]:
-    """'default-s1' -> ('default', 1) (`--extra-seeds`); 'default' -> ('default', --seed)."""
-    name, _, seed = program.rpartition("-s")
-    return (name, int(seed)) if name in GANKIT and seed.isdigit() else (program, a.seed)
+def split(program: str, seed: int = 0) -> tuple[str, int]:
+    """'default-s1' -> ('default', 1) (`--extra-seeds`); 'default' -> ('default', seed)."""
+    name, _, suffix = program.rpartition("-s")
+    return (name, int(suffix)) if name in GANKIT and suffix.isdigit() else (program, seed)
 
 
 def command(program: str, a: argparse.Namespace, out: Path, threads: int) -> list[str]:
-    program, seed = split(program, a)
+    program, seed = split(program, a.seed)
     if program in GANKIT:
         return [str(Path(sys.executable).parent / "gankit"), "train", *GANKIT[program],
                 "--seed", str(seed), "--precision", a.precision, "--no-progress",
@@ -103,7 +103,7 @@ def train(program: str, a: argparse.Namespace, work: Path, threads: int) -> dict
                             env=isa_env(a.isa, threads), cwd=ROOT)
     while proc.poll() is None:
         time.sleep(2)
-        if split(program, a)[0] in GANKIT and last_elapsed(out) >= a.budget:
+        if split(program)[0] in GANKIT and last_elapsed(out) >= a.budget:
             proc.send_signal(signal.SIGINT)
             proc.wait()
     log.close()
@@ -119,7 +119,7 @@ def snapshots(program: str, out: Path) -> list[tuple[float, object]]:
     import numpy as np
     import torch
 
-    if split(program, argparse.Namespace(seed=0))[0] in GANKIT:
+    if split(program)[0] in GANKIT:
         from gankit.log import read_metrics
 
         elapsed = {int(r["epoch"]): float(r["elapsed"]) for r in read_metrics(out / "metrics.jsonl")
@@ -311,7 +311,7 @@ def main() -> None:
     print("scoring ...", flush=True)
     curves = {q: score(q, a.work / q, a.n) for q in programs}
     for q, rows in curves.items():  # a gankit run's health alarms, every epoch
-        if split(q, a)[0] in GANKIT and rows:
+        if split(q)[0] in GANKIT and rows:
             from gankit.log import read_metrics
 
             rows[-1]["alarms"] = sorted({k for r in read_metrics(a.work / q / "metrics.jsonl")

@@ -76,7 +76,7 @@ class Clock:
         now = self.seconds()
         while self.marks and now >= self.marks[0]:
             self.marks.pop(0)
-            self.trained, self.started = now, None  # the clock stops
+            self.trained = now  # the clock stops here ...
             with torch.no_grad():
                 images = sample(SNAPSHOT_N)
             if crop:
@@ -86,7 +86,7 @@ class Clock:
             with open(self.out / "snapshots.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps({"seconds": round(now, 2), "epoch": epoch,
                                     "iteration": iteration, "file": name}) + "\n")
-            self.started = time.perf_counter()  # and runs again
+            self.started = time.perf_counter()  # ... and runs again from here
         return now < self.budget
 
 

@@ -66,10 +66,9 @@ def test_the_summary_sets_the_target_by_the_best_peer_and_divides_times():
 
 
 def test_extra_seeds_name_the_preset_and_seed():
-    a = ttq.argparse.Namespace(seed=0)
-    assert ttq.split("dcgan-candidate-s2", a) == ("dcgan-candidate", 2)
-    assert ttq.split("default", a) == ("default", 0)
-    assert ttq.split("dcgan-tutorial", a) == ("dcgan-tutorial", 0)
+    assert ttq.split("dcgan-candidate-s2", 7) == ("dcgan-candidate", 2)
+    assert ttq.split("default", 7) == ("default", 7)
+    assert ttq.split("dcgan-tutorial") == ("dcgan-tutorial", 0)
 
 
 def test_the_dcgan_tutorial_peer_has_the_tutorials_layers_at_32_pixels():
