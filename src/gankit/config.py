@@ -104,10 +104,18 @@ class TrainConfig:
     ema: float | None = None
     """Decay of an exponential moving average of G's weights used for samples and
     evaluation, e.g. 0.999; None or 0 = off."""
+    ema_warmup: float = 10.0
+    """The EMA's warm-up w: after n G steps its decay is min(ema, (1 + n) / (w + n)), so
+    the average weighs step k as k^(w - 2) until `ema` caps it. 10 (TensorFlow's) keeps
+    about the last tenth of the run; 4 about the last half; 2 every step alike."""
     lr_d: float = 2e-4
     """Adam learning rate of D (the notes: 0.0002)."""
     lr_g: float = 2e-4
     """Adam learning rate of G (the notes' Keras code really trains G with 0.001)."""
+    lr_end: float = 1.0
+    """Both learning rates' factor at the run's end: they fall linearly from lr_d and lr_g
+    at the first iteration to lr_end times those at the end of train.epochs (1 = constant,
+    the notes; 0 = down to 0). A resume that raises train.epochs stretches what is left."""
     beta1_d: float = 0.5
     """Adam beta1 of D (the notes: 0.5)."""
     beta1_g: float = 0.5

@@ -78,6 +78,8 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     need(t.n_critic >= 1, f"train.n_critic={t.n_critic} must be >= 1; use e.g. --n-critic 5")
     need(t.ema is None or 0.0 <= t.ema < 1.0,
          f"train.ema={t.ema} must be in [0, 1) (e.g. 0.999; 0 or null = off)")
+    need(2.0 <= t.ema_warmup <= 1e6, f"train.ema_warmup={short(t.ema_warmup)} must be in "
+         "2..1000000 (10: TensorFlow's warm-up; smaller averages more of the run)")
     need(all(0 < h <= MAX_WIDTH for h in m.g_hidden + m.d_hidden)
          and len(m.g_hidden) <= MAX_LAYERS and len(m.d_hidden) <= MAX_LAYERS,
          f"model hidden widths must all be in 1..{MAX_WIDTH:,}, at most {MAX_LAYERS} layers "
@@ -101,6 +103,8 @@ def validate(cfg: Config, machine: bool = True) -> Config:
     for name in ("lr_d", "lr_g"):
         value = getattr(t, name)
         need(value > 0, f"train.{name}={value} must be > 0")
+    need(0.0 <= t.lr_end <= 1.0, f"train.lr_end={short(t.lr_end)} must be in 0..1 (the "
+         "learning rates' factor at the run's end; 1: constant)")
     for name in ("beta1_d", "beta1_g", "beta2"):
         value = getattr(t, name)
         need(0.0 <= value < 1.0, f"train.{name}={value} must be in [0, 1)")

@@ -109,3 +109,44 @@ def test_trainer_recalibrates_the_ema_without_touching_the_global_rng() -> None:
                        bn.running_mean)
     t._ema_calibrated_at = None
     assert torch.equal(t.sample(), first)  # deterministic
+
+
+def _average_of_steps(warmup: float, n: int) -> float:
+    """The EMA (decay never reached) of a weight that is 0 at the start and k after step k."""
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    ema = EMA(model, decay=0.999999, warmup=warmup)
+    for k in range(1, n + 1):
+        with torch.no_grad():
+            model.weight.fill_(float(k))
+        ema.update(model)
+    return ema.model.weight.item()
+
+
+def test_warmup_two_is_the_plain_average_of_every_step() -> None:
+    # d_n = (1 + n) / (2 + n): the start and the n steps weigh 1 / (n + 1) each
+    assert _average_of_steps(2.0, 30) == pytest.approx(sum(range(31)) / 31, rel=1e-5)
+
+
+def test_warmup_four_weighs_step_k_as_k_squared() -> None:
+    # d_n = (1 + n) / (4 + n): step k weighs 3 (k + 1)(k + 2) / ((n + 1)(n + 2)(n + 3))
+    n = 40
+    closed = sum(3 * (k + 1) * (k + 2) * k for k in range(1, n + 1)) / ((n + 1) * (n + 2) * (n + 3))
+    assert _average_of_steps(4.0, n) == pytest.approx(closed, rel=1e-5)
+    # more of the run than TensorFlow's warm-up (10: about the last tenth)
+    assert _average_of_steps(4.0, n) < _average_of_steps(10.0, n)
+
+
+def test_the_trainer_builds_its_ema_with_the_configured_warmup() -> None:
+    cfg = build_config("smoke", None, {"train.ema": 0.99, "train.ema_warmup": 3.0})
+    t = Trainer(cfg, torch.zeros(64, 1, 28, 28), "cpu")
+    assert t.ema is not None and t.ema.current_decay() == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("bad", [1.5, -4.0])
+def test_a_warmup_below_two_is_refused_in_one_line(bad) -> None:
+    from gankit.errors import ConfigError
+    from gankit.validation import validate
+
+    with pytest.raises(ConfigError, match=rf"train.ema_warmup={bad} must be in 2..1000000 "):
+        validate(build_config("smoke", None, {"train.ema_warmup": bad}))

@@ -23,6 +23,8 @@ CASES = {  # name: (data, config overrides)
         "loss.game": "wgan-gp"}),
     "instance noise, packed D": ("blobs", {**MLP, "train.instance_noise": 0.5,
                                            "model.pack": 2}),
+    "learning rates decaying, two rates": ("blobs", {**MLP, "train.lr_end": 0.1,
+                                                      "train.lr_g": 1e-3}),
 }
 
 

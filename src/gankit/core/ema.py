@@ -1,9 +1,11 @@
 """An exponential moving average (EMA) of a model's weights, used for G's samples.
 
 After every G step: theta_ema <- d * theta_ema + (1 - d) * theta, with the decay warmed up
-as d = min(decay, (1 + n) / (10 + n)) after n updates (as TensorFlow's
+as d = min(decay, (1 + n) / (w + n)) after n updates (w = 10: TensorFlow's
 ExponentialMovingAverage with num_updates), so that a short run does not average in the
-random initial weights for 1 / (1 - decay) steps. Buffers are copied, not averaged.
+random initial weights for 1 / (1 - decay) steps. Until `decay` caps it, the average weighs
+update k as k^(w - 2): w = 10 keeps about the last tenth of the run, w = 4 (k^2) about the
+last half, w = 2 every update alike. Buffers are copied, not averaged.
 The EMA holds its own copy of the model, in eval mode and without gradients; `model` is
 what samples, grids and evaluation use when EMA is on.
 
@@ -27,15 +29,17 @@ from torch import nn
 class EMA:
     """A moving average of `model`'s parameters, kept in a copy of the model."""
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
+    def __init__(self, model: nn.Module, decay: float, warmup: float = 10.0) -> None:
         assert 0.0 < decay < 1.0, f"EMA decay {decay} must be in (0, 1)"
+        assert warmup >= 2.0, f"EMA warm-up {warmup} must be >= 2"
         self.decay = decay
+        self.warmup = warmup
         self.updates = 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
     def current_decay(self) -> float:
-        """The decay the next update uses: min(decay, (1 + n) / (10 + n))."""
-        return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
+        """The decay the next update uses: min(decay, (1 + n) / (warmup + n))."""
+        return min(self.decay, (1.0 + self.updates) / (self.warmup + self.updates))
 
     def update(self, model: nn.Module, weight: torch.Tensor | None = None) -> None:
         """Move the average toward `model`'s weights, copy its buffers, count the update."""

@@ -15,7 +15,9 @@ The algorithm, per iteration (the notes' Example 2, Goodfellow et al. 2014, Algo
       gradients are computed or kept); (2b) move the EMA of G's weights, if any.
 With instance noise (train.instance_noise = sigma0) every sample D sees, real and fake, in
 both steps, gets sigma * N(0, 1) from the run's noise stream, sigma decaying linearly to 0
-(`instance_sigma`); the draws come in a fixed order (real's, then fake's).
+(`instance_sigma`); the draws come in a fixed order (real's, then fake's). With
+train.lr_end < 1 both learning rates fall linearly over the run (`lr_factor`), set as each
+iteration is drawn.
 
 A subclass of `GANStep` sets the attributes listed in the class; the runtime (device,
 precision, noise source, CUDA graphs, DDP) stays with it.
@@ -95,6 +97,17 @@ class GANStep:
     def iterations_per_epoch(self) -> int:
         """floor(N / B): the notes' definition."""
         return self.data.shape[0] // self.cfg.train.batch_size
+
+    def set_learning_rates(self) -> None:
+        """Set both optimisers' learning rates for this iteration (`lr_factor` of lr_d and
+        lr_g); nothing when train.lr_end is 1 (constant rates)."""
+        t = self.cfg.train
+        if t.lr_end == 1.0:
+            return
+        f = lr_factor(t.lr_end, self.iteration, t.epochs * self.iterations_per_epoch())
+        for opt, lr in ((self.opt_d, t.lr_d), (self.opt_g, t.lr_g)):
+            for group in opt.param_groups:
+                group["lr"] = lr * f
 
     def add_instance_noise(self, x: Tensor) -> Tensor:
         """x (*runs, B, ...) plus this iteration's instance noise, sigma * N(0, 1) from the
@@ -224,6 +237,7 @@ class GANStep:
         lo = self.rng.rank * lb
         for i in range(self.iterations_per_epoch()):
             with_g = (self.iteration + 1) % self.cfg.train.n_critic == 0
+            self.set_learning_rates()
             yield perm[..., i * b + lo : i * b + lo + lb], with_g
 
     def run_epoch(self, perm: Tensor, progress: Progress | None = None
@@ -277,3 +291,17 @@ def instance_sigma(sigma0: float, iteration: int, total: int) -> float:
     if sigma0 <= 0 or total <= 0:
         return 0.0
     return sigma0 * max(0.0, 1.0 - iteration / total)
+
+
+def scheduled(cfg: Config) -> bool:
+    """Whether the run's instance noise or learning rates follow a schedule over its
+    train.epochs (a CUDA graph would freeze them; a lab session cannot train beyond them)."""
+    return cfg.train.instance_noise > 0 or cfg.train.lr_end != 1.0
+
+
+def lr_factor(end: float, iteration: int, total: int) -> float:
+    """The learning rates' factor at 0-based `iteration` of a run of `total` iterations: 1 at
+    the first, falling linearly to `end` at the end (and after it), as `instance_sigma` does."""
+    if end == 1.0 or total <= 0:
+        return 1.0
+    return 1.0 - (1.0 - end) * min(iteration / total, 1.0)

@@ -49,7 +49,7 @@ from gankit.core.losses import get_game
 from gankit.core.networks import build_networks, data_sha256, load_networks
 from gankit.core.sampling import Sampling
 from gankit.core.state import STATE_FORMAT, check_fits, validate_state
-from gankit.core.step import GANStep, Progress, epoch_record, means_of
+from gankit.core.step import GANStep, Progress, epoch_record, means_of, scheduled
 from gankit.errors import ConfigError
 from gankit.runtime import device as rt
 from gankit.runtime.distributed import DistInfo, mean_over_ranks
@@ -89,7 +89,7 @@ class Trainer(GANStep, Sampling):
             raise ConfigError(f"{self.labels.shape[0]} labels for {data.shape[0]} samples")
 
         graphs = (t.cuda_graphs and self.device.type == "cuda" and world == 1 and not t.compile
-                  and not t.instance_noise)  # a graph would freeze the decaying sigma
+                  and not scheduled(cfg))  # a graph would freeze the schedules
         (self.g, self.d, self.opt_g, self.opt_d, self.g_run, self.d_run) = build_networks(
             cfg, tuple(data.shape[1:]), self.n_classes, self.device, world, graphs)
         """G, D, their Adams, and the modules the steps call: DDP wrappers in a distributed
@@ -99,7 +99,7 @@ class Trainer(GANStep, Sampling):
         """Noise (z, fake labels, GP weights): this rank's rows of the global draws."""
         if self.rng.rank > 0:  # dropout: the global RNG, per rank
             torch.manual_seed(seeds.rank_seed(t.seed, self.rng.rank))
-        self.ema = EMA(self.g, t.ema) if t.ema else None
+        self.ema = EMA(self.g, t.ema, t.ema_warmup) if t.ema else None
         self._ema_calibrated_at: int | None = None
         self.graphs: IterationGraphs | None = None
         if graphs:

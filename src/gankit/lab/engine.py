@@ -40,7 +40,7 @@ from torch import Tensor
 
 from gankit.config import Config, apply_overrides, build_config, config_value, read_config_file
 from gankit.core.losses import GAMES, GENERATOR_GAMES, Game, get_game
-from gankit.core.step import epoch_record, means_of
+from gankit.core.step import epoch_record, means_of, scheduled
 from gankit.core.trainer import check_n_critic, epoch_permutations
 from gankit.data import load_dataset
 from gankit.data.toy import get_toy
@@ -492,8 +492,9 @@ class LabSession:
             return f"this session left the serial run's path {self.deviation}; reset to save"
         if not self.records[panel]:
             return "train at least one whole epoch first"
-        if self.cfg.train.instance_noise > 0 and len(self.records[panel]) > self.cfg.train.epochs:
-            return "instance noise's decay ended at train.epochs; the run cannot go beyond it"
+        if scheduled(self.cfg) and len(self.records[panel]) > self.cfg.train.epochs:
+            return ("instance noise's or the learning rates' decay ended at train.epochs; the "
+                    "run cannot go beyond it")
         if not 0 <= panel < self.group.size:
             return f"no panel {panel}"
         return None
@@ -509,7 +510,7 @@ class LabSession:
         records, state = self.records[panel], self.snapshots[panel]
         assert state is not None and state["epoch"] == len(records)
         cfg = Config.from_dict(state["config"])
-        if cfg.train.instance_noise == 0:  # the schedule needs the planned epochs
+        if not scheduled(cfg):  # a schedule needs the planned epochs
             cfg.train.epochs = len(records)
         cfg.train.progress = False
         out = out or Path("runs") / f"lab-{cfg.loss.game}-{time.strftime('%Y%m%d-%H%M%S')}"
