@@ -267,3 +267,58 @@ def test_training_with_the_objectosphere_cost_shrinks_non_digit_features() -> No
     # without the cost non-digits' features are as long as digits' (here longer); with it,
     # far shorter
     assert ratio[10.0] < 0.5 * ratio[0.0] and ratio[10.0] < 1.0, ratio
+
+
+def test_the_graded_displacement_cost_is_zero_when_distances_meet_their_targets() -> None:
+    from gankit.metrics.features import feature_spread, graded_displacement
+
+    clean = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+    spread = float(feature_spread(clean))
+    assert spread == pytest.approx(2**0.5)  # every point sqrt(2) from the centre (1, 1)
+    severity = torch.tensor([0.0, 1.0, 0.25, 4.0])
+    a = 0.5  # targets a * sqrt(severity) * R: 0, R / 2, R / 4, R
+    step = torch.tensor([[0.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-0.8, 0.6]])  # unit vectors
+    degraded = clean + step * (a * severity.sqrt() * spread).unsqueeze(1)
+    assert float(graded_displacement(clean, degraded, severity, a)) == pytest.approx(0, abs=1e-9)
+    # each degraded digit one R too far: cost 1 per pair, whatever its direction
+    further = degraded + step * spread
+    further[0] = clean[0] + torch.tensor([spread, 0.0])
+    assert float(graded_displacement(clean, further, severity, a)) == pytest.approx(1.0)
+    # untouched pairs cost nothing, and pull nothing (no NaN from the norm at 0)
+    same = clean.clone().requires_grad_()
+    cost = graded_displacement(clean, same, torch.zeros(4), a)
+    cost.backward()
+    assert float(cost.detach()) == pytest.approx(0, abs=1e-9) and torch.isfinite(same.grad).all()
+
+
+def test_the_margin_cost_opens_a_gap_between_digits_and_non_digits() -> None:
+    from gankit.metrics.features import margin_cost
+
+    digits = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # R = 1, centre 0
+    far = torch.tensor([[3.0, 0.0], [0.0, -4.0]])
+    assert float(margin_cost(digits, far, 3.0)) == pytest.approx(0, abs=1e-9)
+    # a non-digit at 1 R: (3 - 1)^2 over 2 non-digits; the digits all within 1.5 R
+    near = torch.tensor([[1.0, 0.0], [0.0, -4.0]])
+    assert float(margin_cost(digits, near, 3.0)) == pytest.approx(4 / 2)
+    # a margin of 1: digits must lie within 0.5 R, each of the four 0.5 R too far
+    assert float(margin_cost(digits, far, 1.0)) == pytest.approx(0.25, rel=1e-6)
+
+
+def test_training_with_a_displacement_moves_degraded_digits_by_their_severity() -> None:
+    from gankit.metrics.degrade import blur
+    from gankit.metrics.features import feature_spread
+
+    x, y = render_digits(512, seed=4)
+    runs = {a: train_extractor(x, y, x[:64], y[:64], epochs=3, seed=0, batch_size=64, log=False,
+                               augment=True, displacement=a).model for a in (0.0, 1.0)}
+    digits = to_model_input(x[256:])
+    moved = {}
+    with torch.no_grad():
+        for a, m in runs.items():
+            clean = m.raw(digits)[0]
+            spread = feature_spread(clean)
+            moved[a] = [float((m.raw(blur(digits, s))[0] - clean).norm(dim=1).mean() / spread)
+                        for s in (0.5, 1.0, 1.5)]
+    # with the cost, blurred digits leave their clean selves further, more with more blur
+    assert all(w > wo for w, wo in zip(moved[1.0], moved[0.0], strict=True)), moved
+    assert moved[1.0][0] < moved[1.0][1] < moved[1.0][2], moved
