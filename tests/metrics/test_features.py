@@ -291,34 +291,54 @@ def test_the_graded_displacement_cost_is_zero_when_distances_meet_their_targets(
     assert float(cost.detach()) == pytest.approx(0, abs=1e-9) and torch.isfinite(same.grad).all()
 
 
-def test_the_margin_cost_opens_a_gap_between_digits_and_non_digits() -> None:
+def test_the_directed_displacement_cost_prescribes_the_step_itself() -> None:
+    from gankit.metrics.features import graded_displacement
+
+    clean = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # R = sqrt(2)
+    spread = 2**0.5
+    severity = torch.tensor([0.0, 1.0, 0.25, 4.0])
+    a, direction = 0.5, torch.tensor([3.0, 4.0])  # any length: its unit vector (0.6, 0.8)
+    unit = direction / 5
+    along = clean + (a * severity.sqrt() * spread).unsqueeze(1) * unit
+    assert float(graded_displacement(clean, along, severity, a, direction)) == pytest.approx(
+        0, abs=1e-9)
+    # the right length in another direction costs the squared miss, here (0.8, -0.6) R * len
+    turned = clean + (a * severity.sqrt() * spread).unsqueeze(1) * torch.tensor([0.8, -0.6])
+    miss = ((torch.tensor([0.8, -0.6]) - unit).pow(2).sum() * (a * severity.sqrt()) ** 2).mean()
+    assert float(graded_displacement(clean, turned, severity, a, direction)) == pytest.approx(
+        float(miss))
+    assert float(graded_displacement(clean, turned, severity, a)) == pytest.approx(0, abs=1e-6)
+
+
+def test_the_margin_cost_keeps_non_digits_away_from_the_nearest_digit() -> None:
     from gankit.metrics.features import margin_cost
 
-    digits = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # R = 1, centre 0
-    far = torch.tensor([[3.0, 0.0], [0.0, -4.0]])
+    digits = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # R = 1
+    far = torch.tensor([[4.0, 0.0], [0.0, -5.0]])  # 3 and 4 R from their nearest digits
     assert float(margin_cost(digits, far, 3.0)) == pytest.approx(0, abs=1e-9)
-    # a non-digit at 1 R: (3 - 1)^2 over 2 non-digits; the digits all within 1.5 R
-    near = torch.tensor([[1.0, 0.0], [0.0, -4.0]])
+    # one non-digit 1 R from the digit (1, 0), though 2 R from the centre: (3 - 1)^2 over 2
+    near = torch.tensor([[2.0, 0.0], [0.0, -5.0]])
     assert float(margin_cost(digits, near, 3.0)) == pytest.approx(4 / 2)
-    # a margin of 1: digits must lie within 0.5 R, each of the four 0.5 R too far
-    assert float(margin_cost(digits, far, 1.0)) == pytest.approx(0.25, rel=1e-6)
+    # the digits' spread is the unit: the same picture twice as large costs the same
+    assert float(margin_cost(2 * digits, 2 * near, 3.0)) == pytest.approx(4 / 2)
 
 
-def test_training_with_a_displacement_moves_degraded_digits_by_their_severity() -> None:
+def test_training_with_a_larger_displacement_moves_blurred_digits_further() -> None:
     from gankit.metrics.degrade import blur
     from gankit.metrics.features import feature_spread
 
     x, y = render_digits(512, seed=4)
     runs = {a: train_extractor(x, y, x[:64], y[:64], epochs=3, seed=0, batch_size=64, log=False,
-                               augment=True, displacement=a).model for a in (0.0, 1.0)}
-    digits = to_model_input(x[256:])
+                               augment=True, displacement=a).model for a in (0.25, 1.5)}
+    digits = to_model_input(x[256:])  # (256, 1, 28, 28)
     moved = {}
     with torch.no_grad():
         for a, m in runs.items():
-            clean = m.raw(digits)[0]
+            clean = m.raw(digits)[0]  # (256, 128)
             spread = feature_spread(clean)
             moved[a] = [float((m.raw(blur(digits, s))[0] - clean).norm(dim=1).mean() / spread)
                         for s in (0.5, 1.0, 1.5)]
-    # with the cost, blurred digits leave their clean selves further, more with more blur
-    assert all(w > wo for w, wo in zip(moved[1.0], moved[0.0], strict=True)), moved
-    assert moved[1.0][0] < moved[1.0][1] < moved[1.0][2], moved
+    # distances in units of the clean digits' spread: further with more blur, and (past the
+    # mildest blur, which a few steps barely tell apart) further with the larger target
+    assert moved[1.5][0] < moved[1.5][1] < moved[1.5][2], moved
+    assert moved[1.5][1] > moved[0.25][1] and moved[1.5][2] > moved[0.25][2], moved
