@@ -291,25 +291,6 @@ def test_the_graded_displacement_cost_is_zero_when_distances_meet_their_targets(
     assert float(cost.detach()) == pytest.approx(0, abs=1e-9) and torch.isfinite(same.grad).all()
 
 
-def test_the_directed_displacement_cost_prescribes_the_step_itself() -> None:
-    from gankit.metrics.features import graded_displacement
-
-    clean = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # R = sqrt(2)
-    spread = 2**0.5
-    severity = torch.tensor([0.0, 1.0, 0.25, 4.0])
-    a, direction = 0.5, torch.tensor([3.0, 4.0])  # any length: its unit vector (0.6, 0.8)
-    unit = direction / 5
-    along = clean + (a * severity.sqrt() * spread).unsqueeze(1) * unit
-    assert float(graded_displacement(clean, along, severity, a, direction)) == pytest.approx(
-        0, abs=1e-9)
-    # the right length in another direction costs the squared miss, here (0.8, -0.6) R * len
-    turned = clean + (a * severity.sqrt() * spread).unsqueeze(1) * torch.tensor([0.8, -0.6])
-    miss = ((torch.tensor([0.8, -0.6]) - unit).pow(2).sum() * (a * severity.sqrt()) ** 2).mean()
-    assert float(graded_displacement(clean, turned, severity, a, direction)) == pytest.approx(
-        float(miss))
-    assert float(graded_displacement(clean, turned, severity, a)) == pytest.approx(0, abs=1e-6)
-
-
 def test_the_margin_cost_keeps_non_digits_away_from_the_nearest_digit() -> None:
     from gankit.metrics.features import margin_cost
 

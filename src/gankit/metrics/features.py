@@ -123,7 +123,6 @@ class TrainResult:
     feature_norm: float = 0.0
     displacement: float = 0.0
     non_digit_margin: float = 0.0
-    displacement_direction: bool = False
 
 
 def train_extractor(
@@ -142,7 +141,6 @@ def train_extractor(
     feature_norm: float = 0.0,
     displacement: float = 0.0,
     non_digit_margin: float = 0.0,
-    displacement_direction: bool = False,
 ) -> TrainResult:
     """Train the extractor on uint8 MNIST arrays; deterministic for a given seed and thread count.
 
@@ -165,10 +163,7 @@ def train_extractor(
       image's, severity being how strong its degradation was (1 at the strongest legible rung,
       gankit.metrics.degrade.graded_augment): `graded_displacement`. Degraded digits stay
       their digit for the head, but leave the clean digits' neighbourhoods as the
-      degradation grows, by a bounded amount (a R at the legible limit). With
-      `displacement_direction`, all along one direction of the feature space, learnt with
-      the network (a training-time vector, not saved): the displacement is then prescribed,
-      not only its length.
+      degradation grows, by a bounded amount (a R at the legible limit).
     - `non_digit_margin` (M, with outlier exposure): every non-digit's features must lie at
       least M * R from those of every digit of the batch, degraded ones included (R their
       spread): `margin_cost`.
@@ -183,15 +178,11 @@ def train_extractor(
     assert outlier_weight > 0 or not non_digit_margin, "non_digit_margin needs outlier exposure"
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    assert displacement or not displacement_direction, "displacement_direction needs displacement"
     model = MNISTExtractor()
     x_all = to_model_input(train_x)
     y_all = torch.from_numpy(train_y.astype(np.int64))
     steps_per_epoch = (len(x_all) + batch_size - 1) // batch_size
-    # the direction of degradation: starts along (1, ..., 1), where ReLU features can grow
-    direction = nn.Parameter(torch.ones(FEATURE_DIM)) if displacement_direction else None
-    params = [*model.parameters(), *([direction] if direction is not None else [])]
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.2
     )
@@ -220,7 +211,7 @@ def train_extractor(
                                                                  feature_norm)
                 if displacement > 0:
                     loss = loss + graded_displacement(feats[b + len(odd):], feats[:pairs],
-                                                      severity[:pairs], displacement, direction)
+                                                      severity[:pairs], displacement)
                 if non_digit_margin > 0:  # every digit row: degraded, and clean if any
                     digit_rows = torch.cat([feats[:b], feats[b + len(odd):]])
                     loss = loss + margin_cost(digit_rows, feats[b : b + len(odd)],
@@ -242,7 +233,7 @@ def train_extractor(
     acc = accuracy(model, test_x, test_y)
     return TrainResult(model, acc, time.perf_counter() - start, epochs, seed,
                        outlier_weight, augment, tuple(outlier_kinds), feature_norm,
-                       displacement, non_digit_margin, displacement_direction)
+                       displacement, non_digit_margin)
 
 
 def objectosphere(feats: Tensor, n_digits: int, xi: float) -> Tensor:
@@ -265,29 +256,19 @@ def feature_spread(feats: Tensor) -> Tensor:
     return (f - f.mean(dim=0)).pow(2).sum(dim=1).mean().sqrt()
 
 
-def graded_displacement(clean: Tensor, degraded: Tensor, severity: Tensor, scale: float,
-                        direction: Tensor | None = None) -> Tensor:
+def graded_displacement(clean: Tensor, degraded: Tensor, severity: Tensor,
+                        scale: float) -> Tensor:
     """Mean over pairs of (||f(degraded) - f(clean)|| / R - scale * sqrt(severity))^2:
     features (P, F) of clean digits and of the same digits degraded, each pair's severity (P,),
     R the clean features' spread (`feature_spread`). 0 when every degraded digit lies exactly
     scale * sqrt(severity) * R from its clean self (an undegraded one, severity 0, on it).
     The square root makes a squared distance, as FID is, grow in proportion to the severity,
-    and moves even mild degradations out of the clean digits' k-NN balls.
-
-    With a `direction` (F,), the displacement itself is prescribed: mean over pairs of
-    ||(f(degraded) - f(clean)) / R - scale * sqrt(severity) * u||^2, u the unit vector along
-    `direction`; 0 when every degraded digit lies along u from its clean self, at that
-    distance, and nowhere else (not toward the dense middle of its class)."""
+    and moves even mild degradations out of the clean digits' k-NN balls."""
     assert clean.shape == degraded.shape and severity.shape == clean.shape[:1], (
         clean.shape, degraded.shape, severity.shape)
-    spread = feature_spread(clean).clamp_min(SPREAD_FLOOR)
-    target = scale * severity.sqrt()  # (P,), in units of R
-    if direction is not None:
-        unit = direction / direction.norm().clamp_min(1e-12)  # (F,)
-        step = (degraded - clean) / spread - target.unsqueeze(1) * unit  # (P, F)
-        return step.pow(2).sum(dim=1).mean()
     dist = ((degraded - clean).pow(2).sum(dim=1) + 1e-12).sqrt()  # (P,); smooth at 0
-    return (dist / spread - target).pow(2).mean()
+    spread = feature_spread(clean).clamp_min(SPREAD_FLOOR)
+    return (dist / spread - scale * severity.sqrt()).pow(2).mean()
 
 
 def margin_cost(digits: Tensor, odd: Tensor, margin: float) -> Tensor:
@@ -369,7 +350,6 @@ def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
         "objectosphere_xi": result.feature_norm or None,
         "displacement": result.displacement or None,
         "non_digit_margin": result.non_digit_margin or None,
-        "displacement_direction": result.displacement_direction or None,
         "input": "float (B, 1, 28, 28) in [-1, 1]",
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
