@@ -21,7 +21,10 @@ outlier_kinds=LADDER_KINDS)` trains candidates that pass the FID rules for ten-c
 let held-out Gaussian noise score precision 0.3 and fewer-class sets beat non-digits; with
 `feature_norm` (the objectosphere cost) every non-digit scores worse than every set of digits,
 but blank images land in the k-NN balls of the few real digits the extractor gives short
-features (precision 1.0), so none is shipped (benchmarks/results/ladder-*.md).
+features (precision 1.0). `displacement` and `non_digit_margin` grade the feature space
+instead: degraded digits a bounded, severity-graded distance from their clean selves,
+non-digits a margin away from the nearest digit; they hold every rule but one (precision at
+the mildest blur, 0.5 px). None is shipped yet (benchmarks/results/ladder-*.md).
 """
 
 from __future__ import annotations
