@@ -4,6 +4,7 @@ non-digits score worse than every set of digits."""
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -13,7 +14,16 @@ import pytest
 import torch
 
 from gankit.metrics import degrade
-from gankit.metrics.degrade import DEGRADATIONS, STRENGTHS, TRAINED, blur, elastic, noise, strokes
+from gankit.metrics.degrade import (
+    DEGRADATIONS,
+    LEGIBLE,
+    STRENGTHS,
+    TRAINED,
+    blur,
+    elastic,
+    noise,
+    strokes,
+)
 
 
 def _square(side: int = 4) -> torch.Tensor:
@@ -174,3 +184,21 @@ def test_the_shipped_extractor_holds_the_ladder() -> None:
     # (FID 670-740 against 700-1080 at n = 5,000; benchmarks/results/ladder-*.md)
     failed = {k: held[k][1] for k in rules if not held[k][0]}
     assert not failed, failed
+
+
+def test_graded_augmentation_draws_as_augment_and_says_how_strong_each_image_was() -> None:
+    x = _square(6).repeat(400, 1, 1, 1)
+    y, severity = degrade.graded_augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(y, degrade.augment(x, torch.Generator().manual_seed(0)))
+    # severity 0: the image left as it was; a changed image has a severity (a tiny blur may
+    # leave a square unchanged, so not the converse)
+    assert torch.equal(y[severity == 0], x[severity == 0])
+    assert bool((severity[(y != x).flatten(1).any(dim=1)] > 0).all())
+    # each strength in units of its legible limit, combined as a Euclidean norm
+    top = math.hypot(TRAINED["blur"] / LEGIBLE["blur"], TRAINED["noise"] / LEGIBLE["noise"],
+                     TRAINED["thinner"] / LEGIBLE["thinner"])
+    assert float(severity.max()) <= top
+    eroded = severity >= TRAINED["thinner"] / LEGIBLE["thinner"]  # only erosion reaches 1
+    assert 0.15 < float(eroded.float().mean()) < 0.35  # a quarter of the images (share / 2)
+    _, none = degrade.graded_augment(x, torch.Generator(), share=0.0)
+    assert torch.equal(none, torch.zeros(400))

@@ -267,3 +267,59 @@ def test_training_with_the_objectosphere_cost_shrinks_non_digit_features() -> No
     # without the cost non-digits' features are as long as digits' (here longer); with it,
     # far shorter
     assert ratio[10.0] < 0.5 * ratio[0.0] and ratio[10.0] < 1.0, ratio
+
+
+def test_the_graded_displacement_cost_is_zero_when_distances_meet_their_targets() -> None:
+    from gankit.metrics.features import feature_spread, graded_displacement
+
+    clean = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+    spread = float(feature_spread(clean))
+    assert spread == pytest.approx(2**0.5)  # every point sqrt(2) from the centre (1, 1)
+    severity = torch.tensor([0.0, 1.0, 0.25, 4.0])
+    a = 0.5  # targets a * sqrt(severity) * R: 0, R / 2, R / 4, R
+    step = torch.tensor([[0.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-0.8, 0.6]])  # unit vectors
+    degraded = clean + step * (a * severity.sqrt() * spread).unsqueeze(1)
+    assert float(graded_displacement(clean, degraded, severity, a)) == pytest.approx(0, abs=1e-9)
+    # each degraded digit one R too far: cost 1 per pair, whatever its direction
+    further = degraded + step * spread
+    further[0] = clean[0] + torch.tensor([spread, 0.0])
+    assert float(graded_displacement(clean, further, severity, a)) == pytest.approx(1.0)
+    # untouched pairs cost nothing, and pull nothing (no NaN from the norm at 0)
+    same = clean.clone().requires_grad_()
+    cost = graded_displacement(clean, same, torch.zeros(4), a)
+    cost.backward()
+    assert float(cost.detach()) == pytest.approx(0, abs=1e-9) and torch.isfinite(same.grad).all()
+
+
+def test_the_margin_cost_keeps_non_digits_away_from_the_nearest_digit() -> None:
+    from gankit.metrics.features import margin_cost
+
+    digits = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # R = 1
+    far = torch.tensor([[4.0, 0.0], [0.0, -5.0]])  # 3 and 4 R from their nearest digits
+    assert float(margin_cost(digits, far, 3.0)) == pytest.approx(0, abs=1e-9)
+    # one non-digit 1 R from the digit (1, 0), though 2 R from the centre: (3 - 1)^2 over 2
+    near = torch.tensor([[2.0, 0.0], [0.0, -5.0]])
+    assert float(margin_cost(digits, near, 3.0)) == pytest.approx(4 / 2)
+    # the digits' spread is the unit: the same picture twice as large costs the same
+    assert float(margin_cost(2 * digits, 2 * near, 3.0)) == pytest.approx(4 / 2)
+
+
+def test_training_with_a_larger_displacement_moves_blurred_digits_further() -> None:
+    from gankit.metrics.degrade import blur
+    from gankit.metrics.features import feature_spread
+
+    x, y = render_digits(512, seed=4)
+    runs = {a: train_extractor(x, y, x[:64], y[:64], epochs=3, seed=0, batch_size=64, log=False,
+                               augment=True, displacement=a).model for a in (0.25, 1.5)}
+    digits = to_model_input(x[256:])  # (256, 1, 28, 28)
+    moved = {}
+    with torch.no_grad():
+        for a, m in runs.items():
+            clean = m.raw(digits)[0]  # (256, 128)
+            spread = feature_spread(clean)
+            moved[a] = [float((m.raw(blur(digits, s))[0] - clean).norm(dim=1).mean() / spread)
+                        for s in (0.5, 1.0, 1.5)]
+    # distances in units of the clean digits' spread: further with more blur, and (past the
+    # mildest blur, which a few steps barely tell apart) further with the larger target
+    assert moved[1.5][0] < moved[1.5][1] < moved[1.5][2], moved
+    assert moved[1.5][1] > moved[0.25][1] and moved[1.5][2] > moved[0.25][2], moved

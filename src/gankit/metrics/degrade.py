@@ -18,8 +18,9 @@ of the same shape and range, at a strength that is a float or one value per imag
 
 `augment` draws `blur`, `noise` and a thinning at mild strengths (TRAINED) as the training
 augmentation of the ladder candidates (`train_extractor(augment=True)`); elastic warps,
-thicker strokes and the stronger rungs stay held out. Every random draw takes an explicit
-torch.Generator.
+thicker strokes and the stronger rungs stay held out. `graded_augment` also says how strong
+each image's degradation was (its severity), for `train_extractor(displacement=...)`. Every
+random draw takes an explicit torch.Generator.
 """
 
 from __future__ import annotations
@@ -150,6 +151,13 @@ def augment(x: Tensor, gen: torch.Generator, share: float = 0.5) -> Tensor:
     [0, TRAINED['blur']]), `share` of them given pixel noise (sd uniform in [0,
     TRAINED['noise']]), `share` / 2 of them eroded (thinner strokes, radius
     TRAINED['thinner']), independently; labels stay those of the digits."""
+    return graded_augment(x, gen, share)[0]
+
+
+def graded_augment(x: Tensor, gen: torch.Generator, share: float = 0.5) -> tuple[Tensor, Tensor]:
+    """`augment` (the same draws, the same images) and each image's severity (B,): the
+    Euclidean norm of its strengths, each in units of its degradation's strongest legible rung
+    (LEGIBLE), sqrt((sigma / 2)^2 + (sd / 0.4)^2 + (radius / 1)^2); 0 for an untouched image."""
     _check(x)
     n = x.shape[0]
     sigma = torch.rand(n, generator=gen) * TRAINED["blur"]
@@ -159,7 +167,11 @@ def augment(x: Tensor, gen: torch.Generator, share: float = 0.5) -> Tensor:
     sd = torch.where(torch.rand(n, generator=gen) < share, sd, torch.zeros(n))
     x = noise(x, sd, gen)
     thin = torch.rand(n, generator=gen) < share / 2  # (B,) eroded by a cross: faint digits
-    return torch.where(thin.view(-1, 1, 1, 1), strokes(x, -TRAINED["thinner"]), x)
+    x = torch.where(thin.view(-1, 1, 1, 1), strokes(x, -TRAINED["thinner"]), x)
+    radius = thin.float() * TRAINED["thinner"]
+    severity = torch.stack([sigma / LEGIBLE["blur"], sd / LEGIBLE["noise"],
+                            radius / LEGIBLE["thinner"]]).norm(dim=0)  # (B,)
+    return x, severity
 
 
 # ------------------------------------------------------------------------ the ladder

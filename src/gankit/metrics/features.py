@@ -21,7 +21,10 @@ outlier_kinds=LADDER_KINDS)` trains candidates that pass the FID rules for ten-c
 let held-out Gaussian noise score precision 0.3 and fewer-class sets beat non-digits; with
 `feature_norm` (the objectosphere cost) every non-digit scores worse than every set of digits,
 but blank images land in the k-NN balls of the few real digits the extractor gives short
-features (precision 1.0), so none is shipped (benchmarks/results/ladder-*.md).
+features (precision 1.0). `displacement` and `non_digit_margin` grade the feature space
+instead: degraded digits a bounded, severity-graded distance from their clean selves,
+non-digits a margin away from the nearest digit; they hold every rule but one (precision at
+the mildest blur, 0.5 px). None is shipped yet (benchmarks/results/ladder-*.md).
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ class TrainResult:
     augment: bool = False
     outlier_kinds: tuple[str, ...] = OUTLIER_KINDS
     feature_norm: float = 0.0
+    displacement: float = 0.0
+    non_digit_margin: float = 0.0
 
 
 def train_extractor(
@@ -137,6 +142,8 @@ def train_extractor(
     augment: bool = False,
     outlier_kinds: tuple[str, ...] = OUTLIER_KINDS,
     feature_norm: float = 0.0,
+    displacement: float = 0.0,
+    non_digit_margin: float = 0.0,
 ) -> TrainResult:
     """Train the extractor on uint8 MNIST arrays; deterministic for a given seed and thread count.
 
@@ -149,12 +156,29 @@ def train_extractor(
     the objectosphere cost (Dhamija, Guenther & Boult, "Reducing Network Agnostophobia",
     NeurIPS 2018) pulls the non-digits' features toward 0 and pushes the digits' to a norm of
     at least xi, (||f|| / xi)^2 and (max(xi - ||f||, 0) / xi)^2, weighted as the outliers'
-    cross-entropy: non-digits then sit far from every digit in the feature space. Returns the
-    model in eval mode and its accuracy on (test_x, test_y).
+    cross-entropy: non-digits then sit far from every digit in the feature space.
+
+    Two costs grade the feature space by the images' quality, both in units of the spread R of
+    clean digits' features (the root mean square distance from their mean, in the batch):
+
+    - `displacement` (a, with `augment`): each of a quarter of the batch's digits is also shown
+      clean, and its degraded image's features must lie a * sqrt(severity) * R from its clean
+      image's, severity being how strong its degradation was (1 at the strongest legible rung,
+      gankit.metrics.degrade.graded_augment): `graded_displacement`. Degraded digits stay
+      their digit for the head, but leave the clean digits' neighbourhoods as the
+      degradation grows, by a bounded amount (a R at the legible limit).
+    - `non_digit_margin` (M, with outlier exposure): every non-digit's features must lie at
+      least M * R from those of every digit of the batch, degraded ones included (R their
+      spread): `margin_cost`.
+
+    Returns the model in eval mode and its accuracy on (test_x, test_y).
     """
-    from gankit.metrics.degrade import augment as degrade_digits
+    from gankit.metrics.degrade import graded_augment
     from gankit.metrics.outliers import outlier_batch
 
+    assert displacement >= 0 and non_digit_margin >= 0, (displacement, non_digit_margin)
+    assert augment or not displacement, "displacement grades augmented digits: set augment"
+    assert outlier_weight > 0 or not non_digit_margin, "non_digit_margin needs outlier exposure"
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = MNISTExtractor()
@@ -174,16 +198,27 @@ def train_extractor(
             idx = order[i * batch_size : (i + 1) * batch_size]
             x = _random_shift(x_all[idx], 2, gen)  # (B, 1, 28, 28)
             clean = x
-            if augment:
-                x = degrade_digits(x, gen)  # blurred / noisy digits, still their digit
+            if augment:  # blurred / noisy digits, still their digit
+                x, severity = graded_augment(x, gen)  # (B, 1, 28, 28), (B,)
             if outlier_weight > 0:
-                odd = outlier_batch(len(idx) // 2, clean, gen, outlier_kinds)  # (B/2, 1, 28, 28)
-                feats, logits = model.raw(torch.cat([x, odd]))  # (B + B/2, 128), (B + B/2, 11)
+                b = len(idx)
+                odd = outlier_batch(b // 2, clean, gen, outlier_kinds)  # (B/2, 1, 28, 28)
+                pairs = b // 4 if displacement > 0 else 0  # digits also shown clean
+                # (B + B/2 + P, 128), (B + B/2 + P, 11): digits, non-digits, clean digits
+                feats, logits = model.raw(torch.cat([x, odd, clean[:pairs]]))
                 other = torch.full((len(odd),), DIGITS, dtype=torch.long)
-                loss = (F.cross_entropy(logits[: len(idx)], y_all[idx])
-                        + outlier_weight * F.cross_entropy(logits[len(idx):], other))
+                loss = (F.cross_entropy(logits[:b], y_all[idx])
+                        + outlier_weight * F.cross_entropy(logits[b : b + len(odd)], other))
                 if feature_norm > 0:
-                    loss = loss + outlier_weight * objectosphere(feats, len(idx), feature_norm)
+                    loss = loss + outlier_weight * objectosphere(feats[: b + len(odd)], b,
+                                                                 feature_norm)
+                if displacement > 0:
+                    loss = loss + graded_displacement(feats[b + len(odd):], feats[:pairs],
+                                                      severity[:pairs], displacement)
+                if non_digit_margin > 0:  # every digit row: degraded, and clean if any
+                    digit_rows = torch.cat([feats[:b], feats[b + len(odd):]])
+                    loss = loss + margin_cost(digit_rows, feats[b : b + len(odd)],
+                                              non_digit_margin)
             else:
                 _, logits = model.raw(x)
                 loss = F.cross_entropy(logits, y_all[idx])
@@ -200,7 +235,8 @@ def train_extractor(
     model.eval()
     acc = accuracy(model, test_x, test_y)
     return TrainResult(model, acc, time.perf_counter() - start, epochs, seed,
-                       outlier_weight, augment, tuple(outlier_kinds), feature_norm)
+                       outlier_weight, augment, tuple(outlier_kinds), feature_norm,
+                       displacement, non_digit_margin)
 
 
 def objectosphere(feats: Tensor, n_digits: int, xi: float) -> Tensor:
@@ -209,6 +245,44 @@ def objectosphere(feats: Tensor, n_digits: int, xi: float) -> Tensor:
     non-digits; 0 when every digit's feature norm is >= xi and every non-digit's is 0."""
     norm = feats.norm(dim=1) / xi  # (B,)
     return (1 - norm[:n_digits]).clamp_min(0).pow(2).mean() + norm[n_digits:].pow(2).mean()
+
+
+SPREAD_FLOOR = 1e-3
+"""Least spread R the costs divide by: a network whose features all died (all 0) would
+otherwise turn any nonzero distance into an overflow."""
+
+
+def feature_spread(feats: Tensor) -> Tensor:
+    """The spread R of features (B, F): root mean square distance from their mean, detached
+    (a unit for the costs below, not something to train)."""
+    f = feats.detach()
+    return (f - f.mean(dim=0)).pow(2).sum(dim=1).mean().sqrt()
+
+
+def graded_displacement(clean: Tensor, degraded: Tensor, severity: Tensor,
+                        scale: float) -> Tensor:
+    """Mean over pairs of (||f(degraded) - f(clean)|| / R - scale * sqrt(severity))^2:
+    features (P, F) of clean digits and of the same digits degraded, each pair's severity (P,),
+    R the clean features' spread (`feature_spread`). 0 when every degraded digit lies exactly
+    scale * sqrt(severity) * R from its clean self (an undegraded one, severity 0, on it).
+    The square root makes a squared distance, as FID is, grow in proportion to the severity,
+    and moves even mild degradations out of the clean digits' k-NN balls."""
+    assert clean.shape == degraded.shape and severity.shape == clean.shape[:1], (
+        clean.shape, degraded.shape, severity.shape)
+    dist = ((degraded - clean).pow(2).sum(dim=1) + 1e-12).sqrt()  # (P,); smooth at 0
+    spread = feature_spread(clean).clamp_min(SPREAD_FLOOR)
+    return (dist / spread - scale * severity.sqrt()).pow(2).mean()
+
+
+def margin_cost(digits: Tensor, odd: Tensor, margin: float) -> Tensor:
+    """Mean over non-digits (N, F) of (max(margin - d / R, 0))^2, d the distance to the
+    nearest of the digits (D, F) (clean and degraded), R their spread (detached): 0 when every
+    non-digit lies at least margin * R from every digit. Near, not centre: odd digits far from
+    the centre, whose k-NN balls are wide, must not reach the non-digits either."""
+    spread = feature_spread(digits).clamp_min(SPREAD_FLOOR)
+    sq = (odd.unsqueeze(1) - digits.unsqueeze(0)).pow(2).sum(dim=2)  # (N, D)
+    nearest = (sq.min(dim=1).values + 1e-12).sqrt() / spread  # (N,)
+    return (margin - nearest).clamp_min(0).pow(2).mean()
 
 
 def _random_shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
@@ -277,6 +351,8 @@ def save_extractor(result: TrainResult, out: Path, command: str) -> dict:
         "augmentation": ({"share": 0.5, "max_strength": dict(TRAINED)} if result.augment
                          else None),
         "objectosphere_xi": result.feature_norm or None,
+        "displacement": result.displacement or None,
+        "non_digit_margin": result.non_digit_margin or None,
         "input": "float (B, 1, 28, 28) in [-1, 1]",
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
