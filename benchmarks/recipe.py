@@ -4,8 +4,8 @@ that learns on every machine).
 Runs `gankit train --preset default` once per (seed, precision), evaluates the final G on
 10,000 samples (gankit's FID against the MNIST test set, classes covered) and prints one table
 row per run: seed, precision, CPU kind and flags, training seconds, FID, classes, and whether
-the run's health checks (gankit.runs.health) flagged anything. The bar the default must pass:
-every run FID <= 100 with all 10 classes and no alarm.
+the run's health checks (gankit.runs.health) flagged anything. The goal the default aims at:
+every run FID <= 45 with all 10 classes and no alarm (measured: 49-53, not yet reached).
 
     python benchmarks/recipe.py                        # 5 seeds x fp32, bf16; one run at a time
     python benchmarks/recipe.py --parallel 2           # two runs at once, one thread each
@@ -38,8 +38,8 @@ AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
             "DNNL_MAX_CPU_ISA": "AVX2"}
 """Environment that keeps PyTorch, MKL and oneDNN on AVX2 code paths."""
 
-FID_BAR = 100.0
-"""The quality bar of the default preset: FID <= this with all 10 classes."""
+FID_BAR = 45.0
+"""The quality goal of the default preset: FID <= this with all 10 classes."""
 
 
 def run_one(seed: int, precision: str, threads: int, out: Path, extra: list[str],

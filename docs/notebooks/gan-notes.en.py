@@ -218,7 +218,8 @@ if SIZE == "full":  # over 20 seeds minimax covers more than non-saturating; ove
 # -> 512 -> 256 -> 1, LeakyReLU 0.2, dropout 0.3, sigmoid), binary cross-entropy with real
 # labels 0.9. The notes train 400 epochs at batch 256 (`--preset seed`: hours on a CPU).
 # The `default` preset keeps their models and game with a recipe that learns in a few
-# epochs: Keras's initialisation, batch 128 at learning rate 4e-4, an average (EMA) of G.
+# epochs: Keras's initialisation, batch 128, learning rates 4e-4 for D and 1e-3 for G, an
+# average (EMA) of G.
 # The grids show the same 100 fixed latents after every epoch, so grids compare.
 #
 # (MNIST is fetched and verified on first use; `gankit data fetch` does it ahead.)

@@ -173,7 +173,7 @@ if SIZE == "full":  # 20 个种子上极小极大覆盖的模式多于非饱和�
 # %% [markdown]
 # ## 4. 实例二：笔记里的 MNIST MLP GAN
 #
-# 笔记中的 G（100 → 256 → 512 → 1024 → 784，LeakyReLU 0.2，输出层 tanh）和 D（784 → 1024 → 512 → 256 → 1，LeakyReLU 0.2，dropout 0.3，输出层 sigmoid），损失为二元交叉熵，真样本标签取 0.9。笔记训练 400 个 epoch、batch 256（`--preset seed`，在 CPU 上要跑几个小时）。`default` 预设保留笔记的模型和博弈，换了一套几个 epoch 就能学出东西的训练配方：Keras 的初始化、batch 128、学习率 4e-4，外加 G 的指数滑动平均（EMA）。每张网格图都用同样 100 个固定的隐向量生成，所以不同 epoch 的图可以直接对比。
+# 笔记中的 G（100 → 256 → 512 → 1024 → 784，LeakyReLU 0.2，输出层 tanh）和 D（784 → 1024 → 512 → 256 → 1，LeakyReLU 0.2，dropout 0.3，输出层 sigmoid），损失为二元交叉熵，真样本标签取 0.9。笔记训练 400 个 epoch、batch 256（`--preset seed`，在 CPU 上要跑几个小时）。`default` 预设保留笔记的模型和博弈，换了一套几个 epoch 就能学出东西的训练配方：Keras 的初始化、batch 128、D 的学习率 4e-4 和 G 的学习率 1e-3，外加 G 的指数滑动平均（EMA）。每张网格图都用同样 100 个固定的隐向量生成，所以不同 epoch 的图可以直接对比。
 #
 # （MNIST 在第一次用到时下载并校验；也可以先运行 `gankit data fetch`。）
 
