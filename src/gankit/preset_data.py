@@ -18,7 +18,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # learns on every seed and numeric path measured (README, "The default recipe"):
     # Keras's initialisation (PyTorch's let D win on some seeds), batch 128, D at lr 4e-4
     # and G at 1e-3 (the notes: 256 at 2e-4; 128 costs less per image on a CPU than 64; G at
-    # 1e-3 as the notes' Keras code has it: FID 49-53 on seeds 0-2 where 4e-4 gave 61-65),
+    # 1e-3 as the notes' Keras code has it: FID 49-53 on seeds 0-4 where 4e-4 gave 61-65),
     # EMA of G.
     "default": {
         "model.init": "keras",
