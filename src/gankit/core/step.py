@@ -98,13 +98,18 @@ class GANStep:
         """floor(N / B): the notes' definition."""
         return self.data.shape[0] // self.cfg.train.batch_size
 
+    def planned_iterations(self) -> int:
+        """train.epochs x `iterations_per_epoch`: the run the schedules (instance noise's
+        sigma, the learning rates) decay over."""
+        return self.cfg.train.epochs * self.iterations_per_epoch()
+
     def set_learning_rates(self) -> None:
         """Set both optimisers' learning rates for this iteration (`lr_factor` of lr_d and
         lr_g); nothing when train.lr_end is 1 (constant rates)."""
         t = self.cfg.train
         if t.lr_end == 1.0:
             return
-        f = lr_factor(t.lr_end, self.iteration, t.epochs * self.iterations_per_epoch())
+        f = lr_factor(t.lr_end, self.iteration, self.planned_iterations())
         for opt, lr in ((self.opt_d, t.lr_d), (self.opt_g, t.lr_g)):
             for group in opt.param_groups:
                 group["lr"] = lr * f
@@ -112,9 +117,8 @@ class GANStep:
     def add_instance_noise(self, x: Tensor) -> Tensor:
         """x (*runs, B, ...) plus this iteration's instance noise, sigma * N(0, 1) from the
         noise stream (`instance_sigma`); x itself, and no draw, when sigma is 0."""
-        t = self.cfg.train
-        sigma = instance_sigma(t.instance_noise, self.iteration,
-                               t.epochs * self.iterations_per_epoch())
+        sigma = instance_sigma(self.cfg.train.instance_noise, self.iteration,
+                               self.planned_iterations())
         if sigma == 0:
             return x
         bd = self.batch_dim
